@@ -1,0 +1,94 @@
+"""One exception hierarchy; each class carries the exit code the spec gives it.
+
+The core raises these and never exits; the CLI turns them into a one-line
+``Error: ...`` message and the exit status in exactly one place (``cli.main``).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit statuses of ``run`` and ``check`` (spec.md, "Exit codes")."""
+
+    OK = 0
+    PARTIAL = 1
+    USAGE = 2
+    SAFEGUARD = 65
+    UNAVAILABLE = 69
+    LOCKED = 75
+    NO_PERMISSION = 77
+    CONFIG = 78
+
+
+class HibobSyncError(Exception):
+    """Base of every error the tool expects; its message is shown to the user as is."""
+
+    exit_code: ExitCode = ExitCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  Hint: {self.hint}"
+
+
+class ConfigError(HibobSyncError):
+    """The config or mapping file is missing, malformed or invalid."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class NotBuiltError(HibobSyncError):
+    """A command whose core is not built yet."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class CredentialsError(HibobSyncError):
+    """Credentials are missing or were rejected: re-connect."""
+
+    exit_code = ExitCode.NO_PERMISSION
+
+
+class PermissionMissingError(HibobSyncError):
+    """The service user or token lacks a permission the sync needs."""
+
+    exit_code = ExitCode.NO_PERMISSION
+
+
+class KeyringUnavailableError(CredentialsError):
+    """No usable keyring backend (typical for cron on a headless server)."""
+
+
+class ServiceUnavailableError(HibobSyncError):
+    """HiBob or the SCIM server stayed unavailable after retries."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class RemoteError(HibobSyncError):
+    """A remote API answered in a way that is not transient and not an auth problem."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(
+        self, message: str, *, status: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class SafeguardError(HibobSyncError):
+    """A safeguard stopped the run before any write."""
+
+    exit_code = ExitCode.SAFEGUARD
+
+
+class LockedError(HibobSyncError):
+    """Another run holds the lock."""
+
+    exit_code = ExitCode.LOCKED

@@ -1,0 +1,236 @@
+"""One HTTP session factory and one retry policy, shared by the HiBob and SCIM clients.
+
+Every call gets (connect, read) timeouts and TLS verification, and transient failures
+(429, 500/502/503/504, dropped connections, timeouts, cut-off bodies) are retried with
+exponential backoff and jitter, honouring ``Retry-After`` / ``X-RateLimit-Reset``, within a
+bounded total wait. Sleeping and the clock are injectable so tests never wait.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import tenacity
+
+from hibob_sync import __version__
+from hibob_sync.errors import ServiceUnavailableError
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"hibob-sync/{__version__}"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Timeouts, TLS trust and retry bounds for one remote service."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    ca_bundle: Path | None = None
+    max_attempts: int = 6
+    max_total_wait: float = 300.0
+    max_retry_after: float = 120.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+
+class TransientHTTPError(Exception):
+    """An answer worth retrying; carries the server's requested wait, if any."""
+
+    def __init__(self, status: int | None, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Session(requests.Session):
+    """A session on which a call without a timeout, or with TLS checks off, cannot happen."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        super().__init__()
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self.verify = str(settings.ca_bundle) if settings.ca_bundle else True
+        self.headers["User-Agent"] = USER_AGENT
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        kwargs.pop("verify", None)
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_session(settings: HttpSettings) -> requests.Session:
+    """Build the one kind of session the tool uses for every remote call."""
+    return _Session(settings)
+
+
+def _seconds_to_wait(response: requests.Response, now: float) -> float | None:
+    """Read the server's wish from Retry-After (seconds or HTTP date) or X-RateLimit-Reset."""
+    value = response.headers.get("Retry-After")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = response.headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            number = float(reset.strip())
+        except ValueError:
+            return None
+        # Epoch seconds (or milliseconds) vs. seconds from now.
+        if number > 1e12:
+            number /= 1000.0
+        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
+    return None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientHTTPError):
+        return True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(
+        exc,
+        (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ),
+    )
+
+
+class _Wait(tenacity.wait.wait_base):
+    """Honour the server's wait (capped); otherwise exponential backoff with full jitter."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self._settings = settings
+        self._jitter = tenacity.wait_random_exponential(
+            multiplier=settings.backoff_initial, max=settings.backoff_max
+        )
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, TransientHTTPError) and exc.retry_after is not None:
+            return min(exc.retry_after, self._settings.max_retry_after)
+        return float(self._jitter(retry_state))
+
+
+class _Stop(tenacity.stop.stop_base):
+    """Stop after max_attempts, or once the waits so far reach the total bound."""
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self._settings = settings
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if retry_state.attempt_number >= self._settings.max_attempts:
+            return True
+        return retry_state.idle_for >= self._settings.max_total_wait
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TransientHTTPError):
+        return exc.reason
+    if isinstance(exc, requests.Timeout):
+        return "the request timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection was cut off in the middle of the answer"
+    if isinstance(exc, requests.ConnectionError):
+        return "the connection failed or was dropped"
+    return type(exc).__name__
+
+
+def send(
+    session: requests.Session,
+    settings: HttpSettings,
+    service: str,
+    method: str,
+    url: str,
+    *,
+    expect_json: bool = True,
+    **kwargs: Any,
+) -> tuple[requests.Response, Any]:
+    """Send one request under the shared retry policy.
+
+    Returns the final response and its decoded JSON body (None when there is none or it is
+    not wanted). Answers that are not transient (2xx, 3xx, 4xx other than 429) are returned
+    for the caller to judge; transient failures that outlast the policy, and TLS failures,
+    become a ServiceUnavailableError naming ``service``.
+    """
+
+    def attempt() -> tuple[requests.Response, Any]:
+        response = session.request(method, url, **kwargs)
+        if response.status_code in RETRY_STATUSES:
+            wait = _seconds_to_wait(response, settings.clock())
+            raise TransientHTTPError(
+                response.status_code, f"HTTP {response.status_code} from {service}", wait
+            )
+        body: Any = None
+        if expect_json and response.content and response.status_code != 204:
+            try:
+                body = response.json()
+            except (json.JSONDecodeError, ValueError) as exc:
+                if response.ok:
+                    raise TransientHTTPError(
+                        response.status_code, f"{service} sent an incomplete or non-JSON answer"
+                    ) from exc
+                body = None
+        return response, body
+
+    def before_sleep(retry_state: tenacity.RetryCallState) -> None:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        log.warning(
+            "%s: %s; retrying in %.1fs (attempt %d of %d)",
+            service,
+            _describe(exc) if exc else "error",
+            wait,
+            retry_state.attempt_number + 1,
+            settings.max_attempts,
+        )
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_transient),
+        wait=_Wait(settings),
+        stop=_Stop(settings),
+        sleep=settings.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except requests.exceptions.SSLError as exc:
+        raise ServiceUnavailableError(
+            f"{service}: the TLS certificate of {_host(url)} could not be verified",
+            hint="if a corporate proxy re-signs TLS, set its CA bundle as ca_bundle in the config",
+        ) from exc
+    except (TransientHTTPError, requests.RequestException) as exc:
+        raise ServiceUnavailableError(
+            f"{service} stayed unavailable ({_describe(exc)}) after "
+            f"{retrying.statistics.get('attempt_number', 1)} attempts",
+            hint="the next run will retry; check the service's status page if this persists",
+        ) from exc
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc or url
