@@ -1,0 +1,255 @@
+"""The command line: parse options, call the core, print. Nothing else lives here.
+
+``main`` is the one place where the tool's exceptions become an ``Error: ...`` line and an
+exit status; ``--traceback`` (hidden) or ``-vv`` shows the stack for bug reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from hibob_sync import __version__
+from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
+from hibob_sync.errors import ConfigError, ExitCode, HibobSyncError, NotBuiltError
+from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
+from hibob_sync.model import HITHRIVE_FIELDS
+
+log = logging.getLogger("hibob_sync")
+
+
+@dataclass
+class App:
+    """What every command needs: the config path and, on demand, settings and mapping."""
+
+    config_option: str | None
+    verbosity: int
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def config_path(self) -> Path | None:
+        return find_config(self.config_option)
+
+    def settings(self, *, required: bool = True) -> Settings:
+        """Load config.yaml once; without one, a clear error (or defaults if not required)."""
+        if self._settings is None:
+            path = self.config_path
+            if path is None and required:
+                raise ConfigError(
+                    "no config file: looked for ./config.yaml and ~/.config/hibob-sync/config.yaml",
+                    hint="copy config.example.yaml to config.yaml, "
+                    f"or pass --config / set {CONFIG_ENV}",
+                )
+            self._settings = load_settings(path)
+        return self._settings
+
+    def mapping_path(self) -> Path:
+        settings = self.settings(required=False)
+        if settings.path is None:
+            return Path("mapping.yaml")
+        return settings.mapping_path
+
+    def mapping(self) -> FieldMapping:
+        return load_mapping(self.mapping_path())
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger("hibob_sync")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    if verbosity < 2:
+        # urllib3 logs full URLs at debug level only; keep it quiet unless asked.
+        logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config",
+    envvar=CONFIG_ENV,
+    metavar="PATH",
+    help=f"Config file [env {CONFIG_ENV}; default ./config.yaml, then ~/.config/hibob-sync/].",
+)
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr (for cron).")
+@click.option("--traceback", is_flag=True, hidden=True, help="Show the stack on errors.")
+@click.version_option(__version__, prog_name="hibob-sync")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, traceback: bool) -> None:
+    """Sync employee details one way from HiBob to HiThrive (or any SCIM 2.0 app).
+
+    Set-up: `hibob-sync connect`, then `hibob-sync check`; cron runs `hibob-sync run`.
+    """
+    verbosity = -1 if quiet else verbose
+    _setup_logging(verbosity)
+    ctx.obj = App(config_option=config, verbosity=verbosity)
+
+
+def _not_built(what: str) -> NoReturn:
+    raise NotBuiltError(f"`hibob-sync {what}` is not built yet in this version")
+
+
+@cli.command()
+@click.option("--from-env", is_flag=True, help="Store what the credential env vars hold.")
+@pass_app
+def connect(app: App, from_env: bool) -> None:
+    """Ask for the HiBob service user and HiThrive SCIM token, verify them, store them.
+
+    Input is hidden. With --from-env the values come from HIBOB_SERVICE_USER_ID,
+    HIBOB_SERVICE_USER_TOKEN and HITHRIVE_SCIM_TOKEN. Secrets are never taken as arguments.
+    """
+    _not_built("connect")
+
+
+@cli.command()
+@pass_app
+def disconnect(app: App) -> None:
+    """Remove the stored credentials from the keyring."""
+    from hibob_sync.credentials import delete
+
+    removed = delete()
+    click.echo("Removed: " + ", ".join(removed) if removed else "No stored credentials found.")
+
+
+@cli.group("map", invoke_without_command=True)
+@click.pass_context
+def map_group(ctx: click.Context) -> None:
+    """Edit the field mapping (interactive without a subcommand).
+
+    Fields: email (required), employee_id, job_title, start_date, birthday, teams, groups,
+    manager_email. Sources are HiBob field IDs such as work.title.
+    """
+    if ctx.invoked_subcommand is None:
+        _not_built("map (interactive)")
+
+
+def _print_mapping(mapping: FieldMapping) -> None:
+    for name in HITHRIVE_FIELDS:
+        sources = mapping.sources.get(name)
+        shown = ", ".join(sources) if sources else "(not mapped)"
+        click.echo(f"{name:<14} {shown}")
+
+
+@map_group.command("show")
+@pass_app
+def map_show(app: App) -> None:
+    """Print the current mapping."""
+    path = app.mapping_path()
+    mapping = app.mapping()
+    if not path.exists():
+        click.echo(f"# {path} does not exist yet: this is the default mapping", err=True)
+    _print_mapping(mapping)
+
+
+@map_group.command("set")
+@click.argument("field_name", metavar="FIELD", type=click.Choice(HITHRIVE_FIELDS))
+@click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
+@pass_app
+def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
+    """Map a HiThrive FIELD to one or more HiBob field IDs (SOURCE...)."""
+    path = app.mapping_path()
+    mapping = app.mapping().with_field(field_name, sources)
+    save_mapping(path, mapping)
+    click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({path})")
+
+
+@map_group.command("unset")
+@click.argument("field_name", metavar="FIELD", type=click.Choice(HITHRIVE_FIELDS))
+@pass_app
+def map_unset(app: App, field_name: str) -> None:
+    """Stop syncing a HiThrive FIELD (email cannot be unmapped)."""
+    path = app.mapping_path()
+    mapping = app.mapping().without_field(field_name)
+    save_mapping(path, mapping)
+    click.echo(f"{field_name} is no longer mapped  ({path})")
+
+
+@map_group.command("validate")
+@pass_app
+def map_validate(app: App) -> None:
+    """Check the mapping file; exit 78 if it is invalid."""
+    path = app.mapping_path()
+    mapping = load_mapping(path, default_if_missing=False)
+    click.echo(f"{path}: OK ({len(mapping.fields)} fields mapped)")
+
+
+@cli.command()
+@pass_app
+def check(app: App) -> None:
+    """Verify credentials, HiBob field permissions, leaver visibility and SCIM attributes.
+
+    Reads only. Exit 0 when all is well, 77 for credentials or permissions, 78 for config
+    or mapping problems.
+    """
+    _not_built("check")
+
+
+@cli.command()
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (per user, per field) and write nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+@pass_app
+def run(app: App, dry_run: bool, as_json: bool) -> None:
+    """Run the sync: read HiBob, plan, check safeguards, write to the SCIM server.
+
+    Exit 0 all in sync, 1 some employees failed (named), 65 a safeguard stopped the run,
+    69 a service stayed unavailable, 75 another run holds the lock, 77 credentials or
+    permissions, 78 config or mapping.
+    """
+    _not_built("run")
+
+
+@cli.command()
+@click.option("-n", "--limit", default=10, show_default=True, help="How many runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def history(app: App, limit: int, as_json: bool) -> None:
+    """List the last runs: when, counts per action, outcome."""
+    _not_built("history")
+
+
+@cli.command()
+@click.option("--employees", default=25, show_default=True, help="Size of the sandbox company.")
+@pass_app
+def demo(app: App, employees: int) -> None:
+    """Run the whole flow on the built-in HiBob sandbox and a local SCIM server.
+
+    Touches no real system: both servers run on loopback and stop at the end.
+    """
+    _not_built("demo")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI, turning expected errors into a message and exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    show_trace = "--traceback" in args or any(a in ("-vv", "-vvv") for a in args)
+    try:
+        result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(ExitCode.PARTIAL)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except HibobSyncError as exc:
+        if show_trace:
+            log.exception("traceback")
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
