@@ -92,7 +92,7 @@ def _unknown_field(name: str, where: str) -> str:
 
 
 def _sources(name: str, raw: object, where: str) -> tuple[str, ...]:
-    items: list[object] = list(raw) if isinstance(raw, list) else [raw]
+    items: list[object] = list(raw) if isinstance(raw, (list, tuple)) else [raw]
     if not items:
         raise ConfigError(f"{where}: mapping.{name}: expected a HiBob field ID or a list of them")
     result: list[str] = []

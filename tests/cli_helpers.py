@@ -1,0 +1,39 @@
+"""Run the real CLI entry point in-process, exactly as the console script does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+from click.testing import CliRunner
+
+from hibob_sync.cli import main
+
+
+@click.command(
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        "help_option_names": [],
+    }
+)
+@click.pass_context
+def _entry(ctx: click.Context) -> None:
+    main(list(ctx.args))
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
+    """Invoke ``hibob-sync ARGS`` through main(); stdout and stderr kept apart."""
+    result = CliRunner().invoke(_entry, list(args), input=input, env=env, catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
