@@ -77,8 +77,8 @@ def lookup(item: Secret) -> str | None:
     value = os.environ.get(item.env, "").strip()
     if value:
         return value
-    value = _keyring_get(item)
-    return value.strip() if value else None
+    stored = _keyring_get(item)
+    return stored.strip() if stored else None
 
 
 def require(item: Secret) -> str:
