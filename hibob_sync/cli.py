@@ -6,8 +6,10 @@ exit status; ``--traceback`` (hidden) or ``-vv`` shows the stack for bug reports
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -209,7 +211,43 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
     69 a service stayed unavailable, 75 another run holds the lock, 77 credentials or
     permissions, 78 config or mapping.
     """
-    _not_built("run")
+    from hibob_sync import report
+    from hibob_sync.sync import run_sync
+
+    settings = app.settings()
+    mapping = app.mapping()
+    with _progress(app) as progress:
+        summary = run_sync(settings, mapping, dry_run=dry_run, progress=progress)
+    if dry_run and summary.plan is not None and not as_json:
+        click.echo(report.plan_text(summary.plan))
+    if as_json:
+        click.echo(report.summary_json(summary))
+    elif dry_run or summary.exit_code != ExitCode.OK or app.verbosity > 0:
+        click.echo(report.summary_text(summary), err=not dry_run)
+    ctx = click.get_current_context()
+    ctx.exit(int(summary.exit_code))
+
+
+@contextlib.contextmanager
+def _progress(app: App) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal only; cron and pipes get none."""
+    if app.verbosity < 0 or not sys.stderr.isatty():
+        yield None
+        return
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Writing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 @cli.command()
@@ -218,7 +256,11 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
 @pass_app
 def history(app: App, limit: int, as_json: bool) -> None:
     """List the last runs: when, counts per action, outcome."""
-    _not_built("history")
+    from hibob_sync import report
+    from hibob_sync.sync import history as load_history
+
+    runs = load_history(app.settings(), limit)
+    click.echo(report.history_json(runs) if as_json else report.history_text(runs))
 
 
 @cli.command()

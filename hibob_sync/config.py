@@ -34,7 +34,8 @@ class Limit:
     def allowed(self, total: int) -> int:
         """How many are allowed out of ``total``."""
         if self.percent:
-            return int(total * self.value / 100)
+            # At least one, so a 10% limit does not stop the single leaver of a small team.
+            return max(1, int(total * self.value / 100)) if self.value > 0 else 0
         return int(self.value)
 
     def __str__(self) -> str:

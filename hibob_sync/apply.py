@@ -1,0 +1,186 @@
+"""Apply a plan to the SCIM server: creates first (managers before their reports), then
+updates, adoptions, reactivations and deactivations, with bounded concurrency.
+
+A refusal of one user is recorded with its reason and the rest carry on; a rejected token,
+a lost permission or a server that stays down stops the run (the caller turns it into an
+exit code). The manager of each user is the SCIM id of the manager's user, found by email,
+whatever order the employees came in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from hibob_sync.model import ScimUser, Value, scim_field
+from hibob_sync.plan import Action, Plan
+from hibob_sync.scim import ScimClient, ScimWrite, WriteResult
+from hibob_sync.state import Failure
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Applied:
+    """What the apply step did: per kind counts of successes, and the failures."""
+
+    done: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
+
+
+def _create_waves(creates: Sequence[Action]) -> tuple[list[list[Action]], list[Action]]:
+    """Order creates so a manager is created before the reports that point at them.
+
+    Returns the waves, and the creates whose manager is in a cycle of new users: those are
+    created without a manager and patched once everyone exists.
+    """
+    by_email = {action.email: action for action in creates}
+    depth: dict[str, int] = {}
+    cyclic: list[Action] = []
+
+    for action in creates:
+        chain: list[str] = []
+        email: str | None = action.email
+        while email is not None and email in by_email and email not in depth:
+            if email in chain:
+                break
+            chain.append(email)
+            manager = by_email[email].manager_email
+            email = manager if manager != email else None
+        base = depth.get(email, -1) if email is not None and email in depth else -1
+        if email is not None and email in chain:
+            # A cycle: the members from `email` on are created first, without managers.
+            start = chain.index(email)
+            for member in chain[start:]:
+                depth[member] = 0
+                cyclic.append(by_email[member])
+            chain = chain[:start]
+            base = 0
+        for offset, member in enumerate(reversed(chain), start=1):
+            depth[member] = base + offset
+    waves: dict[int, list[Action]] = {}
+    for action in creates:
+        waves.setdefault(depth[action.email], []).append(action)
+    return [waves[level] for level in sorted(waves)], cyclic
+
+
+class _Applier:
+    def __init__(
+        self,
+        client: ScimClient,
+        plan: Plan,
+        users: Sequence[ScimUser],
+        concurrency: int,
+        progress: Progress | None,
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.concurrency = concurrency
+        self.progress = progress
+        self.id_of: dict[str, str] = {}
+        for user in users:
+            self.id_of.setdefault(user.user_name.strip().lower(), user.id)
+        self.result = Applied()
+
+    def _manager_id(self, action: Action) -> tuple[bool, Value]:
+        """(known, SCIM id) of the manager the action asks for."""
+        email = action.manager_email
+        if email is None:
+            return True, None
+        manager_id = self.id_of.get(email)
+        return manager_id is not None, manager_id
+
+    def _scim_changes(self, action: Action, *, skip_manager: bool = False) -> dict[str, Value]:
+        changes: dict[str, Value] = {}
+        for name, (_, after) in action.changes.items():
+            if name == "manager_email":
+                if skip_manager:
+                    continue
+                known, manager_id = self._manager_id(action)
+                if not known:
+                    self.result.warnings.append(
+                        Failure(
+                            action.employee_id,
+                            action.email,
+                            "the manager's user could not be created; reports-to not set",
+                        )
+                    )
+                    continue
+                changes["manager_id"] = manager_id
+            else:
+                changes[scim_field(name)] = after
+        return changes
+
+    def _write(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
+        if not pairs:
+            return
+        results: list[WriteResult] = self.client.write_many(
+            [write for _, write in pairs], concurrency=self.concurrency
+        )
+        for (action, _), outcome in zip(pairs, results, strict=True):
+            if outcome.ok:
+                self.result.done[action.kind] = self.result.done.get(action.kind, 0) + 1
+                if outcome.user is not None:
+                    self.id_of[action.email] = outcome.user.id
+            else:
+                reason = str(outcome.error.message if outcome.error else "unknown error")
+                self.result.failures.append(Failure(action.employee_id, action.email, reason))
+                log.warning(
+                    "could not %s HiBob employee %s: %s", action.kind, action.employee_id, reason
+                )
+        if self.progress:
+            self.progress(len(pairs))
+
+    def run(self) -> Applied:
+        creates = self.plan.of_kind("create")
+        waves, cyclic = _create_waves(creates)
+        deferred = {id(a) for a in cyclic}
+        for wave in waves:
+            pairs = []
+            for action in wave:
+                values = self._scim_changes(action, skip_manager=id(action) in deferred)
+                write = ScimWrite.for_create(
+                    str(len(pairs)), values, action.external_id or "", active=True
+                )
+                pairs.append((action, write))
+            self._write(pairs)
+
+        pairs = []
+        for action in self.plan.actions:
+            if action.kind == "create":
+                continue
+            assert action.user is not None
+            write = ScimWrite.for_update(
+                str(len(pairs)),
+                action.user,
+                self._scim_changes(action),
+                active=action.active,
+                external_id=action.external_id,
+            )
+            pairs.append((action, write))
+        # Cyclic new users get their manager now that every one of them exists.
+        for action in cyclic:
+            known, manager_id = self._manager_id(action)
+            user_id = self.id_of.get(action.email)
+            if known and user_id is not None and manager_id is not None:
+                user = ScimUser(user_id, action.email, action.external_id, True)
+                write = ScimWrite.for_update(str(len(pairs)), user, {"manager_id": manager_id})
+                pairs.append((Action("update", action.email, action.employee_id, user), write))
+        self._write(pairs)
+        return self.result
+
+
+def apply_plan(
+    client: ScimClient,
+    plan: Plan,
+    users: Sequence[ScimUser],
+    *,
+    concurrency: int = 4,
+    progress: Progress | None = None,
+) -> Applied:
+    """Carry out every action of the plan (see module docstring)."""
+    return _Applier(client, plan, users, concurrency, progress).run()

@@ -1,0 +1,245 @@
+"""Plan the sync: compare HiBob profiles with SCIM users and decide every write.
+
+Pure data in, pure data out: no network, so a plan can be printed (--dry-run), checked by
+the safeguards and tested without servers. Matching follows hithrive-scim.md: by
+``externalId`` (the HiBob ``root.id``) first, then by email; users without ``externalId``
+are adopted only when their email matches; other users are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hibob_sync.model import ScimUser, Value, scim_field
+from hibob_sync.profiles import Profile, Profiles, Rejected
+
+ActionKind = Literal["create", "update", "adopt", "reactivate", "deactivate"]
+
+
+@dataclass
+class Action:
+    """One user's writes: what kind, and per field the value before and after."""
+
+    kind: ActionKind
+    email: str
+    employee_id: str | None
+    user: ScimUser | None = None
+    changes: dict[str, tuple[Value, Value]] = field(default_factory=dict)
+    external_id: str | None = None  # set when it changes (create, adopt)
+    active: bool | None = None  # set when it changes
+
+    @property
+    def manager_email(self) -> str | None:
+        """The manager this action points the user at, if it changes the manager."""
+        after = self.changes.get("manager_email", (None, None))[1]
+        return after if isinstance(after, str) else None
+
+
+@dataclass
+class Plan:
+    """Everything a run will do, plus what it found along the way."""
+
+    actions: list[Action] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[Rejected] = field(default_factory=list)
+    managed_active: int = 0  # active SCIM users hibob-sync manages, for the safeguard
+
+    def of_kind(self, kind: ActionKind) -> list[Action]:
+        return [action for action in self.actions if action.kind == kind]
+
+    def counts(self) -> dict[str, int]:
+        """Counts per action kind, plus unchanged and rejected."""
+        counts = {kind: 0 for kind in ("create", "update", "adopt", "reactivate", "deactivate")}
+        for action in self.actions:
+            counts[action.kind] += 1
+        counts["unchanged"] = self.unchanged
+        counts["rejected"] = len(self.rejected)
+        return counts
+
+
+def current_values(
+    user: ScimUser, fields: Iterable[str], email_of: dict[str, str]
+) -> dict[str, Value]:
+    """A SCIM user in HiThrive terms: the manager's SCIM id becomes the manager's email."""
+    values: dict[str, Value] = {}
+    for name in fields:
+        if name == "manager_email":
+            manager_id = user.values.get("manager_id")
+            if isinstance(manager_id, str) and manager_id:
+                values[name] = email_of.get(manager_id, f"(unknown SCIM id {manager_id})")
+            else:
+                values[name] = None
+        else:
+            values[name] = user.values.get(scim_field(name))
+    return values
+
+
+def _diff(
+    desired: dict[str, Value], current: dict[str, Value], skip: set[str]
+) -> dict[str, tuple[Value, Value]]:
+    return {
+        name: (current.get(name), value)
+        for name, value in desired.items()
+        if name not in skip and current.get(name) != value
+    }
+
+
+class _Planner:
+    def __init__(
+        self, profiles: Profiles, users: Sequence[ScimUser], fields: Sequence[str], leavers: str
+    ) -> None:
+        self.profiles = profiles
+        self.fields = tuple(fields)
+        self.leavers = leavers
+        self.plan = Plan(rejected=list(profiles.rejected))
+        self.by_external: dict[str, ScimUser] = {}
+        self.by_email: dict[str, ScimUser] = {}
+        self.email_of: dict[str, str] = {}
+        for user in users:
+            email = user.user_name.strip().lower()
+            self.email_of[user.id] = email
+            self.by_email.setdefault(email, user)
+            if user.external_id:
+                existing = self.by_external.get(user.external_id)
+                if existing is None or (user.active and not existing.active):
+                    self.by_external[user.external_id] = user
+                if user.active:
+                    self.plan.managed_active += 1
+        self.claimed: set[str] = set()
+        active_ids = {p.employee_id for p in profiles.profiles if p.active}
+        self.active_ids = active_ids
+        creates = {p.email for p in profiles.profiles if p.active}
+        self.known_emails = set(self.by_email) | creates
+
+    def run(self) -> Plan:
+        for profile in self.profiles.profiles:
+            if profile.active:
+                self._active(profile)
+            else:
+                self._leaver(profile)
+        self._invisible()
+        return self.plan
+
+    def _manager_skip(self, profile: Profile) -> set[str]:
+        """Fields not to compare: a manager that cannot be resolved keeps its old value."""
+        manager = profile.values.get("manager_email")
+        if "manager_email" not in self.fields or manager is None:
+            return set()
+        if manager == profile.email:
+            self._warn(profile, "is their own manager in HiBob; reports-to left unchanged")
+            return {"manager_email"}
+        if manager not in self.known_emails:
+            self._warn(
+                profile,
+                "has a manager who is neither a visible HiBob employee nor a SCIM user; "
+                "reports-to left unchanged",
+            )
+            return {"manager_email"}
+        return set()
+
+    def _warn(self, profile: Profile, reason: str) -> None:
+        self.plan.warnings.append(Rejected(profile.employee_id, profile.email, reason))
+
+    def _match(self, profile: Profile) -> tuple[ScimUser | None, bool]:
+        """The user for an active profile, and whether it came by email (not externalId)."""
+        user = self.by_external.get(profile.employee_id)
+        if user is not None:
+            return user, False
+        return self.by_email.get(profile.email), True
+
+    def _active(self, profile: Profile) -> None:
+        skip = self._manager_skip(profile)
+        user, by_email = self._match(profile)
+        if user is None:
+            desired = {k: v for k, v in profile.values.items() if k not in skip}
+            changes = {k: (None, v) for k, v in desired.items() if v not in (None, ())}
+            self.plan.actions.append(
+                Action(
+                    "create",
+                    profile.email,
+                    profile.employee_id,
+                    None,
+                    changes,
+                    external_id=profile.employee_id,
+                    active=True,
+                )
+            )
+            return
+        if user.id in self.claimed:
+            self.plan.rejected.append(
+                Rejected(
+                    profile.employee_id,
+                    profile.email,
+                    "matches a SCIM user already matched to another employee",
+                )
+            )
+            return
+        if by_email and user.external_id and user.external_id in self.active_ids:
+            self.plan.rejected.append(
+                Rejected(
+                    profile.employee_id,
+                    profile.email,
+                    f"the email is held in HiThrive by the user of employee {user.external_id}; "
+                    "it will sync once that employee's change has",
+                )
+            )
+            return
+        self.claimed.add(user.id)
+        current = current_values(user, self.fields, self.email_of)
+        changes = _diff(profile.values, current, skip)
+        if by_email:
+            self.plan.actions.append(
+                Action(
+                    "adopt",
+                    profile.email,
+                    profile.employee_id,
+                    user,
+                    changes,
+                    external_id=profile.employee_id,
+                    active=True if not user.active else None,
+                )
+            )
+        elif not user.active:
+            self.plan.actions.append(
+                Action("reactivate", profile.email, profile.employee_id, user, changes, active=True)
+            )
+        elif changes:
+            self.plan.actions.append(
+                Action("update", profile.email, profile.employee_id, user, changes)
+            )
+        else:
+            self.plan.unchanged += 1
+
+    def _leaver(self, profile: Profile) -> None:
+        user = self.by_external.get(profile.employee_id)
+        if user is None or user.id in self.claimed:
+            return
+        self.claimed.add(user.id)
+        if user.active and self.leavers == "deactivate":
+            self._deactivate(user, profile.employee_id)
+        else:
+            self.plan.unchanged += 1
+
+    def _deactivate(self, user: ScimUser, employee_id: str | None) -> None:
+        self.plan.actions.append(
+            Action("deactivate", self.email_of[user.id], employee_id, user, active=False)
+        )
+
+    def _invisible(self) -> None:
+        """Managed users whose employee HiBob no longer shows at all."""
+        seen = self.profiles.seen_ids
+        for external_id, user in sorted(self.by_external.items()):
+            if user.id in self.claimed or external_id in seen:
+                continue
+            if user.active and self.leavers == "deactivate":
+                self._deactivate(user, external_id)
+
+
+def make_plan(
+    profiles: Profiles, users: Sequence[ScimUser], fields: Sequence[str], leavers: str
+) -> Plan:
+    """Decide every write of this run (see module docstring)."""
+    return _Planner(profiles, users, fields, leavers).run()

@@ -1,0 +1,218 @@
+"""Turn HiBob employees into validated HiThrive profiles.
+
+Applies the mapping, normalises values (emails trimmed and lower-cased, ISO dates, display
+names for lists, multi-source lists de-duplicated) and validates each employee. A bad record
+is set aside with a reason that names the field but never its value, and never stops the
+others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from hibob_sync.hibob import HibobEmployee
+from hibob_sync.mapping import FieldMapping
+from hibob_sync.model import MULTI_VALUED, Value, normalise_email, normalise_value
+
+# Lifecycle statuses that keep a HiThrive account active. Hired (even with a future start
+# date) counts, so the account is there on day one; every kind of leave counts, because the
+# person is still employed. Terminated, and anything HiBob marks Inactive, does not.
+INACTIVE_LIFECYCLE = frozenset({"terminated"})
+INACTIVE_STATUS = frozenset({"inactive"})
+
+MAX_TEXT = 255
+MAX_ITEMS = 50
+EMAIL = re.compile(
+    r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+SHORT_DATE = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One employee as HiThrive should see them: HiThrive field name -> normalised value."""
+
+    employee_id: str
+    active: bool
+    values: dict[str, Value]
+
+    @property
+    def email(self) -> str:
+        value = self.values["email"]
+        assert isinstance(value, str)
+        return value
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An employee set aside, with a reason that names fields but holds no personal values."""
+
+    employee_id: str
+    email: str | None
+    reason: str
+
+
+@dataclass
+class Profiles:
+    """The outcome of the profile step."""
+
+    profiles: list[Profile] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    ignored: list[Rejected] = field(default_factory=list)  # not failures: e.g. old records
+    seen_ids: set[str] = field(default_factory=set)  # every HiBob employee id returned
+
+
+def is_active(employee: HibobEmployee) -> bool:
+    """Whether the employee should have an active account (see INACTIVE_LIFECYCLE)."""
+    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    status = (employee.status or "").strip().lower()
+    if lifecycle:
+        return lifecycle not in INACTIVE_LIFECYCLE
+    return status not in INACTIVE_STATUS
+
+
+def _first_non_empty(values: Iterable[object]) -> object:
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, str) and not value.strip():
+            continue
+        if isinstance(value, (list, tuple)) and not value:
+            continue
+        return value
+    return None
+
+
+def _flatten(values: Iterable[object]) -> list[object]:
+    items: list[object] = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            items.extend(value)
+        elif value is not None:
+            items.append(value)
+    return items
+
+
+def _check_date(name: str, value: object) -> tuple[Value, str | None]:
+    text = str(value).strip()
+    if name == "birthday":
+        short = SHORT_DATE.match(text)
+        if short:
+            month, day = int(short.group(1)), int(short.group(2))
+            try:
+                date(2000, month, day)  # a leap year, so 02-29 is allowed
+            except ValueError:
+                return None, f"{name} is not a valid date"
+            return f"--{month:02d}-{day:02d}", None
+    try:
+        parsed = date.fromisoformat(text[:10]) if len(text) >= 10 else None
+    except ValueError:
+        parsed = None
+    if parsed is None or not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None, f"{name} is not a valid date (expected YYYY-MM-DD)"
+    return parsed.isoformat(), None
+
+
+def _value_for(
+    name: str, sources: Sequence[str], employee: HibobEmployee
+) -> tuple[Value, str | None]:
+    raw = [employee.values.get(source) for source in sources]
+    if name in MULTI_VALUED:
+        items = _flatten(raw)
+        value = normalise_value(name, [str(item) for item in items])
+        assert isinstance(value, tuple)
+        if len(value) > MAX_ITEMS:
+            return None, f"{name} has {len(value)} entries; at most {MAX_ITEMS} are allowed"
+        if any(len(item) > MAX_TEXT for item in value):
+            return None, f"{name} has an entry longer than {MAX_TEXT} characters"
+        return value, None
+    chosen = _first_non_empty(raw)
+    if isinstance(chosen, (list, tuple)):
+        chosen = _first_non_empty(chosen)
+    if chosen is None:
+        return None, None
+    if isinstance(chosen, dict):
+        return None, f"{name} maps to a HiBob object, not a value (map one of its sub-fields)"
+    if name in ("start_date", "birthday"):
+        return _check_date(name, chosen)
+    value = normalise_value(name, chosen)
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return None, f"{name} is longer than {MAX_TEXT} characters"
+    if name == "manager_email" and value is not None and not EMAIL.match(str(value)):
+        return None, "manager_email is not a valid email address"
+    return value, None
+
+
+def build_profile(employee: HibobEmployee, mapping: FieldMapping) -> Profile | Rejected:
+    """Map and validate one employee."""
+    email_raw = _first_non_empty(employee.values.get(s) for s in mapping.sources["email"])
+    email = normalise_email(str(email_raw)) if email_raw is not None else None
+    if email is None:
+        return Rejected(employee.id, None, "no email in HiBob")
+    if not EMAIL.match(email) or len(email) > MAX_TEXT:
+        return Rejected(employee.id, None, "the email in HiBob is not a valid address")
+    values: dict[str, Value] = {"email": email}
+    problems: list[str] = []
+    for name in mapping:
+        if name == "email":
+            continue
+        value, problem = _value_for(name, mapping.sources[name], employee)
+        if problem:
+            problems.append(problem)
+        values[name] = value
+    if problems:
+        return Rejected(employee.id, email, "; ".join(problems))
+    return Profile(employee.id, is_active(employee), values)
+
+
+def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) -> Profiles:
+    """Map and validate every employee; resolve duplicate emails (see module docstring)."""
+    result = Profiles()
+    by_email: dict[str, list[Profile]] = defaultdict(list)
+    for employee in employees:
+        result.seen_ids.add(employee.id)
+        outcome = build_profile(employee, mapping)
+        if isinstance(outcome, Rejected):
+            if is_active(employee):
+                result.rejected.append(outcome)
+            else:
+                result.ignored.append(outcome)
+            continue
+        by_email[outcome.email].append(outcome)
+    for email, holders in by_email.items():
+        if len(holders) == 1:
+            result.profiles.append(holders[0])
+            continue
+        active = [p for p in holders if p.active]
+        if len(active) == 1:
+            # A rehire with a new HiBob record: the active record owns the email.
+            result.profiles.append(active[0])
+            for old in holders:
+                if old is not active[0]:
+                    result.ignored.append(
+                        Rejected(old.employee_id, email, "an older, inactive record of this email")
+                    )
+        elif not active:
+            latest = max(holders, key=lambda p: p.employee_id)
+            result.profiles.append(latest)
+            result.ignored.extend(
+                Rejected(old.employee_id, email, "an older, inactive record of this email")
+                for old in holders
+                if old is not latest
+            )
+        else:
+            ids = ", ".join(sorted(p.employee_id for p in active))
+            for holder in active:
+                result.rejected.append(
+                    Rejected(
+                        holder.employee_id,
+                        email,
+                        f"the same email is used by {len(active)} active employees ({ids})",
+                    )
+                )
+    result.profiles.sort(key=lambda p: p.employee_id)
+    return result

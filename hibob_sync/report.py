@@ -1,0 +1,123 @@
+"""Text for people: the plan as a readable diff, the run summary, the history table.
+
+Pure functions returning strings, so the CLI only prints them. The dry-run diff shows
+values (it is what an admin asked to see, on their terminal); the summary and history show
+only counts, HiBob IDs, emails and reasons.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from hibob_sync.model import Value
+from hibob_sync.plan import Plan
+from hibob_sync.state import Failure, RunRecord
+from hibob_sync.sync import RunSummary
+
+SYMBOL = {"create": "+", "update": "~", "adopt": "=", "reactivate": "^", "deactivate": "-"}
+ORDER = ("create", "update", "adopt", "reactivate", "deactivate")
+
+
+def _show(value: Value) -> str:
+    if value is None or value == ():
+        return "(empty)"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    return value
+
+
+def plan_text(plan: Plan) -> str:
+    """The plan per user and per field: before -> after."""
+    lines: list[str] = []
+    for kind in ORDER:
+        for action in plan.of_kind(kind):
+            who = (
+                f"{action.email} (HiBob {action.employee_id})"
+                if action.employee_id
+                else action.email
+            )
+            lines.append(f"{SYMBOL[kind]} {kind:<10} {who}")
+            for name, (before, after) in action.changes.items():
+                if kind == "create":
+                    lines.append(f"      {name}: {_show(after)}")
+                else:
+                    lines.append(f"      {name}: {_show(before)} -> {_show(after)}")
+            if action.external_id and kind == "adopt":
+                lines.append(f"      externalId: (none) -> {action.external_id}")
+    if not lines:
+        lines.append("Nothing to change: every employee in scope is in sync.")
+    return "\n".join(lines)
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """`3 created, 1 updated, ...`, leaving out zeros."""
+    words = {
+        "create": "created",
+        "update": "updated",
+        "adopt": "adopted",
+        "reactivate": "reactivated",
+        "deactivate": "deactivated",
+        "unchanged": "unchanged",
+        "rejected": "set aside",
+        "failed": "failed",
+    }
+    parts = [f"{counts[k]} {word}" for k, word in words.items() if counts.get(k)]
+    return ", ".join(parts) if parts else "nothing to do"
+
+
+def _failure_lines(title: str, items: Sequence[Failure]) -> list[str]:
+    if not items:
+        return []
+    lines = [f"{title} ({len(items)}):"]
+    for item in items:
+        who = item.email or "(no email)"
+        lines.append(f"  {who} (HiBob {item.employee_id}): {item.reason}")
+    return lines
+
+
+def summary_text(summary: RunSummary) -> str:
+    """The run summary: counts, then each failed employee and each warning."""
+    verb = "Would do" if summary.dry_run else "Done"
+    lines = [f"{verb}: {counts_text(summary.counts)}."]
+    lines += _failure_lines("Employees not synced", summary.failures)
+    lines += _failure_lines("Warnings", summary.warnings)
+    return "\n".join(lines)
+
+
+def summary_json(summary: RunSummary) -> str:
+    """The --json form."""
+    return json.dumps(summary.as_dict(), indent=2, sort_keys=True)
+
+
+def history_text(runs: Sequence[RunRecord]) -> str:
+    """One line per run, newest first."""
+    if not runs:
+        return "No runs recorded yet."
+    lines = [f"{'started (UTC)':<25} {'exit':>4}  {'outcome':<26} counts"]
+    for run in runs:
+        lines.append(
+            f"{run.started_at:<25} {run.exit_code:>4}  {run.outcome:<26} {counts_text(run.counts)}"
+        )
+        if run.message:
+            lines.append(f"{'':<32}{run.message[:200]}")
+    return "\n".join(lines)
+
+
+def history_json(runs: Sequence[RunRecord]) -> str:
+    """The --json form of history."""
+    return json.dumps(
+        [
+            {
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "exit_code": r.exit_code,
+                "outcome": r.outcome,
+                "message": r.message,
+                "counts": r.counts,
+                "failures": [vars(f) for f in r.failures],
+            }
+            for r in runs
+        ],
+        indent=2,
+    )

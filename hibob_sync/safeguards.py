@@ -1,0 +1,90 @@
+"""Safeguards, checked after planning and before any write.
+
+Each one stops the run with exit 65 (or 77 for a permission that was never there) and says
+why and how to proceed. They exist because the cheapest mistake in an HR sync is a silent
+mass change: everyone deactivated after a scope change, or a field blanked for everyone
+after a permission was lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from hibob_sync.config import Limit
+from hibob_sync.errors import ConfigError, PermissionMissingError, SafeguardError
+from hibob_sync.hibob import MissingField
+from hibob_sync.mapping import FieldMapping
+from hibob_sync.plan import Plan
+
+
+def check_employees(count: int) -> None:
+    """HiBob returned nobody: a scope or permission problem, never a real company."""
+    if count == 0:
+        raise SafeguardError(
+            "HiBob returned no employees at all; nothing was written",
+            hint="check the service user's permission group (people scope) with "
+            "`hibob-sync check`; an empty answer is never treated as 'everyone left'",
+        )
+
+
+def _fields_of(mapping: FieldMapping, source: str) -> list[str]:
+    return [name for name in mapping if source in mapping.sources[name]]
+
+
+def check_coverage(
+    mapping: FieldMapping,
+    missing: Sequence[MissingField],
+    last_good: Collection[str] | None,
+) -> None:
+    """A mapped HiBob field that came back for nobody.
+
+    If the last good run had it, a permission was lost and syncing would blank it for
+    everyone: stop with 65. If it was never seen, the permission is missing: 77. A field the
+    catalogue does not know is a mapping error: 78.
+    """
+    if not missing:
+        return
+    unknown = [m for m in missing if m.category_name is None]
+    if unknown:
+        names = ", ".join(
+            f"{m.source} ({'/'.join(_fields_of(mapping, m.source))})" for m in unknown
+        )
+        raise ConfigError(
+            f"mapping: HiBob's field catalogue has no field {names}",
+            hint="pick an existing field with `hibob-sync map` or `hibob-sync map set`",
+        )
+
+    def describe(items: Sequence[MissingField]) -> str:
+        return ", ".join(
+            f"{m.source} (for {'/'.join(_fields_of(mapping, m.source))}; "
+            f"grant View on the HiBob category '{m.category_name}')"
+            for m in items
+        )
+
+    lost = [m for m in missing if last_good is not None and m.source in last_good]
+    if lost:
+        raise SafeguardError(
+            f"{len(lost)} mapped field(s) came back for no employee although the last good "
+            f"run had them: {describe(lost)}; syncing would blank them for everyone, so "
+            "nothing was written",
+            hint="a HiBob permission was probably removed from the service user's group; "
+            "restore it and run again (`hibob-sync check` shows what is readable)",
+        )
+    raise PermissionMissingError(
+        f"the HiBob service user cannot read {len(missing)} mapped field(s): {describe(missing)}",
+        hint="add the categories to the service user's permission group, or unmap the "
+        "fields with `hibob-sync map unset`; then run `hibob-sync check`",
+    )
+
+
+def check_deactivations(plan: Plan, limit: Limit) -> None:
+    """More deactivations than sync.max_deactivations allows."""
+    count = len(plan.of_kind("deactivate"))
+    allowed = limit.allowed(plan.managed_active)
+    if count > allowed:
+        raise SafeguardError(
+            f"the run would deactivate {count} of {plan.managed_active} managed users, more "
+            f"than sync.max_deactivations ({limit}, i.e. {allowed}) allows; nothing was written",
+            hint="review the plan with `hibob-sync run --dry-run`; if it is right (e.g. a "
+            "reorganisation), raise sync.max_deactivations for one run",
+        )

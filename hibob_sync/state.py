@@ -1,0 +1,172 @@
+"""The state store: run history and the last good field coverage, in SQLite.
+
+Holds only counts, HiBob employee IDs, emails and reasons (which name fields, never values),
+so no birth date, title or other profile value is ever stored. The file is created with
+mode 0600 in a folder of mode 0700.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hibob_sync.errors import ConfigError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    counts TEXT NOT NULL DEFAULT '{}',
+    coverage TEXT
+);
+CREATE TABLE IF NOT EXISTS failures (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    employee_id TEXT,
+    email TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_run ON failures(run_id);
+"""
+KEEP_RUNS = 1000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An employee that could not be synced, and why (no personal values)."""
+
+    employee_id: str | None
+    email: str | None
+    reason: str
+
+
+@dataclass
+class RunRecord:
+    """One run as stored."""
+
+    started_at: str
+    finished_at: str
+    exit_code: int
+    outcome: str
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    coverage: list[str] | None = None  # mapping sources seen, for good runs
+    failures: list[Failure] = field(default_factory=list)
+    id: int | None = None
+
+
+class StateStore:
+    """Opens (and creates) the SQLite file; one short connection per operation."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.path.exists():
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            os.chmod(self.path, 0o600)
+            with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.executescript(SCHEMA)
+                with conn:
+                    yield conn
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"the state store {self.path} cannot be used: {exc}",
+                hint="check sync.state_path; move a damaged file aside to start afresh",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"the state store {self.path} cannot be opened: {exc.strerror}",
+                hint="check sync.state_path and its folder's permissions",
+            ) from None
+
+    def record(self, run: RunRecord) -> int:
+        """Store a run and its failures; old runs beyond KEEP_RUNS are pruned."""
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, finished_at, exit_code, outcome, message, counts,"
+                " coverage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.started_at,
+                    run.finished_at,
+                    run.exit_code,
+                    run.outcome,
+                    run.message,
+                    json.dumps(run.counts, sort_keys=True),
+                    json.dumps(sorted(run.coverage)) if run.coverage is not None else None,
+                ),
+            )
+            run_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO failures (run_id, employee_id, email, reason) VALUES (?, ?, ?, ?)",
+                [(run_id, f.employee_id, f.email, f.reason) for f in run.failures],
+            )
+            conn.execute(
+                "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?", (KEEP_RUNS,)
+            )
+        return run_id
+
+    def last_runs(self, limit: int = 10) -> list[RunRecord]:
+        """The newest runs first, with their failures."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, started_at, finished_at, exit_code, outcome, message, counts, coverage"
+                " FROM runs ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+            runs = [_row_to_run(row) for row in rows]
+            for run in runs:
+                run.failures = [
+                    Failure(*row)
+                    for row in conn.execute(
+                        "SELECT employee_id, email, reason FROM failures WHERE run_id = ?",
+                        (run.id,),
+                    )
+                ]
+        return runs
+
+    def last_good_coverage(self) -> set[str] | None:
+        """The mapping sources seen by the newest run that wrote (exit 0 or 1)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT coverage FROM runs WHERE coverage IS NOT NULL AND exit_code IN (0, 1)"
+                " ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return set(json.loads(row[0])) if row else None
+
+    def consecutive_failures(self, exit_codes: Sequence[int]) -> int:
+        """How many of the newest runs in a row ended with one of ``exit_codes``."""
+        count = 0
+        for run in self.last_runs(limit=50):
+            if run.exit_code not in exit_codes:
+                break
+            count += 1
+        return count
+
+
+def _row_to_run(row: tuple[object, ...]) -> RunRecord:
+    run_id, started, finished, code, outcome, message, counts, coverage = row
+    parsed_counts: Mapping[str, int] = json.loads(str(counts)) if counts else {}
+    return RunRecord(
+        id=int(str(run_id)),
+        started_at=str(started),
+        finished_at=str(finished),
+        exit_code=int(str(code)),
+        outcome=str(outcome),
+        message=str(message or ""),
+        counts=dict(parsed_counts),
+        coverage=json.loads(str(coverage)) if coverage else None,
+    )
