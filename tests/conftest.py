@@ -9,7 +9,7 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.smtp_fixtures", "tests.scim_fixtures"]
 
 CREDENTIAL_ENV = (
     "HIBOB_SERVICE_USER_ID",
