@@ -101,7 +101,7 @@ class ScimProcess:
             if self.proc.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310
+                with urllib.request.urlopen(url, timeout=2) as answer:
                     return bool(answer.status == 200)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.05)
