@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import click
 
 from hibob_sync import __version__
 from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
-from hibob_sync.errors import ConfigError, ExitCode, HibobSyncError, NotBuiltError
+from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSyncError, NotBuiltError
 from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
 from hibob_sync.model import HITHRIVE_FIELDS
 
@@ -112,7 +113,36 @@ def connect(app: App, from_env: bool) -> None:
     Input is hidden. With --from-env the values come from HIBOB_SERVICE_USER_ID,
     HIBOB_SERVICE_USER_TOKEN and HITHRIVE_SCIM_TOKEN. Secrets are never taken as arguments.
     """
-    _not_built("connect")
+    from hibob_sync import credentials
+    from hibob_sync.checks import connect as verify_and_store
+
+    settings = app.settings()
+    mapping = app.mapping()
+    values: dict[credentials.Secret, str] = {}
+    for item in credentials.ALL:
+        if from_env:
+            value = os.environ.get(item.env, "").strip()
+            if not value:
+                raise CredentialsError(
+                    f"{item.env} is not set",
+                    hint="export it, or run `hibob-sync connect` at a terminal",
+                )
+        else:
+            if not sys.stdin.isatty() and not _prompts_allowed():
+                raise CredentialsError(
+                    "connect asks for credentials at a terminal, and there is none",
+                    hint="set the env vars and use `hibob-sync connect --from-env`",
+                )
+            value = click.prompt(item.label, hide_input=item.secret).strip()
+        values[item] = value
+    for line in verify_and_store(settings, mapping, values):
+        click.echo(f"verified: {line}")
+    click.echo("Stored in the keyring (service hibob-sync). Next: `hibob-sync check`.")
+
+
+def _prompts_allowed() -> bool:
+    """Tests drive the prompts through stdin; real use needs a terminal."""
+    return os.environ.get("HIBOB_SYNC_ALLOW_PROMPTS") == "1"
 
 
 @cli.command()
@@ -195,7 +225,18 @@ def check(app: App) -> None:
     Reads only. Exit 0 when all is well, 77 for credentials or permissions, 78 for config
     or mapping problems.
     """
-    _not_built("check")
+    from hibob_sync.checks import run_checks
+
+    checklist = run_checks(app.settings(), app.mapping())
+    marks = {True: "ok  ", False: "FAIL", None: "note"}
+    for item in checklist.items:
+        click.echo(f"[{marks[item.ok]}] {item.text}")
+        if item.hint and item.ok is False:
+            click.echo(f"       -> {item.hint}")
+    code = checklist.exit_code
+    verdict = "all good" if code == ExitCode.OK else f"problems found (exit {int(code)})"
+    click.echo(f"Verdict: {verdict}")
+    click.get_current_context().exit(int(code))
 
 
 @cli.command()

@@ -1,0 +1,208 @@
+"""`check` and `connect`: verify credentials and permissions against both APIs, read only.
+
+`check` never stops at the first problem: it collects one line per item so an admin sees
+everything to fix in one go, and a verdict whose exit code is the worst item's (77 for
+credentials or permissions, 78 for config or mapping).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hibob_sync import credentials
+from hibob_sync.config import Settings
+from hibob_sync.credentials import HibobCredentials
+from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.hibob import HibobClient, missing_fields, unknown_sources
+from hibob_sync.http import HttpSettings
+from hibob_sync.mapping import FieldMapping
+from hibob_sync.profiles import is_active
+from hibob_sync.scim import ScimClient
+from hibob_sync.sync import http_settings, require_scim_url
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of the checklist."""
+
+    ok: bool | None  # None: a note or warning that does not fail the check
+    text: str
+    exit_code: int = ExitCode.OK
+    hint: str | None = None
+
+
+@dataclass
+class Checklist:
+    """Every item, and the verdict."""
+
+    items: list[Item] = field(default_factory=list)
+
+    def add(
+        self, ok: bool | None, text: str, code: int = ExitCode.OK, hint: str | None = None
+    ) -> None:
+        self.items.append(Item(ok, text, code if ok is False else ExitCode.OK, hint))
+
+    def error(self, exc: HibobSyncError, prefix: str) -> None:
+        self.add(False, f"{prefix}: {exc.message}", exc.exit_code, exc.hint)
+
+    @property
+    def exit_code(self) -> int:
+        return max((item.exit_code for item in self.items), default=ExitCode.OK)
+
+
+def _fields_of(mapping: FieldMapping, source: str) -> str:
+    return "/".join(name for name in mapping if source in mapping.sources[name])
+
+
+def check_hibob(
+    settings: Settings,
+    mapping: FieldMapping,
+    login: HibobCredentials,
+    http: HttpSettings,
+    out: Checklist,
+) -> None:
+    """HiBob: credentials, each mapped field readable, leavers visible."""
+    client = HibobClient(settings.hibob_url, login.user_id, login.token, http)
+    sources = mapping.all_sources()
+    try:
+        catalogue = client.fields()
+        found = client.search(sources, catalogue=catalogue)
+    except HibobSyncError as exc:
+        out.error(exc, "HiBob")
+        return
+    out.add(True, f"HiBob service user accepted ({len(found.employees)} employees visible)")
+    unknown = set(unknown_sources(sources, catalogue))
+    for source in unknown:
+        out.add(
+            False,
+            f"HiBob has no field {source} (mapped to {_fields_of(mapping, source)})",
+            ExitCode.CONFIG,
+            "pick an existing field with `hibob-sync map`",
+        )
+    missing = {m.source: m for m in missing_fields(found, sources, catalogue)}
+    for source in sources:
+        if source in unknown:
+            continue
+        target = _fields_of(mapping, source)
+        if source in missing:
+            category = missing[source].category_name or "unknown"
+            out.add(
+                False,
+                f"cannot read {source} ({target}): grant View on the HiBob category '{category}'",
+                ExitCode.NO_PERMISSION,
+                "Settings > Permission groups > the service user's group > Categories",
+            )
+        else:
+            out.add(True, f"can read {source} ({target})")
+    if settings.leavers == "deactivate":
+        inactive = sum(1 for e in found.employees if not is_active(e))
+        if inactive:
+            out.add(
+                True, f"inactive employees are visible ({inactive}), so leavers are deactivated"
+            )
+        else:
+            out.add(
+                False,
+                "no inactive employees are visible, so leavers could never be deactivated",
+                ExitCode.NO_PERMISSION,
+                "remove the 'Lifecycle status is Employed' condition from the service user's "
+                "people scope; if nobody has ever left, set sync.leavers: ignore",
+            )
+
+
+def check_scim(
+    settings: Settings, mapping: FieldMapping, token: str, http: HttpSettings, out: Checklist
+) -> None:
+    """SCIM: token valid, target attributes announced, patch support."""
+    try:
+        url = require_scim_url(settings)
+    except HibobSyncError as exc:
+        out.error(exc, "HiThrive")
+        return
+    with ScimClient(url, token, http, settings.scim_attributes) as client:
+        try:
+            features = client.discover()
+            probe_users(client)
+        except HibobSyncError as exc:
+            out.error(exc, "HiThrive")
+            return
+        out.add(True, f"SCIM token accepted by {client.service}")
+        missing = [
+            (f, path) for f, path in client.missing_attributes(features) if f in mapping.fields
+        ]
+        if features.schema_attributes is None:
+            out.add(None, "the SCIM server publishes no /Schemas; target attributes not verified")
+        for name, path in missing:
+            out.add(
+                False,
+                f"the SCIM server has no attribute {path} (for {name})",
+                ExitCode.CONFIG,
+                f"set hithrive.attributes.{name} to an attribute the server has",
+            )
+        if features.schema_attributes is not None and not missing:
+            out.add(True, "every target attribute exists in the server's /Schemas")
+        if features.patch:
+            out.add(True, "the SCIM server supports PATCH (only changed attributes are sent)")
+        else:
+            out.add(None, "the SCIM server does not support PATCH; whole users are PUT instead")
+
+
+def probe_users(client: ScimClient) -> None:
+    """A one-user list: proves the token may read users, not just discovery documents."""
+    response, payload = client.request(
+        "GET", "/Users", what="listing users", params={"startIndex": 1, "count": 1}
+    )
+    if not response.ok:
+        raise client.error(response, payload, "listing users")
+
+
+def run_checks(
+    settings: Settings, mapping: FieldMapping, *, http: HttpSettings | None = None
+) -> Checklist:
+    """The whole checklist (see module docstring)."""
+    out = Checklist()
+    out.add(True, f"mapping valid ({len(mapping.fields)} fields: {', '.join(mapping.fields)})")
+    hibob_http, scim_http = http_settings(settings, http)
+    try:
+        login = credentials.hibob_credentials()
+    except HibobSyncError as exc:
+        out.error(exc, "HiBob")
+    else:
+        check_hibob(settings, mapping, login, hibob_http, out)
+    try:
+        token = credentials.scim_token()
+    except HibobSyncError as exc:
+        out.error(exc, "HiThrive")
+    else:
+        check_scim(settings, mapping, token, scim_http, out)
+    return out
+
+
+def connect(
+    settings: Settings,
+    mapping: FieldMapping,
+    values: dict[credentials.Secret, str],
+    *,
+    http: HttpSettings | None = None,
+) -> list[str]:
+    """Verify each credential against its API, then store them all; returns what was verified.
+
+    Nothing is stored unless every credential works, so a typo never replaces a good token.
+    """
+    hibob_http, scim_http = http_settings(settings, http)
+    login = HibobCredentials(values[credentials.HIBOB_USER_ID], values[credentials.HIBOB_TOKEN])
+    hibob = HibobClient(settings.hibob_url, login.user_id, login.token, hibob_http)
+    catalogue = hibob.fields()
+    hibob.search(["root.email"], catalogue=catalogue, show_inactive=False)
+    verified = [f"HiBob service user {login.user_id} ({len(catalogue)} fields in the catalogue)"]
+    with ScimClient(
+        require_scim_url(settings),
+        values[credentials.SCIM_TOKEN],
+        scim_http,
+        settings.scim_attributes,
+    ) as scim:
+        scim.discover()
+        probe_users(scim)
+        verified.append(f"HiThrive SCIM token ({scim.service})")
+    credentials.store(values)
+    return verified
