@@ -1,0 +1,277 @@
+"""The sandbox company's mutable employee store (the generator is in ``company``).
+
+Machine values are stored as HiBob sends them (list item IDs, ISO dates); ``work.reportsTo``
+is stored as the manager's ID and rendered as an employee reference object, so changing a
+manager's email shows up in every report's ``reportsTo`` the way it would in HiBob.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from hibob_sync.sandbox import names
+from hibob_sync.sandbox.catalogue import (
+    FIELDS_BY_ID,
+    GROUPS_FIELD,
+    LIST_FIELDS,
+    REPORTS_TO,
+    TEAMS_FIELD,
+)
+
+DOMAIN = "acme.example"
+_LIST_POOLS: dict[str, tuple[str, ...]] = {
+    "work.title": names.TITLES,
+    "work.department": names.DEPARTMENTS,
+    "work.site": names.SITES,
+    TEAMS_FIELD: names.TEAMS,
+    GROUPS_FIELD: names.GROUPS,
+}
+# The awkward cases every generated company of a dozen people or more contains.
+AWKWARD_CASES: tuple[str, ...] = (
+    "no_email",
+    "duplicate_email",
+    "mixed_case_email",
+    "padded_email",
+    "missing_birth_date",
+    "non_latin_name",
+    "hired_future_start",
+    "terminated_manager",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One employee as the server sees it at one version: machine values, references resolved."""
+
+    id: str
+    active: bool
+    email_key: str | None
+    machine: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of the company, rebuilt only when the data changes."""
+
+    version: int
+    rows: tuple[Row, ...]
+    by_id: dict[str, Row]
+    lists: dict[str, dict[str, str]]
+
+
+def _make_lists() -> dict[str, dict[str, str]]:
+    """List items with HiBob-like numeric IDs; the same for every seed so mappings stay valid."""
+    rng = random.Random("hibob-sandbox-lists")
+    lists: dict[str, dict[str, str]] = {}
+    for field_id in LIST_FIELDS:
+        lists[field_id] = {
+            str(rng.randrange(100_000_000, 999_999_999)): n for n in _LIST_POOLS[field_id]
+        }
+    return lists
+
+
+class Company:
+    """Employees keyed by ``root.id``; every mutator is thread-safe and bumps ``version``."""
+
+    def __init__(self, *, today: date | None = None, seed: int = 0) -> None:
+        self.today = today or date.today()
+        self.version = 0
+        self.awkward: dict[str, list[str]] = {case: [] for case in AWKWARD_CASES}
+        self._lists = _make_lists()
+        self._employees: dict[str, dict[str, object]] = {}
+        self._lock = threading.RLock()
+        self._id_rng = random.Random(f"add-{seed}")
+        self._snapshot: Snapshot | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._employees)
+
+    def __contains__(self, employee_id: object) -> bool:
+        return employee_id in self._employees
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids())
+
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._employees)
+
+    def get(self, employee_id: str) -> dict[str, object]:
+        """Machine values by field ID, ``work.reportsTo`` as HiBob's reference object."""
+        return dict(self.snapshot().by_id[employee_id].machine)
+
+    def display(self, employee_id: str, field_id: str) -> object:
+        """The display value HiBob would show for a list field (its item name), else machine."""
+        value = self.get(employee_id).get(field_id)
+        if field_id in self._lists and value is not None:
+            return self._lists[field_id].get(str(value), value)
+        return value
+
+    def list_items(self, field_id: str) -> dict[str, str]:
+        """A list field's items: item ID -> name."""
+        with self._lock:
+            return dict(self._lists[field_id])
+
+    def find_by_email(self, email: str) -> list[str]:
+        """IDs whose email matches after trimming and case-folding (duplicates exist)."""
+        key = email.strip().casefold()
+        return [row.id for row in self.snapshot().rows if row.email_key == key]
+
+    def by_status(self, lifecycle_status: str) -> list[str]:
+        with self._lock:
+            return [
+                i
+                for i, rec in self._employees.items()
+                if rec.get("internal.lifecycleStatus") == lifecycle_status
+            ]
+
+    def snapshot(self) -> Snapshot:
+        """The current data as immutable rows, cached until the next change."""
+        with self._lock:
+            if self._snapshot is None or self._snapshot.version != self.version:
+                self._snapshot = self._build_snapshot()
+            return self._snapshot
+
+    def _build_snapshot(self) -> Snapshot:
+        references: dict[str, dict[str, object]] = {}
+        rows: list[Row] = []
+        for employee_id, record in self._employees.items():
+            machine = dict(record)
+            manager_id = record.get(REPORTS_TO)
+            if manager_id is not None:
+                manager = self._employees.get(str(manager_id))
+                if manager is None:
+                    machine[REPORTS_TO] = None
+                else:
+                    ref = references.get(str(manager_id))
+                    if ref is None:
+                        ref = {
+                            "id": manager["root.id"],
+                            "email": manager["root.email"],
+                            "firstName": manager["root.firstName"],
+                            "surname": manager["root.surname"],
+                            "displayName": manager["root.displayName"],
+                        }
+                        references[str(manager_id)] = ref
+                    machine[REPORTS_TO] = ref
+            email = record.get("root.email")
+            rows.append(
+                Row(
+                    id=employee_id,
+                    active=record.get("internal.status") == "Active",
+                    email_key=email.strip().casefold() if isinstance(email, str) else None,
+                    machine=machine,
+                )
+            )
+        lists = {k: dict(v) for k, v in self._lists.items()}
+        return Snapshot(self.version, tuple(rows), {r.id: r for r in rows}, lists)
+
+    # -- mutators --------------------------------------------------------------------------
+    def update(self, employee_id: str, values: Mapping[str, object]) -> None:
+        """Set field values; list fields take an item ID or a name (new names become items)."""
+        with self._lock:
+            record = self._employees[employee_id]
+            for field_id, value in values.items():
+                if field_id == "root.id":
+                    raise ValueError("root.id never changes in HiBob")
+                if field_id not in FIELDS_BY_ID:
+                    raise KeyError(f"the sandbox has no field {field_id!r}")
+                record[field_id] = self._to_machine(field_id, value)
+            self.version += 1
+
+    def _to_machine(self, field_id: str, value: object) -> object:
+        if value is None or field_id not in self._lists:
+            if field_id == REPORTS_TO and isinstance(value, Mapping):
+                return value.get("id")
+            return value
+        items = self._lists[field_id]
+        text = str(value)
+        if text in items:
+            return text
+        for item_id, name in items.items():
+            if name == text:
+                return item_id
+        item_id = str(self._id_rng.randrange(100_000_000, 999_999_999))
+        items[item_id] = text
+        return item_id
+
+    def terminate(self, employee_id: str, termination_date: str | None = None) -> None:
+        """Make an employee a leaver, as HiBob does once the termination date has passed."""
+        self.update(
+            employee_id,
+            {
+                "internal.lifecycleStatus": "Terminated",
+                "internal.status": "Inactive",
+                "internal.terminationDate": termination_date or self.today.isoformat(),
+            },
+        )
+
+    def rehire(self, employee_id: str, start_date: str | None = None) -> None:
+        """Bring a leaver back under the same ``root.id``, as HiBob's rehire does."""
+        self.update(
+            employee_id,
+            {
+                "internal.lifecycleStatus": "Employed",
+                "internal.status": "Active",
+                "internal.terminationDate": None,
+                "work.startDate": start_date or self.today.isoformat(),
+            },
+        )
+
+    def add(self, values: Mapping[str, object] | None = None) -> str:
+        """Add an employed person (defaults filled in) and return the new ``root.id``."""
+        with self._lock:
+            employee_id = self._new_id()
+            number = len(self._employees) + 1
+            self._employees[employee_id] = {
+                "root.id": employee_id,
+                "root.email": None,
+                "root.firstName": "New",
+                "root.surname": f"Starter {number}",
+                "root.displayName": f"New Starter {number}",
+                "work.title": None,
+                "work.department": None,
+                "work.site": None,
+                TEAMS_FIELD: None,
+                GROUPS_FIELD: None,
+                "work.employeeIdInCompany": 100_000 + number,
+                "work.startDate": self.today.isoformat(),
+                "personal.birthDate": None,
+                REPORTS_TO: None,
+                "internal.lifecycleStatus": "Employed",
+                "internal.status": "Active",
+                "internal.terminationDate": None,
+            }
+            self.version += 1
+            if values:
+                self.update(employee_id, values)
+            return employee_id
+
+    def remove(self, employee_id: str) -> None:
+        """Delete an employee outright (HiBob admins can); references to them render as null."""
+        with self._lock:
+            del self._employees[employee_id]
+            self.version += 1
+
+    def _new_id(self) -> str:
+        while True:
+            candidate = str(self._id_rng.randrange(10**18, 10**19))
+            if candidate not in self._employees:
+                return candidate
+
+    def load(self, records: list[dict[str, object]]) -> None:
+        """Bulk insert used by the generator (no per-record version bump)."""
+        with self._lock:
+            for record in records:
+                self._employees[str(record["root.id"])] = record
+            self.version += 1
+
+    @property
+    def lists(self) -> dict[str, dict[str, str]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._lists.items()}

@@ -1,0 +1,375 @@
+"""A local HiBob look-alike on loopback: real HTTP, HiBob's shapes, scripted faults.
+
+It answers ``POST /v1/people/search`` and ``GET /v1/company/people/fields`` the way HiBob
+documents them (Basic auth by service user, silent omission of unreadable or unknown fields,
+active-only unless asked and permitted, a per-user rate limit), and lets tests script outages.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from hibob_sync.sandbox.access import (
+    PeopleScope,
+    RateLimiter,
+    ServiceUser,
+    authenticate,
+    make_user,
+)
+from hibob_sync.sandbox.catalogue import ALL_CATEGORIES, catalogue_json
+from hibob_sync.sandbox.company import Company, generate_company
+from hibob_sync.sandbox.faults import Fault, FaultQueue
+from hibob_sync.sandbox.search import (
+    AnswerOptions,
+    BadRequest,
+    Shape,
+    SubPaths,
+    parse_search,
+    render,
+)
+
+log = logging.getLogger(__name__)
+
+SEARCH_PATH = "/v1/people/search"
+FIELDS_PATH = "/v1/company/people/fields"
+_ENDPOINTS = {("POST", SEARCH_PATH): "search", ("GET", FIELDS_PATH): "fields"}
+_STATUS_KEYS = {429: "tooManyRequests", 500: "internalError", 502: "badGateway"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], sandbox: HibobSandbox) -> None:
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self.server.sandbox._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.sandbox._handle(self, "POST")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sandbox: " + format, *args)
+
+
+class HibobSandbox:
+    """The sandbox server; start/stop it or use it as a context manager. Thread-safe."""
+
+    def __init__(
+        self,
+        company: Company | None = None,
+        *,
+        employees: int = 50,
+        seed: int = 0,
+        user_id: str | None = None,
+        token: str | None = None,
+        answer_shape: Shape = "nested",
+        subpaths: SubPaths = "value",
+        root_at_top: bool = True,
+        display_date_format: str = "%d/%m/%Y",
+        rate_limit: int = 50,
+        rate_window: float = 60.0,
+        retry_after_header: bool = False,
+        clock: Callable[[], float] = time.time,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.company = company if company is not None else generate_company(employees, seed)
+        self.answer_shape: Shape = answer_shape
+        self.subpaths: SubPaths = subpaths
+        self.root_at_top = root_at_top
+        self.display_date_format = display_date_format
+        self.retry_after_header = retry_after_header
+        self.limiter = RateLimiter(rate_limit, rate_window, clock)
+        self.user_id = user_id
+        self.token = token
+        self._host, self._port = host, port
+        self._users: dict[str, ServiceUser] = {}
+        self._lock = threading.Lock()
+        self._faults = FaultQueue()
+        self._counts: Counter[str] = Counter()
+        self._bodies: list[Any] = []
+        self._cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        if user_id is not None and token is not None:
+            self.add_service_user(user_id, token)
+
+    # -- life cycle ------------------------------------------------------------------------
+    def start(self) -> HibobSandbox:
+        """Bind (port 0 = any free port) and serve in a daemon thread."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self._host, self._port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> HibobSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL a client is configured with, like ``https://api.hibob.com/v1``."""
+        return f"http://{self._host}:{self.port}/v1"
+
+    # -- service users and limits ----------------------------------------------------------
+    def add_service_user(
+        self,
+        user_id: str,
+        token: str,
+        categories: Iterable[str] | None = ALL_CATEGORIES,
+        people_scope: PeopleScope = "all",
+    ) -> None:
+        """Register a service user; ``categories`` None = in no permission group (403)."""
+        user = make_user(user_id, token, categories, people_scope)
+        with self._lock:
+            self._users[user_id] = user
+
+    def remove_service_user(self, user_id: str) -> None:
+        with self._lock:
+            self._users.pop(user_id, None)
+
+    @property
+    def rate_limit(self) -> int:
+        return self.limiter.limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: int) -> None:
+        self.limiter.limit = value
+
+    # -- fault injection -------------------------------------------------------------------
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        *,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next ``n`` requests with ``status`` and a HiBob-style error body."""
+        self._faults.add(Fault("status", status=status, headers=dict(headers or {}), path=path), n)
+
+    def drop_next_connection(self, *, mid_answer: bool = False, path: str | None = None) -> None:
+        """Close the connection before answering, or after half of the promised body."""
+        self._faults.add(Fault("drop_mid" if mid_answer else "drop_before", path=path))
+
+    def delay_next(self, seconds: float, *, path: str | None = None) -> None:
+        """Wait before answering the next request (stop() cuts the wait short)."""
+        self._faults.add(Fault("delay", seconds=seconds, path=path))
+
+    def truncate_next(self, *, path: str | None = None) -> None:
+        """Send half of the next JSON answer with a matching Content-Length (valid HTTP)."""
+        self._faults.add(Fault("truncate", path=path))
+
+    def answer_next(
+        self,
+        status: int,
+        body: bytes | str | Any,
+        *,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next request with exactly this (e.g. a 200 of the wrong shape)."""
+        if isinstance(body, str):
+            raw = body.encode("utf-8")
+        elif isinstance(body, bytes):
+            raw = body
+        else:
+            raw = json.dumps(body).encode("utf-8")
+        self._faults.add(
+            Fault("raw", status=status, body=raw, headers=dict(headers or {}), path=path)
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # -- records ---------------------------------------------------------------------------
+    def request_count(self, endpoint: str | None = None) -> int:
+        """Requests received: ``"search"``, ``"fields"``, ``"other"``, or all when None."""
+        with self._lock:
+            return self._counts[endpoint] if endpoint else sum(self._counts.values())
+
+    @property
+    def requests_by_endpoint(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def search_bodies(self) -> list[Any]:
+        """Every search body received, decoded (the raw text when it was not JSON)."""
+        with self._lock:
+            return copy.deepcopy(self._bodies)
+
+    def reset_records(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._bodies.clear()
+
+    # -- request handling ------------------------------------------------------------------
+    def _handle(self, handler: _Handler, method: str) -> None:
+        path = urlsplit(handler.path).path
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length > 0 else b""
+        endpoint = _ENDPOINTS.get((method, path), "other")
+        with self._lock:
+            self._counts[endpoint] += 1
+            if endpoint == "search":
+                try:
+                    self._bodies.append(json.loads(raw))
+                except ValueError:
+                    self._bodies.append(raw.decode("utf-8", "replace"))
+        faults = self._faults.take(path)
+        shaping: Fault | None = None
+        for fault in faults:
+            if fault.kind == "delay":
+                if self._stopping.wait(fault.seconds):
+                    return
+            elif fault.kind == "status":
+                key = _STATUS_KEYS.get(fault.status, "serviceUnavailable")
+                text = "Service temporarily unavailable, please retry later"
+                return _send_error(handler, fault.status, key, text, fault.headers)
+            elif fault.kind == "raw":
+                return _send(handler, fault.status, fault.body, fault.headers)
+            elif fault.kind == "drop_before":
+                handler.close_connection = True
+                return
+            else:
+                shaping = fault
+        status, body, headers = self._answer(handler, method, path, endpoint, raw)
+        _send(handler, status, body, headers, shaping)
+
+    def _answer(
+        self, handler: _Handler, method: str, path: str, endpoint: str, raw: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        with self._lock:
+            users = dict(self._users)
+        user = authenticate(handler.headers.get("Authorization"), users)
+        if user is None:
+            return _error(401, "unauthorized", "Invalid service user ID or token")
+        if endpoint == "fields":
+            return 200, json.dumps(catalogue_json(self.root_at_top)).encode("utf-8"), {}
+        if endpoint == "other":
+            if path in (SEARCH_PATH, FIELDS_PATH):
+                return _error(405, "methodNotAllowed", f"{method} is not allowed on {path}")
+            return _error(404, "notFound", f"No such resource: {path}")
+        decision = self.limiter.check(user.user_id)
+        headers = decision.headers()
+        if not decision.allowed:
+            if self.retry_after_header:
+                headers["Retry-After"] = str(decision.retry_after)
+            status, body, _ = _error(429, "tooManyRequests", "Rate limit exceeded")
+            return status, body, headers
+        if user.categories is None:
+            status, body, _ = _error(
+                403, "forbidden", "The service user has no permission to view people"
+            )
+            return status, body, headers
+        try:
+            request = parse_search(raw)
+        except BadRequest as exc:
+            status, body, _ = _error(400, exc.key, exc.error)
+            return status, body, headers
+        options = AnswerOptions(
+            self.answer_shape, self.subpaths, self.root_at_top, self.display_date_format
+        )
+        see_inactive = request.show_inactive and user.people_scope == "all"
+        snapshot = self.company.snapshot()
+        key = (snapshot.version, id(snapshot), request, user.categories, see_inactive, options)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is None:
+            cached = render(snapshot, request, user.categories, see_inactive, options)
+            with self._lock:
+                self._cache[key] = cached
+                while len(self._cache) > 8:
+                    self._cache.popitem(last=False)
+        return 200, cached, headers
+
+
+def _error(status: int, key: str, text: str) -> tuple[int, bytes, dict[str, str]]:
+    return status, json.dumps({"key": key, "error": text}).encode("utf-8"), {}
+
+
+def _send_error(
+    handler: _Handler, status: int, key: str, text: str, headers: dict[str, str]
+) -> None:
+    _send(handler, status, _error(status, key, text)[1], headers)
+
+
+def _send(
+    handler: _Handler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    shaping: Fault | None = None,
+) -> None:
+    """Write one answer, cut short as a scripted fault asks."""
+    declared = len(body)
+    if shaping is not None and shaping.kind == "truncate":
+        body = body[: len(body) // 2]
+        declared = len(body)
+    elif shaping is not None and shaping.kind == "drop_mid":
+        body = body[: len(body) // 2]
+        handler.close_connection = True
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(declared))
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.wfile.flush()
+    except OSError:
+        handler.close_connection = True  # the client went away (e.g. its read timed out)
