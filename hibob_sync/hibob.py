@@ -1,0 +1,381 @@
+"""Read HiBob: the field catalogue and one people search, as plain data.
+
+HiBob silently leaves out fields the service user may not read (and unknown field IDs), so a
+search reports which mapping sources came back; ``missing_fields`` turns that into the
+category an admin must grant. Answers may nest values by path or key them by slash paths;
+both parse to the same result. Dates are read from machine values (display dates may follow a
+locale), list fields from display values (the machine value is a list item ID).
+
+No value read from HiBob is ever logged: only counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from hibob_sync.errors import CredentialsError, PermissionMissingError, RemoteError
+from hibob_sync.http import HttpSettings, make_session, send
+
+log = logging.getLogger(__name__)
+
+SERVICE = "HiBob"
+# Always requested: the stable key and what decides whether an account is active.
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "root.id",
+    "internal.lifecycleStatus",
+    "internal.status",
+    "internal.terminationDate",
+)
+LIST_TYPES = frozenset({"list", "multi-list", "hierarchy-list"})
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MISSING: Any = object()  # "HiBob left this out", as opposed to a null value
+
+
+@dataclass(frozen=True)
+class CatalogueField:
+    """One entry of HiBob's field catalogue; the category is what an admin grants."""
+
+    id: str
+    name: str
+    category_id: str
+    category_name: str
+    type: str
+    json_path: str = ""
+
+
+@dataclass(frozen=True)
+class HibobEmployee:
+    """One employee: identity, lifecycle, and the mapped source values HiBob returned."""
+
+    id: str
+    lifecycle_status: str | None
+    status: str | None
+    termination_date: str | None
+    values: dict[str, object]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A search's employees, what was requested, and which sources came back at all."""
+
+    employees: list[HibobEmployee]
+    requested: tuple[str, ...]
+    present: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MissingField:
+    """A mapping source no employee came back with, and the category to grant (if known)."""
+
+    source: str
+    category_name: str | None
+
+
+class HibobClient:
+    """HiBob's people API for one service user; every call goes through the shared retry."""
+
+    def __init__(self, base_url: str, user_id: str, token: str, http: HttpSettings) -> None:
+        self._base = base_url.rstrip("/")
+        self._http = http
+        self._session = make_session(http)
+        self._session.auth = (user_id, token)
+        self._session.headers["Accept"] = "application/json"
+
+    def __repr__(self) -> str:
+        return f"HibobClient({self._base!r}, user_id=<hidden>, token=<hidden>)"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> HibobClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fields(self) -> list[CatalogueField]:
+        """The company's field catalogue, to resolve mapping sources and name categories."""
+        body = self._call("GET", "/company/people/fields", "the field catalogue")
+        entries = body.get("fields") if isinstance(body, dict) else body
+        if not isinstance(entries, list):
+            raise _shape_error("the field catalogue", "a list of fields")
+        catalogue: list[CatalogueField] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                continue
+            category_id = _text(entry.get("categoryId"))
+            catalogue.append(
+                CatalogueField(
+                    id=entry["id"],
+                    name=_text(entry.get("name")) or entry["id"],
+                    category_id=category_id,
+                    category_name=_text(entry.get("categoryDisplayName")) or category_id,
+                    type=_text(entry.get("type")),
+                    json_path=_text(entry.get("jsonPath")),
+                )
+            )
+        if entries and not catalogue:
+            raise _shape_error("the field catalogue", "fields with an 'id'")
+        log.debug("HiBob: %d catalogue fields", len(catalogue))
+        return catalogue
+
+    def search(
+        self,
+        sources: Sequence[str],
+        *,
+        catalogue: Sequence[CatalogueField] | None = None,
+        show_inactive: bool = True,
+        email: str | None = None,
+        employee_id: str | None = None,
+    ) -> SearchResult:
+        """Every employee (one answer: HiBob does not page) with the mapped sources' values."""
+        if email is not None and employee_id is not None:
+            raise ValueError("HiBob takes one filter: pass email or employee_id, not both")
+        index = _index(catalogue)
+        wanted = _unique(sources)
+        fields = request_fields(wanted, catalogue)
+        body: dict[str, Any] = {
+            "fields": list(fields),
+            "showInactive": show_inactive,
+            "humanReadable": "APPEND",
+        }
+        if email is not None:
+            body["filters"] = [_filter("root.email", email)]
+        elif employee_id is not None:
+            body["filters"] = [_filter("root.id", employee_id)]
+        log.debug("HiBob people search: %d fields requested", len(fields))
+        answer = self._call("POST", "/people/search", "the people search", json=body)
+        raw = answer.get("employees") if isinstance(answer, dict) else None
+        if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+            raise _shape_error("the people search", 'an "employees" list')
+        readers = {source: _Reader(source, index) for source in (*REQUIRED_FIELDS, *wanted)}
+        employees: list[HibobEmployee] = []
+        present: set[str] = set()
+        skipped = 0
+        for item in raw:
+            employee = _employee(item, wanted, readers)
+            if employee is None:
+                skipped += 1
+                continue
+            employees.append(employee)
+            present.update(employee.values)
+        if skipped:
+            log.warning("HiBob returned %d employees without an ID; they were skipped", skipped)
+        log.debug("HiBob people search: %d employees returned", len(employees))
+        return SearchResult(employees, fields, frozenset(present))
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """One request under the retry policy; the decoded body of a 2xx answer."""
+        response, body = send(
+            self._session, self._http, SERVICE, method, self._base + path, **kwargs
+        )
+        _raise_for_status(response, body, what)
+        return body
+
+
+def request_fields(
+    sources: Iterable[str], catalogue: Sequence[CatalogueField] | None = None
+) -> tuple[str, ...]:
+    """The field IDs a search puts on the wire: the required ones plus the mapping's.
+
+    A source below a catalogue field (``work.reportsTo.email``) asks for that field; without a
+    catalogue, sources are asked for as given.
+    """
+    index = _index(catalogue)
+    fields = list(REQUIRED_FIELDS)
+    for source in _unique(sources):
+        known = _catalogue_field(source, index)
+        fields.append(known.id if known is not None else source)
+    return tuple(dict.fromkeys(fields))
+
+
+def missing_fields(
+    result: SearchResult, sources: Sequence[str], catalogue: Sequence[CatalogueField]
+) -> list[MissingField]:
+    """The permission probe: sources no employee came back with, and the category to grant.
+
+    With no employees in the result every source counts as missing (nothing could be read).
+    """
+    index = _index(catalogue)
+    missing: list[MissingField] = []
+    for source in _unique(sources):
+        if source in result.present:
+            continue
+        known = _catalogue_field(source, index)
+        category = (known.category_name or known.category_id or None) if known else None
+        missing.append(MissingField(source, category))
+    return missing
+
+
+def unknown_sources(sources: Sequence[str], catalogue: Sequence[CatalogueField]) -> list[str]:
+    """Mapping sources that are neither a catalogue field nor a sub-path of one."""
+    index = _index(catalogue)
+    return [s for s in _unique(sources) if _catalogue_field(s, index) is None]
+
+
+# -- request helpers ---------------------------------------------------------------------------
+def _unique(sources: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
+
+
+def _index(catalogue: Sequence[CatalogueField] | None) -> dict[str, CatalogueField]:
+    return {f.id: f for f in catalogue or ()}
+
+
+def _catalogue_field(source: str, index: Mapping[str, CatalogueField]) -> CatalogueField | None:
+    """The catalogue field a source is, or the nearest one it is a sub-path of."""
+    if source in index:
+        return index[source]
+    parts = source.split(".")
+    for end in range(len(parts) - 1, 0, -1):
+        parent = index.get(".".join(parts[:end]))
+        if parent is not None:
+            return parent
+    return None
+
+
+def _filter(field_path: str, value: str) -> dict[str, Any]:
+    return {"fieldPath": field_path, "operator": "equals", "values": [value]}
+
+
+# -- answer checks -----------------------------------------------------------------------------
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _shape_error(what: str, expected: str) -> RemoteError:
+    return RemoteError(
+        f"HiBob answered {what} with an unexpected shape (expected {expected})",
+        status=200,
+        hint="check hibob.base_url in the config: it should end in /v1",
+    )
+
+
+def _raise_for_status(response: requests.Response, body: Any, what: str) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status == 401:
+        raise CredentialsError(
+            "HiBob rejected the service user ID or token",
+            hint="run `hibob-sync connect` to store the service user's current ID and token",
+        )
+    if status == 403:
+        raise PermissionMissingError(
+            "HiBob refused access: the service user is in no permission group "
+            "or may not view people",
+            hint="in HiBob, add the service user to a permission group that can view people "
+            "and the mapped fields' categories, then run `hibob-sync check`",
+        )
+    detail = ""
+    if isinstance(body, dict):
+        detail = _text(body.get("error")) or _text(body.get("message"))
+    detail = (detail or response.reason or "no details").strip()[:300]
+    hint = None
+    if status == 404:
+        hint = "check hibob.base_url in the config (e.g. https://api.hibob.com/v1)"
+    elif status == 400:
+        hint = "check the mapped HiBob field IDs with `hibob-sync map validate`"
+    raise RemoteError(
+        f"HiBob answered {what} with HTTP {status}: {detail}", status=status, hint=hint
+    )
+
+
+# -- reading answers ---------------------------------------------------------------------------
+class _Reader:
+    """Finds one source's value in an employee, in nested or slash-keyed form."""
+
+    def __init__(self, source: str, index: Mapping[str, CatalogueField]) -> None:
+        known = _catalogue_field(source, index)
+        self.type = known.type if known is not None and known.id == source else ""
+        parts = source.split(".")
+        paths = [parts]
+        if parts[0] == "root" and len(parts) > 1:
+            paths.append(parts[1:])  # HiBob puts root fields at the top of an employee
+        if known is not None and known.json_path and known.json_path != known.id:
+            rest = parts[len(known.id.split(".")) :]
+            paths.append([*known.json_path.split("."), *rest])
+        self.paths = [list(p) for p in dict.fromkeys(tuple(p) for p in paths)]
+
+    def read(self, employee: Mapping[str, Any]) -> object:
+        """The value to use, or _MISSING when HiBob left the field out."""
+        for path in self.paths:
+            machine, display = _locate(employee, path)
+            if machine is not _MISSING or display is not _MISSING:
+                return self._choose(machine, display)
+        return _MISSING
+
+    def _choose(self, machine: object, display: object) -> object:
+        is_date = self.type == "date" or (isinstance(machine, str) and _ISO_DATE.match(machine))
+        if machine is _MISSING:
+            # Only a display value: fine for text, but a locale-formatted date is not usable.
+            if is_date and not (isinstance(display, str) and _ISO_DATE.match(display)):
+                return None if display is None else _MISSING
+            return display
+        if is_date or isinstance(machine, dict):
+            return machine
+        if display is _MISSING or isinstance(display, dict):
+            return machine
+        if display is None and self.type not in LIST_TYPES:
+            return machine
+        return display
+
+
+def _locate(node: Mapping[str, Any], parts: list[str]) -> tuple[object, object]:
+    """Machine and display value at a path (_MISSING where absent), either answer shape."""
+    for end in range(len(parts), 0, -1):
+        key = "/" + "/".join(parts[:end])
+        if key in node:
+            entry, rest = node[key], parts[end:]
+            if isinstance(entry, dict) and "value" in entry:
+                display = (
+                    _walk(entry["humanReadable"], rest) if "humanReadable" in entry else _MISSING
+                )
+                return _walk(entry["value"], rest), display
+            return _walk(entry, rest), _MISSING
+    machine = _walk(node, parts)
+    readable = node.get("humanReadable")
+    display = _locate(readable, parts)[0] if isinstance(readable, dict) else _MISSING
+    return machine, display
+
+
+def _walk(node: object, parts: Sequence[str]) -> object:
+    for part in parts:
+        if node is None:
+            return None  # a null parent (no manager) makes its sub-fields null, not missing
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _employee(
+    item: Mapping[str, Any], wanted: Sequence[str], readers: Mapping[str, _Reader]
+) -> HibobEmployee | None:
+    raw_id = readers["root.id"].read(item)
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
+        return None
+    values: dict[str, object] = {}
+    for source in wanted:
+        value = readers[source].read(item)
+        if value is not _MISSING:
+            values[source] = value
+    return HibobEmployee(
+        id=str(raw_id).strip(),
+        lifecycle_status=_optional_text(readers["internal.lifecycleStatus"].read(item)),
+        status=_optional_text(readers["internal.status"].read(item)),
+        termination_date=_optional_text(readers["internal.terminationDate"].read(item)),
+        values=values,
+    )
+
+
+def _optional_text(value: object) -> str | None:
+    if value is _MISSING or value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
