@@ -278,7 +278,7 @@ def test_filters_by_id_and_email(hibob_sandbox: HibobSandbox) -> None:
     assert [p["id"] for p in employees(hibob_sandbox, {"fields": BASIC, "filters": filters})] == [
         padded
     ]
-    duplicate = company.get(company.awkward["duplicate_email"][0])["root.email"]
+    duplicate = str(company.get(company.awkward["duplicate_email"][0])["root.email"])
     filters = [{"fieldPath": "root.email", "operator": "equals", "values": [duplicate]}]
     assert len(employees(hibob_sandbox, {"fields": BASIC, "filters": filters})) == 2
 
