@@ -379,6 +379,8 @@ class ScimClient:
         if not clean and active is None and external_id is None:
             return user
         what = f"updating user {user.id}"
+        if "email" in clean and not user.resource:
+            user = self.get(user.id)  # its other emails must survive the new work email
         if self.discover().patch:
             body = patch_body(user, clean, self.placement, active=active, external_id=external_id)
             response, payload = self.request("PATCH", f"/Users/{user.id}", what=what, body=body)
@@ -387,8 +389,9 @@ class ScimClient:
             if response.status_code not in (405, 501):
                 raise self.error(response, payload, what)
             log.warning("%s refused PATCH; using PUT from now on", self.service)
+            features = replace(self.discover(), patch=False)
             with self._lock:
-                self._features = replace(self.discover(), patch=False)
+                self._features = features
         body = self.put_body(user, clean, active, external_id)
         _, payload = self._expect("PUT", f"/Users/{user.id}", what=what, body=body)
         return self.updated(user, payload, clean, active, external_id)

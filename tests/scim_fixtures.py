@@ -159,7 +159,9 @@ class ScimServer:
         self._proxy.scim = self  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self._proxy.server_address[1]}/v2"
         self._upstream_port = process.port
-        self._thread = threading.Thread(target=self._proxy.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._proxy.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     @property
@@ -214,10 +216,21 @@ class ScimServer:
         with requests.Session() as session:
             for resource in resources:
                 body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], **resource}
-                answer = session.post(f"{self.direct_url}/Users", json=body, headers=headers)
+                answer = session.post(
+                    f"{self.direct_url}/Users", json=body, headers=headers, timeout=10
+                )
                 answer.raise_for_status()
                 created.append(answer.json())
         return created
+
+    def delete(self, user_id: str) -> None:
+        """DELETE a user straight on the server (not counted)."""
+        answer = requests.delete(
+            f"{self.direct_url}/Users/{user_id}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
 
     def close(self) -> None:
         for client in self._clients:
