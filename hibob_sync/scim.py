@@ -19,32 +19,31 @@ from urllib.parse import urlsplit
 import requests
 
 from hibob_sync.errors import (
-    CredentialsError,
     HibobSyncError,
-    PermissionMissingError,
     RemoteError,
 )
 from hibob_sync.http import HttpSettings, make_session, send
 from hibob_sync.model import ScimUser, Value
 from hibob_sync.scim_attributes import (
     AttributePath,
-    _get_ci,
     apply_changes,
     from_resource,
+    get_ci,
     new_resource,
     normalise_values,
     patch_body,
     placement,
+    updated_user,
 )
 from hibob_sync.scim_discovery import (
     ServerFeatures,
     as_count,
-    as_status,
     features_from_config,
     schema_attributes,
     user_schemas,
 )
 from hibob_sync.scim_discovery import missing_attributes as _missing_attributes
+from hibob_sync.scim_errors import ScimError, http_error, scim_error
 from hibob_sync.scim_writes import BulkWriter, ScimWrite, WriteResult
 
 __all__ = ["ScimClient", "ScimError", "ScimWrite", "ServerFeatures", "WriteResult"]
@@ -52,28 +51,10 @@ __all__ = ["ScimClient", "ScimError", "ScimWrite", "ServerFeatures", "WriteResul
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/scim+json"
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGES = 10_000
 # Answers meaning "this server does not offer that endpoint or method".
 _NOT_OFFERED = frozenset({400, 404, 405, 406, 415, 501})
-
-
-class ScimError(RemoteError):
-    """The SCIM server refused a request (RFC 7644 §3.12 error: status, scimType, detail)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        scim_type: str | None = None,
-        detail: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, status=status, hint=hint)
-        self.scim_type = scim_type
-        self.detail = detail
 
 
 class ScimClient:
@@ -164,43 +145,13 @@ class ScimClient:
 
     def error(self, response: requests.Response, payload: Any, what: str) -> HibobSyncError:
         """Turn a refusal into the tool's error, keeping the server's SCIM error details."""
-        status = response.status_code
-        if status == 401:
-            return CredentialsError(
-                f"the SCIM server rejected the token ({self.service}, {what})",
-                hint="run `hibob-sync connect` to store a valid HiThrive SCIM token "
-                "(or set HITHRIVE_SCIM_TOKEN)",
-            )
-        if status == 403:
-            return PermissionMissingError(
-                f"the SCIM server refused {what}: the token lacks the permission ({self.service})",
-                hint="ask the HiThrive admin for a SCIM token that may read and write users",
-            )
-        return self.scim_error(status, payload, what, fallback=response.reason)
+        return http_error(
+            self.service, self._token, response.status_code, payload, what, response.reason
+        )
 
-    def scim_error(
-        self, status: int | None, payload: Any, what: str, *, fallback: str | None = None
-    ) -> ScimError:
-        """A ScimError from an Error body (also used for /Bulk per-operation outcomes)."""
-        scim_type = detail = None
-        if isinstance(payload, Mapping):
-            scim_type = _text(_get_ci(payload, "scimType"))
-            detail = _text(_get_ci(payload, "detail"))
-            status = as_status(_get_ci(payload, "status")) or status
-        detail = self._scrub(detail or fallback)
-        message = f"{self.service}: {what} failed (HTTP {status}"
-        message += f", {scim_type})" if scim_type else ")"
-        if detail:
-            message += f": {detail}"
-        return ScimError(message, status=status, scim_type=scim_type, detail=detail)
-
-    def _scrub(self, text: str | None) -> str | None:
-        """Never echo the token, and keep a server's long answer short."""
-        if not text:
-            return None
-        if self._token:
-            text = text.replace(self._token, "<hidden>")
-        return text if len(text) <= 300 else text[:300] + "…"
+    def scim_error(self, status: int | None, payload: Any, what: str) -> ScimError:
+        """A ScimError from one /Bulk operation's outcome."""
+        return scim_error(self.service, self._token, status, payload, what)
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -250,7 +201,7 @@ class ScimClient:
             _, body = self._expect(
                 "GET", "/Users", what="listing users", params={"startIndex": start, "count": count}
             )
-            resources = _get_ci(body, "Resources") if isinstance(body, Mapping) else None
+            resources = get_ci(body, "Resources") if isinstance(body, Mapping) else None
             if not isinstance(resources, list) or not resources:
                 return list(users.values())
             page = self._read_page(resources, start)
@@ -262,7 +213,7 @@ class ScimClient:
             for user in page:
                 users.setdefault(user.id, user)
             start += len(resources)
-            total = as_count(_get_ci(body, "totalResults"))
+            total = as_count(get_ci(body, "totalResults"))
             if total is not None and start > total:
                 return list(users.values())
         raise RemoteError(
@@ -305,7 +256,7 @@ class ScimClient:
                 params={"filter": f'userName eq "{quoted}"'},
             )
             if response.ok and isinstance(body, Mapping):
-                found = _get_ci(body, "Resources") or []
+                found = get_ci(body, "Resources") or []
                 for user in self._read_page(found if isinstance(found, list) else [], 1):
                     if user.user_name.strip().lower() == wanted:
                         return user
@@ -385,7 +336,7 @@ class ScimClient:
             body = patch_body(user, clean, self.placement, active=active, external_id=external_id)
             response, payload = self.request("PATCH", f"/Users/{user.id}", what=what, body=body)
             if response.ok:
-                return self.updated(user, payload, clean, active, external_id)
+                return updated_user(user, payload, clean, self.placement, active, external_id)
             if response.status_code not in (405, 501):
                 raise self.error(response, payload, what)
             log.warning("%s refused PATCH; using PUT from now on", self.service)
@@ -394,7 +345,7 @@ class ScimClient:
                 self._features = features
         body = self.put_body(user, clean, active, external_id)
         _, payload = self._expect("PUT", f"/Users/{user.id}", what=what, body=body)
-        return self.updated(user, payload, clean, active, external_id)
+        return updated_user(user, payload, clean, self.placement, active, external_id)
 
     def put_body(
         self,
@@ -408,33 +359,6 @@ class ScimClient:
         body = apply_changes(base, changes, self.placement, active=active, external_id=external_id)
         body["id"] = user.id
         return body
-
-    def updated(
-        self,
-        user: ScimUser,
-        payload: Any,
-        changes: Mapping[str, Value],
-        active: bool | None,
-        external_id: str | None,
-    ) -> ScimUser:
-        """The user after a write: the answer, else (204, /Bulk) the change applied here."""
-        if isinstance(payload, Mapping) and payload.get("id"):
-            answered = from_resource(payload, self.placement)
-            if answered is not None:
-                return answered
-        resource = apply_changes(
-            user.resource, changes, self.placement, active=active, external_id=external_id
-        )
-        resource["id"] = user.id
-        email = changes.get("email")
-        return ScimUser(
-            id=user.id,
-            user_name=str(email) if email else user.user_name,
-            external_id=user.external_id if external_id is None else external_id,
-            active=user.active if active is None else active,
-            values={**user.values, **changes},
-            resource=resource,
-        )
 
     def deactivate(self, user: ScimUser) -> ScimUser:
         """A leaver: active=false, never DELETE (HiThrive keeps recognition history)."""
@@ -483,7 +407,3 @@ class ScimClient:
         if not features.bulk:
             raise ValueError(f"{self.service} does not announce bulk support")
         return BulkWriter(self, features).run(writes)
-
-
-def _text(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None

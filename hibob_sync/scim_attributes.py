@@ -90,45 +90,45 @@ def validate_attributes(overrides: Mapping[str, object] | None) -> dict[str, str
     Raises ConfigError naming `hithrive.attributes.<field>` for an unknown field, a
     malformed path, an attribute the tool reserves, or two fields sharing one attribute.
     """
+    overrides = overrides or {}
     merged = dict(DEFAULT_ATTRIBUTES)
-    for field, value in (overrides or {}).items():
-        key = f"hithrive.attributes.{field}"
-        if field not in HITHRIVE_FIELDS:
-            raise ConfigError(
-                f"{key}: unknown HiThrive field; expected one of {', '.join(HITHRIVE_FIELDS)}"
-            )
-        if field == "email":
-            if isinstance(value, str) and parse_path_or_none(value) == parse_path("userName"):
-                continue
-            raise ConfigError(
-                f"{key}: the email always goes to userName and the primary work email; "
-                "it cannot be moved"
-            )
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{key}: expected a SCIM attribute path such as {merged[field]}")
-        try:
-            path = parse_path(value)
-        except ValueError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
-        if path.is_core and path.name.lower() in _RESERVED:
-            raise ConfigError(f"{key}: {path.name} is managed by hibob-sync itself")
-        merged[field] = value.strip()
-    seen: dict[str, str] = {}
+    for field, value in overrides.items():
+        merged[field] = _checked(field, value)
+    owner: dict[str, str] = {}
     for field, value in merged.items():
         full = parse_path(value).full.lower()
-        if full in seen:
+        other = owner.setdefault(full, field)
+        if other != field:
+            named, target = (field, other) if field in overrides else (other, field)
             raise ConfigError(
-                f"hithrive.attributes.{field}: {value} is already the target of {seen[full]}"
+                f"hithrive.attributes.{named}: {value} is already where {target} goes"
             )
-        seen[full] = field
     return merged
 
 
-def parse_path_or_none(text: str) -> AttributePath | None:
+def _checked(field: str, value: object) -> str:
+    key = f"hithrive.attributes.{field}"
+    if field not in HITHRIVE_FIELDS:
+        raise ConfigError(
+            f"{key}: unknown HiThrive field; expected one of {', '.join(HITHRIVE_FIELDS)}"
+        )
+    if not isinstance(value, str) or not value.strip():
+        example = DEFAULT_ATTRIBUTES[field]
+        raise ConfigError(f"{key}: expected a SCIM attribute path such as {example}")
     try:
-        return parse_path(text)
-    except ValueError:
-        return None
+        path = parse_path(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    if field == "email":
+        if path == parse_path("userName"):
+            return "userName"
+        raise ConfigError(
+            f"{key}: the email always goes to userName and the primary work email; "
+            "it cannot be moved"
+        )
+    if path.is_core and path.name.lower() in _RESERVED:
+        raise ConfigError(f"{key}: {path.name} is managed by hibob-sync itself")
+    return value.strip()
 
 
 def placement(overrides: Mapping[str, str] | None = None) -> dict[str, AttributePath]:
@@ -148,7 +148,7 @@ def normalise_values(values: Mapping[str, object]) -> dict[str, Value]:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _get_ci(container: object, key: str) -> Any:
+def get_ci(container: object, key: str) -> Any:
     """SCIM attribute names are case-insensitive (RFC 7643 §2.1)."""
     if not isinstance(container, Mapping):
         return None
@@ -163,13 +163,13 @@ def _get_ci(container: object, key: str) -> Any:
 
 def read_path(resource: Mapping[str, Any], path: AttributePath) -> Any:
     """The raw value at a path, or None."""
-    container = resource if path.is_core else _get_ci(resource, path.schema)
-    value = _get_ci(container, path.name)
+    container = resource if path.is_core else get_ci(resource, path.schema)
+    value = get_ci(container, path.name)
     if path.sub is None:
         return value
     if isinstance(value, str) and path.sub.lower() == "value":
         return value  # some servers flatten a complex {value} to a plain string
-    return _get_ci(value, path.sub)
+    return get_ci(value, path.sub)
 
 
 def _as_strings(raw: Any) -> list[str]:
@@ -177,21 +177,21 @@ def _as_strings(raw: Any) -> list[str]:
     out = []
     for item in items:
         if isinstance(item, Mapping):
-            item = _get_ci(item, "value")  # tolerate [{"value": "x"}] for multi-valued strings
+            item = get_ci(item, "value")  # tolerate [{"value": "x"}] for multi-valued strings
         if item is not None:
             out.append(str(item))
     return out
 
 
 def _work_email(resource: Mapping[str, Any]) -> str | None:
-    emails = _get_ci(resource, "emails")
+    emails = get_ci(resource, "emails")
     if not isinstance(emails, list):
         return None
     ranked = sorted(
-        (e for e in emails if isinstance(e, Mapping) and _get_ci(e, "value")),
-        key=lambda e: (not _get_ci(e, "primary"), _get_ci(e, "type") != "work"),
+        (e for e in emails if isinstance(e, Mapping) and get_ci(e, "value")),
+        key=lambda e: (not get_ci(e, "primary"), get_ci(e, "type") != "work"),
     )
-    return str(_get_ci(ranked[0], "value")) if ranked else None
+    return str(get_ci(ranked[0], "value")) if ranked else None
 
 
 def read_values(
@@ -216,14 +216,14 @@ def from_resource(
     resource: Mapping[str, Any], where: Mapping[str, AttributePath]
 ) -> ScimUser | None:
     """A ScimUser from a resource as the server returned it, or None when it has no id."""
-    user_id = resource.get("id")
+    user_id = get_ci(resource, "id")
     if not isinstance(user_id, str) or not user_id:
         return None
-    external_id = resource.get("externalId")
-    active = resource.get("active")
+    external_id = get_ci(resource, "externalId")
+    active = get_ci(resource, "active")
     return ScimUser(
         id=user_id,
-        user_name=str(resource.get("userName") or ""),
+        user_name=str(get_ci(resource, "userName") or ""),
         external_id=str(external_id) if external_id not in (None, "") else None,
         active=active is not False and str(active).lower() != "false",
         values=read_values(resource, where),
@@ -270,12 +270,12 @@ def _remove_path(resource: dict[str, Any], path: AttributePath) -> None:
 def _emails_with(resource: Mapping[str, Any], email: str) -> list[dict[str, Any]]:
     """The resource's emails with `email` as the primary work address, others kept."""
     kept = []
-    for entry in _get_ci(resource, "emails") or []:
-        if not isinstance(entry, Mapping) or _get_ci(entry, "type") == "work":
+    for entry in get_ci(resource, "emails") or []:
+        if not isinstance(entry, Mapping) or get_ci(entry, "type") == "work":
             continue
         other = dict(entry)
         other.pop("primary", None)
-        if str(_get_ci(entry, "value") or "").lower() != email:
+        if str(get_ci(entry, "value") or "").lower() != email:
             kept.append(other)
     return [{"value": email, "type": "work", "primary": True}, *kept]
 
@@ -355,3 +355,29 @@ def patch_body(
     if active is not None:
         operations.append({"op": "replace", "path": "active", "value": active})
     return {"schemas": [PATCH_OP], "Operations": operations}
+
+
+def updated_user(
+    user: ScimUser,
+    payload: Any,
+    changes: Mapping[str, Value],
+    where: Mapping[str, AttributePath],
+    active: bool | None = None,
+    external_id: str | None = None,
+) -> ScimUser:
+    """The user after a write: the server's answer, else (204, /Bulk) the change applied here."""
+    if isinstance(payload, Mapping) and payload.get("id"):
+        answered = from_resource(payload, where)
+        if answered is not None:
+            return answered
+    resource = apply_changes(user.resource, changes, where, active=active, external_id=external_id)
+    resource["id"] = user.id
+    email = changes.get("email")
+    return ScimUser(
+        id=user.id,
+        user_name=str(email) if email else user.user_name,
+        external_id=user.external_id if external_id is None else external_id,
+        active=user.active if active is None else active,
+        values={**user.values, **changes},
+        resource=resource,
+    )

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hibob_sync.errors import HibobSyncError, RemoteError
 from hibob_sync.model import ScimUser, Value
-from hibob_sync.scim_attributes import _get_ci, new_resource, normalise_values, patch_body
+from hibob_sync.scim_attributes import (
+    get_ci,
+    new_resource,
+    normalise_values,
+    patch_body,
+    updated_user,
+)
 from hibob_sync.scim_discovery import ServerFeatures, as_status
 
 if TYPE_CHECKING:
@@ -165,13 +171,13 @@ class BulkWriter:
             for index, _ in batch:
                 results[index] = WriteResult(writes[index], error=error)
             return
-        outcomes = _get_ci(payload, "Operations") if isinstance(payload, Mapping) else None
+        outcomes = get_ci(payload, "Operations") if isinstance(payload, Mapping) else None
         waiting = {op["bulkId"]: (index, op) for index, op in batch}
         for position, outcome in enumerate(outcomes if isinstance(outcomes, list) else []):
             if not isinstance(outcome, Mapping):
                 continue
             # Match by bulkId; servers that echo it only for POST answer in request order.
-            bulk_id = _get_ci(outcome, "bulkId")
+            bulk_id = get_ci(outcome, "bulkId")
             if bulk_id not in waiting and position < len(batch):
                 bulk_id = batch[position][1]["bulkId"]
             entry = waiting.pop(bulk_id, None)
@@ -192,22 +198,22 @@ class BulkWriter:
     ) -> WriteResult:
         """One per-operation outcome of a BulkResponse as a WriteResult."""
         client = self.client
-        raw_status = _get_ci(outcome, "status")
+        raw_status = get_ci(outcome, "status")
         if isinstance(raw_status, Mapping):  # draft servers: {"code": 201}
-            raw_status = _get_ci(raw_status, "code")
+            raw_status = get_ci(raw_status, "code")
         status = as_status(raw_status)
-        response = _get_ci(outcome, "response")
+        response = get_ci(outcome, "response")
         what = "creating a user" if write.user is None else f"updating user {write.user.id}"
         if status is None or not 200 <= status < 300:
             return WriteResult(write, error=client.scim_error(status, response, what))
         try:
             if write.kind == "create":
-                user = client.created(response, _get_ci(outcome, "location"), op["data"])
+                user = client.created(response, get_ci(outcome, "location"), op["data"])
             else:
                 assert write.user is not None
                 changes = normalise_values(write.values)
-                user = client.updated(
-                    write.user, response, changes, write.active, write.external_id
+                user = updated_user(
+                    write.user, response, changes, client.placement, write.active, write.external_id
                 )
         except RemoteError as exc:
             return WriteResult(write, error=exc)
