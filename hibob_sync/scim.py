@@ -77,8 +77,8 @@ class ScimClient:
         self._http = http
         self._page_size = page_size
         self._max_pages = max_pages
-        self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self._idle: list[requests.Session] = []
         self._lock = threading.Lock()
         self._features: ServerFeatures | None = None
 
@@ -92,24 +92,24 @@ class ScimClient:
         self.close()
 
     def close(self) -> None:
-        """Close every per-thread session this client opened."""
+        """Close every session this client opened (one per concurrent request at most)."""
         with self._lock:
-            sessions, self._sessions = self._sessions, []
+            sessions, self._sessions, self._idle = self._sessions, [], []
         for session in sessions:
             session.close()
 
     # -- transport --------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        """One session per thread: requests does not promise a Session is thread-safe."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = make_session(self._http)
-            session.headers["Authorization"] = f"Bearer {self._token}"
-            session.headers["Accept"] = MEDIA_TYPE
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
+    def _checkout(self) -> requests.Session:
+        """A session no other thread is using: requests does not promise thread safety."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        session = make_session(self._http)
+        session.headers["Authorization"] = f"Bearer {self._token}"
+        session.headers["Accept"] = MEDIA_TYPE
+        with self._lock:
+            self._sessions.append(session)
         return session
 
     def request(
@@ -128,9 +128,13 @@ class ScimClient:
         if body is not None:
             kwargs["data"] = json.dumps(body).encode()
             kwargs["headers"] = {"Content-Type": MEDIA_TYPE}
-        response, payload = send(
-            self._session(), self._http, self.service, method, self.base_url + path, **kwargs
-        )
+        session = self._checkout()
+        try:
+            url = self.base_url + path
+            response, payload = send(session, self._http, self.service, method, url, **kwargs)
+        finally:
+            with self._lock:
+                self._idle.append(session)
         if response.status_code in (401, 403):
             raise self.error(response, payload, what)
         return response, payload

@@ -309,7 +309,7 @@ def apply_changes(
             _set_path(result, where[name], _wire(name, value))
     if active is not None:
         result["active"] = active
-    if external_id is not None:
+    if external_id:
         result["externalId"] = external_id
     _sync_schemas(result)
     return result
@@ -350,7 +350,7 @@ def patch_body(
             operations.append(
                 {"op": "replace", "path": where[name].patch_path, "value": _wire(name, value)}
             )
-    if external_id is not None:
+    if external_id:
         operations.append({"op": "replace", "path": "externalId", "value": external_id})
     if active is not None:
         operations.append({"op": "replace", "path": "active", "value": active})

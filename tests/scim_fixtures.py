@@ -86,7 +86,10 @@ class ScimProcess:
             self.port = free_port()
             with self.log_path.open("wb") as log:
                 self.proc = subprocess.Popen(
-                    [*args, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT
+                    [*args, "--port", str(self.port)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
                 )
             if self._wait_ready():
                 return
