@@ -1,9 +1,46 @@
 """A local stand-in for HiBob's people API, for tests and ``hibob-sync demo``.
 
-It follows HiBob's documented behaviour rather than what would be convenient for a client:
-unreadable and unknown fields vanish silently, terminated people need ``showInactive`` and a
-permission group not limited to "Employed", list fields answer with item IDs unless display
-values are asked for, and display dates follow a locale. See ``server.HibobSandbox``.
+It follows HiBob's documented behaviour rather than what would be convenient for a client.
+Where HiBob's docs are silent or disagree, the choice is an option, so clients meet both.
+
+Endpoints (HTTP Basic: service user ID / token; wrong or missing -> 401):
+- ``GET /v1/company/people/fields``: the catalogue (``catalogue.FIELDS``); any valid user.
+- ``POST /v1/people/search``: body ``fields`` (<= 400, else 400), ``showInactive`` (default
+  false), ``humanReadable`` (absent, ``APPEND``, ``REPLACE``), ``filters`` (at most one:
+  ``{"fieldPath": "root.id"|"root.email", "operator": "equals", "values": [...]}``; email
+  matches trimmed and case-insensitively). A user in no permission group gets 403. Fields
+  of categories the user lacks, and unknown IDs, are silently left out of the 200 answer;
+  a known field with no value comes back as null. Terminated (Inactive) employees come back
+  only with ``showInactive: true`` and people scope ``"all"``; scope ``"employed"`` sees
+  people whose ``internal.status`` is Active (Hired, Leave and Garden leave included).
+- Errors: ``{"key": ..., "error": ...}``. Rate limit: ``rate_limit`` searches per user per
+  ``rate_window`` seconds (fixed window from its first search), then 429; every search answer
+  carries ``X-RateLimit-Limit/-Remaining/-Reset`` (Reset = epoch seconds of the window's end);
+  ``Retry-After`` (seconds) only with ``retry_after_header=True``.
+
+Answer shapes (``answer_shape``):
+- ``"nested"`` (default): ``{"employees": [{"id": ..., "email": ..., "work": {"title": ...}}]}``.
+  Root fields sit at the top (their catalogue ``jsonPath`` is ``email``, not ``root.email``);
+  ``root_at_top=False`` nests them under ``"root"`` instead. ``APPEND`` adds a
+  ``"humanReadable"`` object per employee, nested the same way; ``REPLACE`` puts display
+  values where machine values were.
+- ``"slash"``: ``{"employees": [{"/root/id": {"value": ...}, "/work/title": {"value": ...,
+  "humanReadable": ...}}]}``: one entry per requested field ID, dots turned into slashes,
+  ``"humanReadable"`` only with ``APPEND`` (``REPLACE`` puts the display value in ``value``).
+
+Values: machine values are list item IDs for list fields, ISO ``YYYY-MM-DD`` dates, an int for
+``work.employeeIdInCompany``, and for ``work.reportsTo`` an object ``{id, email, firstName,
+surname, displayName}`` (null for nobody). Display values are item names, dates formatted with
+``display_date_format`` (default ``%d/%m/%Y``, to catch clients reading dates from them), the
+number as text, and the manager's display name.
+
+Sub-paths: what HiBob does with ``work.reportsTo.email`` in ``fields`` is unknown. With
+``subpaths="value"`` (default) a sub-path of an employee reference is answered with that one
+key (``{"work": {"reportsTo": {"email": ...}}}`` / ``"/work/reportsTo/email"``); with
+``"omit"`` it is treated as an unknown field and left out.
+
+Faults (``fail_next``, ``drop_next_connection``, ``delay_next``, ``truncate_next``,
+``answer_next``), request counters and recorded search bodies are described on HibobSandbox.
 """
 
 from hibob_sync.sandbox.access import ServiceUser

@@ -102,15 +102,32 @@ class Company:
             return list(self._employees)
 
     def get(self, employee_id: str) -> dict[str, object]:
-        """Machine values by field ID, ``work.reportsTo`` as HiBob's reference object."""
-        return dict(self.snapshot().by_id[employee_id].machine)
+        """A copy of the machine values by field ID, ``work.reportsTo`` as a reference object."""
+        with self._lock:
+            machine = dict(self._employees[employee_id])
+            machine[REPORTS_TO] = self._reference(machine.get(REPORTS_TO))
+            return machine
 
     def display(self, employee_id: str, field_id: str) -> object:
         """The display value HiBob would show for a list field (its item name), else machine."""
-        value = self.get(employee_id).get(field_id)
-        if field_id in self._lists and value is not None:
-            return self._lists[field_id].get(str(value), value)
-        return value
+        with self._lock:
+            value = self._employees[employee_id].get(field_id)
+            if field_id in self._lists and value is not None:
+                return self._lists[field_id].get(str(value), value)
+            return self.get(employee_id).get(field_id)
+
+    def _reference(self, manager_id: object) -> dict[str, object] | None:
+        """The employee reference HiBob renders for a manager (None if there is none)."""
+        manager = None if manager_id is None else self._employees.get(str(manager_id))
+        if manager is None:
+            return None
+        return {
+            "id": manager["root.id"],
+            "email": manager["root.email"],
+            "firstName": manager["root.firstName"],
+            "surname": manager["root.surname"],
+            "displayName": manager["root.displayName"],
+        }
 
     def list_items(self, field_id: str) -> dict[str, str]:
         """A list field's items: item ID -> name."""
@@ -138,27 +155,16 @@ class Company:
             return self._snapshot
 
     def _build_snapshot(self) -> Snapshot:
-        references: dict[str, dict[str, object]] = {}
+        references: dict[str, dict[str, object] | None] = {}
         rows: list[Row] = []
         for employee_id, record in self._employees.items():
             machine = dict(record)
             manager_id = record.get(REPORTS_TO)
             if manager_id is not None:
-                manager = self._employees.get(str(manager_id))
-                if manager is None:
-                    machine[REPORTS_TO] = None
-                else:
-                    ref = references.get(str(manager_id))
-                    if ref is None:
-                        ref = {
-                            "id": manager["root.id"],
-                            "email": manager["root.email"],
-                            "firstName": manager["root.firstName"],
-                            "surname": manager["root.surname"],
-                            "displayName": manager["root.displayName"],
-                        }
-                        references[str(manager_id)] = ref
-                    machine[REPORTS_TO] = ref
+                key = str(manager_id)
+                if key not in references:
+                    references[key] = self._reference(key)
+                machine[REPORTS_TO] = references[key]  # shared: rows are never mutated
             email = record.get("root.email")
             rows.append(
                 Row(
