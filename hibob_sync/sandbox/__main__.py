@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shape", choices=("nested", "slash"), default="nested")
     parser.add_argument("--scope", choices=("all", "employed"), default="all")
     args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_ENV) or args.user_token
+    token = args.user_token or os.environ.get(TOKEN_ENV)
     if not token:
         parser.error(f"set {TOKEN_ENV} or pass --user-token")
     sandbox = HibobSandbox(

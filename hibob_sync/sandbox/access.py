@@ -8,7 +8,7 @@ import hmac
 import math
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from hibob_sync.sandbox.catalogue import ALL_CATEGORIES, resolve_category
@@ -21,7 +21,7 @@ class ServiceUser:
     """A HiBob service user; ``categories`` None means it is in no permission group."""
 
     user_id: str
-    token: str
+    token: str = field(repr=False)
     categories: frozenset[str] | None
     people_scope: PeopleScope = "all"
 

@@ -7,6 +7,7 @@ manager's email shows up in every report's ``reportsTo`` the way it would in HiB
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections.abc import Iterator, Mapping
@@ -74,10 +75,14 @@ def _make_lists() -> dict[str, dict[str, str]]:
     return lists
 
 
+_COMPANY_IDS = itertools.count(1)
+
+
 class Company:
     """Employees keyed by ``root.id``; every mutator is thread-safe and bumps ``version``."""
 
     def __init__(self, *, today: date | None = None, seed: int = 0) -> None:
+        self.uid = next(_COMPANY_IDS)  # tells answer caches apart when a company is swapped
         self.today = today or date.today()
         self.version = 0
         self.awkward: dict[str, list[str]] = {case: [] for case in AWKWARD_CASES}

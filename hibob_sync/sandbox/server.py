@@ -322,8 +322,9 @@ class HibobSandbox:
             self.answer_shape, self.subpaths, self.root_at_top, self.display_date_format
         )
         see_inactive = request.show_inactive and user.people_scope == "all"
-        snapshot = self.company.snapshot()
-        key = (snapshot.version, id(snapshot), request, user.categories, see_inactive, options)
+        company = self.company
+        snapshot = company.snapshot()
+        key = (company.uid, snapshot.version, request, user.categories, see_inactive, options)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
