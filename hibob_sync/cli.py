@@ -20,6 +20,7 @@ import click
 from hibob_sync import __version__
 from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
 from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSyncError, NotBuiltError
+from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
 from hibob_sync.model import HITHRIVE_FIELDS
 
@@ -32,6 +33,7 @@ class App:
 
     config_option: str | None
     verbosity: int
+    http: HttpSettings | None = None  # injected by tests (a clock that never sleeps)
     _settings: Settings | None = field(default=None, repr=False)
 
     @property
@@ -97,7 +99,8 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
     """
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
-    ctx.obj = App(config_option=config, verbosity=verbosity)
+    injected = ctx.obj if isinstance(ctx.obj, HttpSettings) else None
+    ctx.obj = App(config_option=config, verbosity=verbosity, http=injected)
 
 
 def _not_built(what: str) -> NoReturn:
@@ -135,7 +138,7 @@ def connect(app: App, from_env: bool) -> None:
                 )
             value = click.prompt(item.label, hide_input=item.secret).strip()
         values[item] = value
-    for line in verify_and_store(settings, mapping, values):
+    for line in verify_and_store(settings, mapping, values, http=app.http):
         click.echo(f"verified: {line}")
     click.echo("Stored in the keyring (service hibob-sync). Next: `hibob-sync check`.")
 
@@ -227,7 +230,7 @@ def check(app: App) -> None:
     """
     from hibob_sync.checks import run_checks
 
-    checklist = run_checks(app.settings(), app.mapping())
+    checklist = run_checks(app.settings(), app.mapping(), http=app.http)
     marks = {True: "ok  ", False: "FAIL", None: "note"}
     for item in checklist.items:
         click.echo(f"[{marks[item.ok]}] {item.text}")
@@ -258,7 +261,7 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
     settings = app.settings()
     mapping = app.mapping()
     with _progress(app) as progress:
-        summary = run_sync(settings, mapping, dry_run=dry_run, progress=progress)
+        summary = run_sync(settings, mapping, dry_run=dry_run, http=app.http, progress=progress)
     if dry_run and summary.plan is not None and not as_json:
         click.echo(report.plan_text(summary.plan))
     if as_json:
@@ -315,12 +318,16 @@ def demo(app: App, employees: int) -> None:
     _not_built("demo")
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Entry point: run the CLI, turning expected errors into a message and exit code."""
+def main(argv: list[str] | None = None, *, http: HttpSettings | None = None) -> NoReturn:
+    """Entry point: run the CLI, turning expected errors into a message and exit code.
+
+    ``http`` lets tests inject HTTP settings (e.g. a sleep that only records) into the
+    otherwise unchanged CLI.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     show_trace = "--traceback" in args or any(a in ("-vv", "-vvv") for a in args)
     try:
-        result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False)
+        result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=http)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(ExitCode.PARTIAL)

@@ -113,6 +113,7 @@ class _Planner:
         self.active_ids = active_ids
         creates = {p.email for p in profiles.profiles if p.active}
         self.known_emails = set(self.by_email) | creates
+        self.leaver_emails = {p.email for p in profiles.profiles if not p.active}
 
     def run(self) -> Plan:
         for profile in self.profiles.profiles:
@@ -132,11 +133,13 @@ class _Planner:
             self._warn(profile, "is their own manager in HiBob; reports-to left unchanged")
             return {"manager_email"}
         if manager not in self.known_emails:
-            self._warn(
-                profile,
-                "has a manager who is neither a visible HiBob employee nor a SCIM user; "
-                "reports-to left unchanged",
-            )
+            if manager in self.leaver_emails:
+                reason = "reports to a manager who has left and has no SCIM user"
+            else:
+                reason = (
+                    "reports to a manager who is neither a visible HiBob employee nor a SCIM user"
+                )
+            self._warn(profile, reason + "; reports-to left unchanged")
             return {"manager_email"}
         return set()
 

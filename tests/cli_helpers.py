@@ -8,6 +8,7 @@ import click
 from click.testing import CliRunner
 
 from hibob_sync.cli import main
+from hibob_sync.http import HttpSettings
 
 
 @click.command(
@@ -19,7 +20,7 @@ from hibob_sync.cli import main
 )
 @click.pass_context
 def _entry(ctx: click.Context) -> None:
-    main(list(ctx.args))
+    main(list(ctx.args), http=ctx.obj)
 
 
 @dataclass
@@ -33,7 +34,17 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
-    """Invoke ``hibob-sync ARGS`` through main(); stdout and stderr kept apart."""
-    result = CliRunner().invoke(_entry, list(args), input=input, env=env, catch_exceptions=False)
+def run_cli(
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    http: HttpSettings | None = None,
+) -> CliResult:
+    """Invoke ``hibob-sync ARGS`` through main(); stdout and stderr kept apart.
+
+    ``http`` injects HTTP settings (fake sleep and clock) the way main() allows.
+    """
+    result = CliRunner().invoke(
+        _entry, list(args), input=input, env=env, catch_exceptions=False, obj=http
+    )
     return CliResult(result.exit_code, result.stdout, result.stderr)

@@ -9,7 +9,12 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-pytest_plugins: list[str] = ["tests.smtp_fixtures", "tests.scim_fixtures"]
+pytest_plugins: list[str] = [
+    "tests.smtp_fixtures",
+    "tests.scim_fixtures",
+    "tests.hibob_fixtures",
+    "tests.sync_fixtures",
+]
 
 CREDENTIAL_ENV = (
     "HIBOB_SERVICE_USER_ID",
