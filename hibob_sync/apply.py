@@ -140,7 +140,7 @@ class _Applier:
         waves, cyclic = _create_waves(creates)
         deferred = {id(a) for a in cyclic}
         for wave in waves:
-            pairs = []
+            pairs: list[tuple[Action, ScimWrite]] = []
             for action in wave:
                 values = self._scim_changes(action, skip_manager=id(action) in deferred)
                 write = ScimWrite.for_create(

@@ -158,14 +158,16 @@ class _Planner:
         user, by_email = self._match(profile)
         if user is None:
             desired = {k: v for k, v in profile.values.items() if k not in skip}
-            changes = {k: (None, v) for k, v in desired.items() if v not in (None, ())}
+            created: dict[str, tuple[Value, Value]] = {
+                k: (None, v) for k, v in desired.items() if v not in (None, ())
+            }
             self.plan.actions.append(
                 Action(
                     "create",
                     profile.email,
                     profile.employee_id,
                     None,
-                    changes,
+                    created,
                     external_id=profile.employee_id,
                     active=True,
                 )

@@ -11,12 +11,12 @@ import json
 from collections.abc import Sequence
 
 from hibob_sync.model import Value
-from hibob_sync.plan import Plan
+from hibob_sync.plan import ActionKind, Plan
 from hibob_sync.state import Failure, RunRecord
 from hibob_sync.sync import RunSummary
 
 SYMBOL = {"create": "+", "update": "~", "adopt": "=", "reactivate": "^", "deactivate": "-"}
-ORDER = ("create", "update", "adopt", "reactivate", "deactivate")
+ORDER: tuple[ActionKind, ...] = ("create", "update", "adopt", "reactivate", "deactivate")
 
 
 def _show(value: Value) -> str:

@@ -258,7 +258,7 @@ def run_sync(
             _alert(settings, run.store, run.summary)
             raise
         run.record()
-        event = "success" if summary.exit_code == ExitCode.OK else "fail"
+        event: notify.PingEvent = "success" if summary.exit_code == ExitCode.OK else "fail"
         notify.ping(settings.healthcheck_url, event, ping_http, f"exit {int(summary.exit_code)}")
         return summary
 
