@@ -288,6 +288,18 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
 
 
 # -- reading answers ---------------------------------------------------------------------------
+class _Path:
+    """One place a value may sit: nested keys, and the slash keys of it and its parents."""
+
+    __slots__ = ("parts", "slash")
+
+    def __init__(self, parts: Sequence[str]) -> None:
+        self.parts = tuple(parts)
+        self.slash = tuple(
+            ("/" + "/".join(parts[:end]), tuple(parts[end:])) for end in range(len(parts), 0, -1)
+        )
+
+
 class _Reader:
     """Finds one source's value in an employee, in nested or slash-keyed form."""
 
@@ -295,15 +307,16 @@ class _Reader:
         known = _catalogue_field(source, index)
         self.type = known.type if known is not None and known.id == source else ""
         parts = source.split(".")
-        paths = [parts]
-        if parts[0] == "root" and len(parts) > 1:
-            paths.append(parts[1:])  # HiBob puts root fields at the top of an employee
+        paths: list[tuple[str, ...]] = []
         if known is not None and known.json_path and known.json_path != known.id:
             rest = parts[len(known.id.split(".")) :]
-            paths.append([*known.json_path.split("."), *rest])
-        self.paths = [list(p) for p in dict.fromkeys(tuple(p) for p in paths)]
+            paths.append((*known.json_path.split("."), *rest))
+        paths.append(tuple(parts))
+        if parts[0] == "root" and len(parts) > 1:
+            paths.append(tuple(parts[1:]))  # HiBob puts root fields at the top of an employee
+        self.paths = [_Path(p) for p in dict.fromkeys(paths)]
 
-    def read(self, employee: Mapping[str, Any]) -> object:
+    def read(self, employee: _Node) -> object:
         """The value to use, or _MISSING when HiBob left the field out."""
         for path in self.paths:
             machine, display = _locate(employee, path)
@@ -327,21 +340,33 @@ class _Reader:
         return display
 
 
-def _locate(node: Mapping[str, Any], parts: list[str]) -> tuple[object, object]:
+class _Node:
+    """An employee object (or its humanReadable part), with its shape worked out once."""
+
+    __slots__ = ("data", "readable", "slash")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.slash = any(key[:1] == "/" for key in data)
+        readable = data.get("humanReadable")
+        self.readable = _Node(readable) if isinstance(readable, dict) else None
+
+
+def _locate(node: _Node, path: _Path) -> tuple[object, object]:
     """Machine and display value at a path (_MISSING where absent), either answer shape."""
-    for end in range(len(parts), 0, -1):
-        key = "/" + "/".join(parts[:end])
-        if key in node:
-            entry, rest = node[key], parts[end:]
+    data = node.data
+    if node.slash:
+        for key, rest in path.slash:
+            entry = data.get(key, _MISSING)
+            if entry is _MISSING:
+                continue
             if isinstance(entry, dict) and "value" in entry:
-                display = (
-                    _walk(entry["humanReadable"], rest) if "humanReadable" in entry else _MISSING
-                )
+                shown = entry.get("humanReadable", _MISSING)
+                display = _MISSING if shown is _MISSING else _walk(shown, rest)
                 return _walk(entry["value"], rest), display
             return _walk(entry, rest), _MISSING
-    machine = _walk(node, parts)
-    readable = node.get("humanReadable")
-    display = _locate(readable, parts)[0] if isinstance(readable, dict) else _MISSING
+    machine = _walk(data, path.parts)
+    display = _locate(node.readable, path)[0] if node.readable is not None else _MISSING
     return machine, display
 
 
@@ -358,19 +383,20 @@ def _walk(node: object, parts: Sequence[str]) -> object:
 def _employee(
     item: Mapping[str, Any], wanted: Sequence[str], readers: Mapping[str, _Reader]
 ) -> HibobEmployee | None:
-    raw_id = readers["root.id"].read(item)
+    node = _Node(item)
+    raw_id = readers["root.id"].read(node)
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
         return None
     values: dict[str, object] = {}
     for source in wanted:
-        value = readers[source].read(item)
+        value = readers[source].read(node)
         if value is not _MISSING:
             values[source] = value
     return HibobEmployee(
         id=str(raw_id).strip(),
-        lifecycle_status=_optional_text(readers["internal.lifecycleStatus"].read(item)),
-        status=_optional_text(readers["internal.status"].read(item)),
-        termination_date=_optional_text(readers["internal.terminationDate"].read(item)),
+        lifecycle_status=_optional_text(readers["internal.lifecycleStatus"].read(node)),
+        status=_optional_text(readers["internal.status"].read(node)),
+        termination_date=_optional_text(readers["internal.terminationDate"].read(node)),
         values=values,
     )
 
