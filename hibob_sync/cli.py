@@ -315,7 +315,12 @@ def demo(app: App, employees: int) -> None:
 
     Touches no real system: both servers run on loopback and stop at the end.
     """
-    _not_built("demo")
+    from hibob_sync.demo import run_demo
+
+    if employees < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--employees")
+    code = run_demo(employees, click.echo)
+    click.get_current_context().exit(0 if code in (ExitCode.OK, ExitCode.PARTIAL) else code)
 
 
 def main(argv: list[str] | None = None, *, http: HttpSettings | None = None) -> NoReturn:

@@ -75,9 +75,7 @@ class RemoteError(HibobSyncError):
 
     exit_code = ExitCode.UNAVAILABLE
 
-    def __init__(
-        self, message: str, *, status: int | None = None, hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
 
