@@ -19,7 +19,7 @@ import click
 
 from hibob_sync import __version__
 from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
-from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSyncError, NotBuiltError
+from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSyncError
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
 from hibob_sync.model import HITHRIVE_FIELDS
@@ -103,10 +103,6 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
     ctx.obj = App(config_option=config, verbosity=verbosity, http=injected)
 
 
-def _not_built(what: str) -> NoReturn:
-    raise NotBuiltError(f"`hibob-sync {what}` is not built yet in this version")
-
-
 @cli.command()
 @click.option("--from-env", is_flag=True, help="Store what the credential env vars hold.")
 @pass_app
@@ -167,7 +163,68 @@ def map_group(ctx: click.Context) -> None:
     manager_email. Sources are HiBob field IDs such as work.title.
     """
     if ctx.invoked_subcommand is None:
-        _not_built("map (interactive)")
+        _edit_mapping(ctx.find_object(App))
+
+
+def _edit_mapping(app: App | None) -> None:
+    """The interactive editor: one prompt per HiThrive field, offering the HiBob catalogue."""
+    from hibob_sync.hibob import unknown_sources
+    from hibob_sync.mapping import FIELD_HELP, validate
+    from hibob_sync.mapping_editor import fetch_catalogue, label, match_fields
+
+    assert app is not None
+    if not sys.stdin.isatty() and not _prompts_allowed():
+        raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
+    path = app.mapping_path()
+    mapping = app.mapping()
+    catalogue = fetch_catalogue(app.settings(), app.http)
+    click.echo(f"Current mapping ({path}):")
+    _print_mapping(mapping)
+    click.echo(
+        f"\nFor each field type a HiBob field ID or name ({len(catalogue)} in your catalogue), "
+        "several separated by commas; Enter keeps, '-' unmaps, '?' lists the fields."
+    )
+    sources = dict(mapping.sources)
+    for name in HITHRIVE_FIELDS:
+        while True:
+            current = ", ".join(sources.get(name, ())) or "-"
+            answer = click.prompt(f"{name} - {FIELD_HELP[name]}", default=current).strip()
+            if answer == "?":
+                for entry in catalogue:
+                    click.echo(f"  {label(entry)}")
+                continue
+            if answer == "-":
+                if name == "email":
+                    click.echo("  email is required: it identifies each user")
+                    continue
+                sources.pop(name, None)
+                break
+            if answer == current:
+                break
+            chosen: list[str] = []
+            for part in (p.strip() for p in answer.split(",") if p.strip()):
+                matches = match_fields(part, catalogue)
+                if len(matches) == 1:
+                    chosen.append(matches[0].id)
+                elif not matches and not unknown_sources([part], catalogue):
+                    chosen.append(part)  # a sub-field such as work.reportsTo.email
+                elif not matches:
+                    click.echo(f"  no HiBob field matches {part!r} ('?' lists them)")
+                    break
+                else:
+                    click.echo(f"  {part!r} matches several fields; type one ID:")
+                    for entry in matches[:15]:
+                        click.echo(f"    {label(entry)}")
+                    break
+            else:
+                sources[name] = tuple(chosen)
+                break
+    updated = validate(sources, str(path))
+    click.echo("\nNew mapping:")
+    _print_mapping(updated)
+    if click.confirm(f"Save to {path}?", default=True):
+        save_mapping(path, updated)
+        click.echo(f"Saved {path}. Next: `hibob-sync check`.")
 
 
 def _print_mapping(mapping: FieldMapping) -> None:
@@ -215,9 +272,18 @@ def map_unset(app: App, field_name: str) -> None:
 @pass_app
 def map_validate(app: App) -> None:
     """Check the mapping file; exit 78 if it is invalid."""
+    from hibob_sync.mapping_editor import catalogue_warnings, fetch_catalogue
+
     path = app.mapping_path()
     mapping = load_mapping(path, default_if_missing=False)
     click.echo(f"{path}: OK ({len(mapping.fields)} fields mapped)")
+    try:
+        catalogue = fetch_catalogue(app.settings(), app.http)
+    except HibobSyncError as exc:
+        click.echo(f"note: not checked against HiBob's field catalogue ({exc.message})", err=True)
+        return
+    for warning in catalogue_warnings(mapping, catalogue):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cli.command()
@@ -308,7 +374,13 @@ def history(app: App, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--employees", default=25, show_default=True, help="Size of the sandbox company.")
+@click.option(
+    "--employees",
+    default=25,
+    show_default=True,
+    type=click.IntRange(12, 100_000),
+    help="Size of the sandbox company.",
+)
 @pass_app
 def demo(app: App, employees: int) -> None:
     """Run the whole flow on the built-in HiBob sandbox and a local SCIM server.
@@ -317,8 +389,6 @@ def demo(app: App, employees: int) -> None:
     """
     from hibob_sync.demo import run_demo
 
-    if employees < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--employees")
     code = run_demo(employees, click.echo)
     click.get_current_context().exit(0 if code in (ExitCode.OK, ExitCode.PARTIAL) else code)
 

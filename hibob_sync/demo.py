@@ -158,10 +158,11 @@ def run_demo(employees: int, say: Say, folder: Path | None = None) -> int:
             for i in company.ids()
             if company.get(i)["internal.lifecycleStatus"] == "Employed"
             and i not in awkward | managers
-        ]
+        ] or [i for i in company.ids() if i not in awkward]
         titles = list(company.list_items("work.title"))
         company.update(plain[-1], {"work.title": titles[-1]})
-        company.terminate(plain[-2])
+        if len(plain) > 1:
+            company.terminate(plain[0])
         say("$ hibob-sync run")
         second = run_sync(settings, mapping)
         say("  " + report.summary_text(second).replace("\n", "\n  "))

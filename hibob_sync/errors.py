@@ -42,12 +42,6 @@ class ConfigError(HibobSyncError):
     exit_code = ExitCode.CONFIG
 
 
-class NotBuiltError(HibobSyncError):
-    """A command whose core is not built yet."""
-
-    exit_code = ExitCode.CONFIG
-
-
 class CredentialsError(HibobSyncError):
     """Credentials are missing or were rejected: re-connect."""
 
