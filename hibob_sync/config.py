@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from hibob_sync.errors import ConfigError
+from hibob_sync.scim_attributes import validate_attributes
 
 CONFIG_ENV = "HIBOB_SYNC_CONFIG"
 DEFAULT_HIBOB_URL = "https://api.hibob.com/v1"
@@ -303,6 +304,10 @@ def load_settings(path: Path | None) -> Settings:
         {},
     )
     hithrive.done()
+    try:
+        validate_attributes(attributes)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
 
     mapping_path = _path(top, "mapping_file", base, "mapping.yaml") or base / "mapping.yaml"
 

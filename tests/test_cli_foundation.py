@@ -93,6 +93,14 @@ BAD_CONFIGS = {
         GOOD_CONFIG.replace("max_deactivations: 10%", "max_deactivations: 250%"),
         "sync.max_deactivations",
     ),
+    "unknown attribute field": (
+        GOOD_CONFIG.replace("  scim_url:", "  attributes: {shoe_size: title}\n  scim_url:"),
+        "hithrive.attributes.shoe_size",
+    ),
+    "malformed attribute path": (
+        GOOD_CONFIG.replace("  scim_url:", "  attributes: {start_date: 'not a path'}\n  scim_url:"),
+        "hithrive.attributes.start_date",
+    ),
     "bad email to": (
         GOOD_CONFIG.replace("to: [it@example.com]", "to: [nobody]"),
         "notify.email.to",
