@@ -1,33 +1,29 @@
 """Start scim2-server (an independent SCIM implementation) on loopback, for the demo and
 the benchmarks, serving this project's HiThrive schema.
 
-scim2-server is an optional dependency (the `demo` extra); without it this module says how
-to install it instead of failing obscurely.
+The server runs in a child process built from scim2-server's own parts, so its bearer token
+travels in the environment, never on a command line, and the child reports the port it
+bound (port 0: no race for a free port). scim2-server is an optional dependency (the `demo`
+extra); without it this module says how to install it.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
-import socket
+import json
+import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from hibob_sync.errors import ConfigError
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 HITHRIVE_CONFIG = SCHEMAS / "spc_hithrive.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+TOKEN_ENV = "HIBOB_SYNC_LOCAL_SCIM_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 class LocalScimServer:
@@ -45,7 +41,7 @@ class LocalScimServer:
         self.workdir = workdir
         self.config = service_provider_config
         self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[str] | None = None
         self.log_path = workdir / "scim2-server.log"
 
     @property
@@ -53,41 +49,25 @@ class LocalScimServer:
         return f"http://127.0.0.1:{self.port}/v2"
 
     def start(self) -> LocalScimServer:
-        """Start the process and wait until it answers (a free port can be raced: retry)."""
-        args = [sys.executable, "-m", "scim2_server.testserver.cli", "--bearer-token", self.token]
-        args += ["--schema", str(SCHEMAS / "scim_schemas.json")]
-        args += ["--resource-type", str(SCHEMAS / "scim_resource_types.json")]
+        """Start the child and read the port it bound from its first line of output."""
+        args = [sys.executable, "-m", "hibob_sync.local_scim"]
         if self.config is not None:
             args += ["--service-provider-config", str(self.config)]
-        for _ in range(3):
-            self.port = _free_port()
-            with self.log_path.open("wb") as log:
-                self.proc = subprocess.Popen(
-                    [*args, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT
-                )
-            if self._ready():
-                return self
+        env = {**os.environ, TOKEN_ENV: self.token}
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=log, env=env, text=True
+            )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("port "):
             self.stop()
-        raise ConfigError(f"scim2-server did not start; see {self.log_path}")
-
-    def _ready(self, timeout: float = 20.0) -> bool:
-        deadline = time.monotonic() + timeout
-        # Always our own loopback URL (the scheme is fixed above).
-        probe = urllib.request.Request(  # noqa: S310
-            f"{self.url}/ServiceProviderConfig", headers={"Authorization": f"Bearer {self.token}"}
-        )
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(probe, timeout=2) as answer:  # noqa: S310
-                    return bool(answer.status == 200)
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.05)
-        return False
+            raise ConfigError(f"scim2-server did not start; see {self.log_path}")
+        self.port = int(line.split()[1])
+        return self
 
     def stop(self) -> None:
-        """Terminate the process and wait for it."""
+        """Terminate the child and wait for it."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -95,6 +75,8 @@ class LocalScimServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def __enter__(self) -> LocalScimServer:
         return self.start()
@@ -106,3 +88,48 @@ class LocalScimServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _serve(config_path: Path | None) -> None:  # pragma: no cover - runs in the child
+    """Build scim2-server's WSGI app (as its own CLI does) and serve it on a free port."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from scim2_models import ResourceType, Schema, ScimProvider, ServiceProviderConfig
+    from scim2_server.memory import InMemoryStorage
+    from scim2_server.service import ScimService
+    from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
+    from scim2_server.testserver.cli import ThreadingWSGIServer
+    from scim2_server.utils import load_default_service_provider_config
+
+    def load(name: str) -> Any:
+        return json.loads((SCHEMAS / name).read_text())
+
+    token = os.environ.pop(TOKEN_ENV, "")
+    schemas = [Schema.model_validate(item) for item in load("scim_schemas.json")]
+    types = [ResourceType.model_validate(item) for item in load("scim_resource_types.json")]
+    config = (
+        ServiceProviderConfig.model_validate(json.loads(config_path.read_text()))
+        if config_path
+        else load_default_service_provider_config()
+    )
+    config.authentication_schemes = [*(config.authentication_schemes or []), BEARER_TOKEN_SCHEME]
+    provider = ScimProvider.from_discovery(schemas, types, config=config)
+    app = BearerTokenApplication(
+        InMemoryStorage(), provider, service=ScimService(provider), bearer_tokens=[token]
+    )
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    with make_server(
+        "127.0.0.1", 0, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
+    ) as server:
+        print(f"port {server.server_address[1]}", flush=True)
+        server.serve_forever()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(description="scim2-server on loopback, token from env")
+    parser.add_argument("--service-provider-config", type=Path, default=None)
+    _serve(parser.parse_args().service_provider_config)
