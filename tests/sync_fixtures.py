@@ -56,7 +56,8 @@ class SyncEnv:
     def state(self) -> Path:
         return self.folder / "state" / "state.db"
 
-    def write_config(self, **sync: Any) -> None:
+    def write_config(self, extra: str = "", **sync: Any) -> None:
+        """config.yaml for both servers; ``sync`` keys go under sync:, ``extra`` is appended."""
         lines = [
             "hibob:",
             f"  base_url: {self.sandbox.url}",
@@ -68,7 +69,7 @@ class SyncEnv:
             "  concurrency: 2",
         ]
         lines += [f"  {key}: {value}" for key, value in sync.items()]
-        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.config.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
 
     def cli(self, *args: str, input: str | None = None) -> CliResult:
         return run_cli("--config", str(self.config), *args, input=input, http=self.http)
