@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 
 from hibob_sync.config import Limit
 from hibob_sync.errors import ConfigError, PermissionMissingError, SafeguardError
-from hibob_sync.hibob import MissingField
+from hibob_sync.hibob import HibobEmployee, MissingField
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.plan import Plan
 
@@ -35,6 +35,8 @@ def check_coverage(
     mapping: FieldMapping,
     missing: Sequence[MissingField],
     last_good: Collection[str] | None,
+    *,
+    catalogue_known: bool = True,
 ) -> None:
     """A mapped HiBob field that came back for nobody.
 
@@ -44,7 +46,7 @@ def check_coverage(
     """
     if not missing:
         return
-    unknown = [m for m in missing if m.category_name is None]
+    unknown = [m for m in missing if m.category_name is None and catalogue_known]
     if unknown:
         names = ", ".join(
             f"{m.source} ({'/'.join(_fields_of(mapping, m.source))})" for m in unknown
@@ -87,4 +89,27 @@ def check_deactivations(plan: Plan, limit: Limit) -> None:
             f"than sync.max_deactivations ({limit}, i.e. {allowed}) allows; nothing was written",
             hint="review the plan with `hibob-sync run --dry-run`; if it is right (e.g. a "
             "reorganisation), raise sync.max_deactivations for one run",
+        )
+
+
+def check_lifecycle(employees: Sequence[HibobEmployee], category: str | None) -> None:
+    """Without lifecycle fields, leavers would look active and be (re)created: stop."""
+    if employees and all(e.lifecycle_status is None and e.status is None for e in employees):
+        raise PermissionMissingError(
+            "HiBob sent no lifecycle status (internal.lifecycleStatus / internal.status) for "
+            "any employee, so leavers cannot be told from active employees",
+            hint=f"grant View on the HiBob category '{category or 'Lifecycle'}' to the "
+            "service user's permission group",
+        )
+
+
+def check_targets(mapping: FieldMapping, missing: Sequence[tuple[str, str]]) -> None:
+    """A mapped field whose SCIM attribute the server does not announce has nowhere to go."""
+    lost = [(name, path) for name, path in missing if name in mapping.fields]
+    if lost:
+        names = ", ".join(f"{path} (for {name})" for name, path in lost)
+        raise ConfigError(
+            f"the SCIM server's /Schemas has no attribute {names}; nothing was written",
+            hint="set hithrive.attributes.<field> to an attribute the server has, or unmap "
+            "the field with `hibob-sync map unset`",
         )

@@ -15,15 +15,21 @@ from datetime import datetime, timezone
 from hibob_sync import credentials, notify
 from hibob_sync.apply import Applied, apply_plan
 from hibob_sync.config import Settings
-from hibob_sync.errors import ConfigError, ExitCode, HibobSyncError, LockedError
-from hibob_sync.hibob import HibobClient, missing_fields
+from hibob_sync.errors import ConfigError, ExitCode, HibobSyncError, LockedError, RemoteError
+from hibob_sync.hibob import CatalogueField, HibobClient, missing_fields
 from hibob_sync.http import HttpSettings
 from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.model import ScimUser
 from hibob_sync.plan import Plan, make_plan
 from hibob_sync.profiles import build_profiles
-from hibob_sync.safeguards import check_coverage, check_deactivations, check_employees
+from hibob_sync.safeguards import (
+    check_coverage,
+    check_deactivations,
+    check_employees,
+    check_lifecycle,
+    check_targets,
+)
 from hibob_sync.scim import ScimClient
 from hibob_sync.state import Failure, RunRecord, StateStore
 
@@ -131,17 +137,23 @@ class _Run:
             self.settings.hibob_url, hibob_login.user_id, hibob_login.token, self.hibob_http
         )
         sources = self.mapping.all_sources()
-        catalogue = hibob.fields()
+        catalogue = _catalogue(hibob)
         found = hibob.search(sources, catalogue=catalogue)
         log.info("HiBob: %d employees", len(found.employees))
         check_employees(len(found.employees))
-        check_coverage(self.mapping, missing_fields(found, sources, catalogue), last_good)
+        check_lifecycle(found.employees, _category_of("internal.lifecycleStatus", catalogue))
+        check_coverage(
+            self.mapping,
+            missing_fields(found, sources, catalogue or []),
+            last_good,
+            catalogue_known=catalogue is not None,
+        )
         self.coverage = set(found.present) & set(sources)
 
         with ScimClient(
             scim_url, scim_token, self.scim_http, self.settings.scim_attributes
         ) as scim:
-            scim.discover()
+            check_targets(self.mapping, scim.missing_attributes(scim.discover()))
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
             profiles = build_profiles(found.employees, self.mapping)
@@ -210,6 +222,22 @@ class _Run:
                 failures=self.summary.failures,
             )
         )
+
+
+def _catalogue(hibob: HibobClient) -> list[CatalogueField] | None:
+    """The field catalogue, or None where HiBob will not give it (the run goes on without)."""
+    try:
+        return hibob.fields()
+    except RemoteError as exc:
+        log.warning("HiBob's field catalogue could not be read (%s); going on without it", exc)
+        return None
+
+
+def _category_of(field_id: str, catalogue: list[CatalogueField] | None) -> str | None:
+    for entry in catalogue or ():
+        if entry.id == field_id:
+            return entry.category_name
+    return None
 
 
 def _alert(settings: Settings, store: StateStore, summary: RunSummary) -> None:

@@ -336,3 +336,42 @@ def test_leavers_ignore_never_deactivates(sync_env: SyncEnv, leavers: str) -> No
     sync_env.scim.reset_counts()
     sync_env.run()
     assert scim_writes(sync_env) == []
+
+
+def test_scim_server_without_target_attributes_is_78(
+    sync_env: SyncEnv, scim_server_factory: Any
+) -> None:
+    sync_env.scim = scim_server_factory(schemas="rfc")
+    sync_env.write_config()
+    result = sync_env.run()
+    assert result.exit_code == 78, result.output
+    assert "extension:hithrive:2.0:User:startDate (for start_date)" in result.stderr
+    assert scim_writes(sync_env) == []
+    # Mapping only what the server has makes the run go through.
+    for name in ("start_date", "birthday", "teams", "groups"):
+        assert sync_env.cli("map", "unset", name).exit_code == 0
+    assert sync_env.run().exit_code == 1
+    assert len(sync_env.users()) == len(expected_users(sync_env))
+
+
+def test_lifecycle_not_readable_is_77(sync_env: SyncEnv) -> None:
+    categories = {"basic", "work", "identification", "personal", "category_1700000000000"}
+    sync_env.sandbox.add_service_user(
+        "nolife", "nolife-token", categories=categories, people_scope="all"
+    )
+    os.environ["HIBOB_SERVICE_USER_ID"] = "nolife"
+    os.environ["HIBOB_SERVICE_USER_TOKEN"] = "nolife-token"
+    result = sync_env.run()
+    assert result.exit_code == 77, result.output
+    assert "'Lifecycle'" in result.stderr
+    assert scim_writes(sync_env) == []
+
+
+def test_run_goes_on_without_the_field_catalogue(sync_env: SyncEnv) -> None:
+    sync_env.sandbox.answer_next(
+        404, {"key": "notFound", "error": "no such module"}, path="/v1/company/people/fields"
+    )
+    result = sync_env.run()
+    assert result.exit_code == 1, result.output
+    assert "field catalogue could not be read" in result.stderr
+    assert len(sync_env.users()) == len(expected_users(sync_env))
