@@ -326,8 +326,13 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
 
     settings = app.settings()
     mapping = app.mapping()
-    with _progress(app) as progress:
-        summary = run_sync(settings, mapping, dry_run=dry_run, http=app.http, progress=progress)
+    try:
+        with _progress(app) as progress:
+            summary = run_sync(settings, mapping, dry_run=dry_run, http=app.http, progress=progress)
+    except HibobSyncError as exc:
+        if as_json:  # scripts get a summary on stdout for every outcome
+            click.echo(report.summary_json(report.failed_summary(exc, dry_run=dry_run)))
+        raise
     if dry_run and summary.plan is not None and not as_json:
         click.echo(report.plan_text(summary.plan))
     if as_json:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
+from hibob_sync.errors import HibobSyncError
 from hibob_sync.model import Value
 from hibob_sync.plan import ActionKind, Plan
 from hibob_sync.state import Failure, RunRecord
@@ -83,6 +85,18 @@ def summary_text(summary: RunSummary) -> str:
     lines += _failure_lines("Employees not synced", summary.failures)
     lines += _failure_lines("Warnings", summary.warnings)
     return "\n".join(lines)
+
+
+def failed_summary(error: HibobSyncError, *, dry_run: bool) -> RunSummary:
+    """The summary of a run that an error stopped: its exit code and message."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return RunSummary(
+        started_at=now,
+        finished_at=now,
+        dry_run=dry_run,
+        exit_code=error.exit_code,
+        message=error.message,
+    )
 
 
 def summary_json(summary: RunSummary) -> str:

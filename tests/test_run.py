@@ -265,9 +265,11 @@ def test_safeguard_no_employees(sync_env: SyncEnv) -> None:
     for employee_id in sync_env.sandbox.company.ids():
         sync_env.sandbox.company.remove(employee_id)
     sync_env.scim.reset_counts()
-    result = sync_env.run()
+    result = sync_env.run("--json")
     assert result.exit_code == 65
     assert "no employees" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["exit_code"] == 65 and "no employees" in summary["message"]
     assert scim_writes(sync_env) == []
 
 
