@@ -73,20 +73,13 @@ def actual(user: dict[str, Any], email_of: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def test_first_run_creates_everyone_with_every_field(sync_env: SyncEnv) -> None:
-    result = sync_env.run()
-    # The sandbox plants bad records (no email, a duplicate email): exit 1, each named.
-    assert result.exit_code == 1, result.output
-    company = sync_env.sandbox.company
-    assert "no email in HiBob" in result.stderr
-    for employee_id in company.awkward["duplicate_email"]:
-        assert employee_id in result.stderr
-    assert "Traceback" not in result.output
-
-    users = sync_env.users()
+def assert_in_sync(env: SyncEnv) -> dict[str, dict[str, Any]]:
+    """Every employee in scope has one active SCIM user with every field right."""
+    users = env.users()
     email_of = {u["id"]: u["userName"].lower() for u in users}
     by_external = {u["externalId"]: u for u in users}
-    expected = expected_users(sync_env)
+    assert len(by_external) == len(users)
+    expected = expected_users(env)
     assert set(by_external) == set(expected)
     for employee_id, want in expected.items():
         got = actual(by_external[employee_id], email_of)
@@ -98,6 +91,20 @@ def test_first_run_creates_everyone_with_every_field(sync_env: SyncEnv) -> None:
         assert by_external[employee_id]["active"] is True
         work = [e for e in by_external[employee_id]["emails"] if e.get("primary")]
         assert work and work[0]["value"] == want["userName"]
+    return expected
+
+
+def test_first_run_creates_everyone_with_every_field(sync_env: SyncEnv) -> None:
+    result = sync_env.run()
+    # The sandbox plants bad records (no email, a duplicate email): exit 1, each named.
+    assert result.exit_code == 1, result.output
+    company = sync_env.sandbox.company
+    assert "no email in HiBob" in result.stderr
+    for employee_id in company.awkward["duplicate_email"]:
+        assert employee_id in result.stderr
+    assert "Traceback" not in result.output
+
+    expected = assert_in_sync(sync_env)
     # One write per user: managers were created before their reports.
     assert len(scim_writes(sync_env)) == len(expected)
 
@@ -377,3 +384,29 @@ def test_run_goes_on_without_the_field_catalogue(sync_env: SyncEnv) -> None:
     assert result.exit_code == 1, result.output
     assert "field catalogue could not be read" in result.stderr
     assert len(sync_env.users()) == len(expected_users(sync_env))
+
+
+@pytest.mark.parametrize("config", ["default", "nopatch"])
+def test_other_service_providers_converge(
+    sync_env: SyncEnv, scim_server_factory: Any, config: str
+) -> None:
+    """scim2-server's own defaults (bulk, large pages) and a server without PATCH (PUT)."""
+    sync_env.scim = scim_server_factory(config=config)
+    sync_env.write_config()
+    assert sync_env.run().exit_code == 1
+    assert_in_sync(sync_env)
+    employee_id = _active_employee(sync_env)
+    company = sync_env.sandbox.company
+    new_title = next(
+        t for t in company.list_items("work.title") if t != company.get(employee_id)["work.title"]
+    )
+    company.update(employee_id, {"work.title": new_title})
+    sync_env.scim.reset_counts()
+    assert sync_env.run().exit_code == 1
+    assert len(scim_writes(sync_env)) == 1
+    assert sync_env.users_by_external_id()[employee_id]["title"] == company.display(
+        employee_id, "work.title"
+    )
+    sync_env.scim.reset_counts()
+    assert sync_env.run().exit_code == 1
+    assert scim_writes(sync_env) == []
