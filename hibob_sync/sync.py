@@ -166,7 +166,8 @@ class _Run:
             check_deactivations(plan, self.settings.max_deactivations)
             if self.dry_run:
                 self.summary.counts = plan.counts()
-                return self._finish(ExitCode.PARTIAL if plan.rejected else ExitCode.OK)
+                partial = plan.rejected or plan.warnings
+                return self._finish(ExitCode.PARTIAL if partial else ExitCode.OK)
             applied = self._apply(scim, plan, users)
 
         self.summary.counts = self._counts(plan, applied)
@@ -174,7 +175,10 @@ class _Run:
             Failure(r.employee_id, r.email, r.reason) for r in plan.rejected
         ] + applied.failures
         self.summary.warnings += applied.warnings
-        return self._finish(ExitCode.PARTIAL if self.summary.failures else ExitCode.OK)
+        # A warning names an employee synced without their reports-to (their own manager, a
+        # manager nobody can see): not "every employee in sync", so exit 1 like a failure.
+        partial = self.summary.failures or self.summary.warnings
+        return self._finish(ExitCode.PARTIAL if partial else ExitCode.OK)
 
     def _apply(self, scim: ScimClient, plan: Plan, users: list[ScimUser]) -> Applied:
         total = len(plan.actions)
