@@ -166,8 +166,8 @@ class _Run:
             check_deactivations(plan, self.settings.max_deactivations)
             if self.dry_run:
                 self.summary.counts = plan.counts()
-                partial = plan.rejected or plan.warnings
-                return self._finish(ExitCode.PARTIAL if partial else ExitCode.OK)
+                some_left = bool(plan.rejected or plan.warnings)
+                return self._finish(ExitCode.PARTIAL if some_left else ExitCode.OK)
             applied = self._apply(scim, plan, users)
 
         self.summary.counts = self._counts(plan, applied)
@@ -177,8 +177,8 @@ class _Run:
         self.summary.warnings += applied.warnings
         # A warning names an employee synced without their reports-to (their own manager, a
         # manager nobody can see): not "every employee in sync", so exit 1 like a failure.
-        partial = self.summary.failures or self.summary.warnings
-        return self._finish(ExitCode.PARTIAL if partial else ExitCode.OK)
+        not_synced = bool(self.summary.failures or self.summary.warnings)
+        return self._finish(ExitCode.PARTIAL if not_synced else ExitCode.OK)
 
     def _apply(self, scim: ScimClient, plan: Plan, users: list[ScimUser]) -> Applied:
         total = len(plan.actions)
