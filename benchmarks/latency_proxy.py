@@ -1,0 +1,259 @@
+"""A small reverse proxy on loopback that makes network cost visible and countable.
+
+Put in front of the HiBob sandbox or scim2-server, it sleeps a fixed latency before each
+request (loopback has none, so without it a sync that sends 10,000 requests looks as cheap
+as one that sends 10), counts requests by kind, times each upstream call (so the target
+server's own share of a run is known), can keep the list pages a run read (the benchmark
+re-plans on exactly that data), and can cap writes per second the way a SaaS API does
+(429 + Retry-After past the cap).
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+HIBOB = "hibob"
+SCIM_LIST = "scim_list"
+SCIM_WRITE = "scim_write"
+SCIM_OTHER = "scim_other"
+
+# Headers that describe one hop, not the message; the proxy sets its own.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "date", "server"}
+)
+
+Classifier = Callable[[str, str, str], str]  # (method, path, query) -> kind
+
+
+def hibob_kind(method: str, path: str, query: str) -> str:
+    """Every HiBob call counts alike: the sync makes a catalogue call and one search."""
+    return HIBOB
+
+
+def scim_kind(method: str, path: str, query: str) -> str:
+    """A SCIM request's kind: a list page, a write, or anything else (discovery, filters)."""
+    path = path.rstrip("/")
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
+        return SCIM_WRITE  # POST /Users, PUT/PATCH /Users/{id}, POST /Bulk
+    if method == "GET" and path.endswith("/Users") and "filter=" not in query:
+        return SCIM_LIST
+    return SCIM_OTHER
+
+
+class WriteCap:
+    """At most `per_second` writes in each fixed one-second window, like many SaaS APIs."""
+
+    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._window = -1
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def admit(self) -> float | None:
+        """None when the write may go; else the seconds until the next window opens."""
+        with self._lock:
+            now = self._clock()
+            window = math.floor(now)
+            if window != self._window:
+                self._window, self._used = window, 0
+            if self._used < self.per_second:
+                self._used += 1
+                return None
+            return window + 1 - now
+
+
+@dataclass
+class ProxyStats:
+    """What went through the proxy since the last reset."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    throttled: int = 0  # 429 answers the proxy gave itself (write cap)
+    upstream: list[tuple[float, float]] = field(default_factory=list)  # (start, end) per call
+    writes: list[tuple[float, float]] = field(default_factory=list)  # admitted writes
+    pages: list[bytes] = field(default_factory=list)  # list answers kept when capturing
+
+
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Time during which at least one interval was open (the union of the intervals)."""
+    total = 0.0
+    end = -math.inf
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+class LatencyProxy:
+    """A threaded reverse proxy to http://127.0.0.1:`upstream_port` (see module docstring)."""
+
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        classify: Classifier,
+        latency: float = 0.0,
+        write_cap: int | None = None,
+        capture_lists: bool = False,
+    ) -> None:
+        self.upstream_port = upstream_port
+        self.classify = classify
+        self.latency = latency
+        self.cap = WriteCap(write_cap) if write_cap else None
+        self.capture_lists = capture_lists
+        self._stats = ProxyStats()
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the proxy is not running")
+        return int(self._server.server_address[1])
+
+    def url(self, base_path: str) -> str:
+        """The proxied form of an upstream base path, e.g. "/v2" -> http://127.0.0.1:P/v2."""
+        return f"http://127.0.0.1:{self.port}{base_path}"
+
+    def start(self) -> LatencyProxy:
+        self._server = _Server(("127.0.0.1", 0), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> LatencyProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def take_stats(self) -> ProxyStats:
+        """The stats so far, and a fresh start for the next run."""
+        with self._lock:
+            stats, self._stats = self._stats, ProxyStats()
+        return stats
+
+    # -- used by the handler threads --------------------------------------------------------
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self._stats.counts[kind] += 1
+
+    def _throttled(self) -> None:
+        with self._lock:
+            self._stats.throttled += 1
+            self._stats.statuses[429] += 1
+
+    def _record(self, kind: str, status: int, started: float, ended: float, data: bytes) -> None:
+        with self._lock:
+            self._stats.statuses[status] += 1
+            self._stats.upstream.append((started, ended))
+            if kind == SCIM_WRITE:
+                self._stats.writes.append((started, ended))
+            if self.capture_lists and kind == SCIM_LIST and status == 200:
+                self._stats.pages.append(data)
+
+    def _forward(
+        self, method: str, target: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        # A fresh connection per call: scim2-server's wsgiref server speaks HTTP/1.0 and
+        # closes after each answer anyway, and a fresh one never replays a POST by mistake.
+        upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=600)
+        try:
+            upstream.request(method, target, body or None, headers)
+            answer = upstream.getresponse()
+            return answer.status, answer.reason, answer.getheaders(), answer.read()
+        finally:
+            upstream.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], proxy: LatencyProxy) -> None:
+        self.proxy = proxy
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle's algorithm and the
+        # client's delayed ACK add ~40 ms to every answer, which no real server does.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _serve(self) -> None:
+        proxy = self.server.proxy
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        kind = proxy.classify(self.command, path, query)
+        proxy._count(kind)
+        if proxy.latency:
+            time.sleep(proxy.latency)
+        if proxy.cap is not None and kind == SCIM_WRITE:
+            wait = proxy.cap.admit()
+            if wait is not None:
+                proxy._throttled()
+                retry_after = str(max(1, math.ceil(wait)))
+                data = b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],'
+                data += b'"status":"429","detail":"too many writes"}'
+                self._reply(429, "Too Many Requests", [("Retry-After", retry_after)], data)
+                return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        started = time.perf_counter()
+        status, reason, answer_headers, data = proxy._forward(
+            self.command, self.path, body, headers
+        )
+        proxy._record(kind, status, started, time.perf_counter(), data)
+        kept = [(k, v) for k, v in answer_headers if k.lower() not in _HOP_BY_HOP]
+        self._reply(status, reason, kept, data)
+
+    def _reply(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes) -> None:
+        try:
+            self.send_response(status, reason)
+            for key, value in headers:
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client went away
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the benchmark prints its own progress."""
