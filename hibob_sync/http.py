@@ -66,7 +66,10 @@ class _Session(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
-        kwargs.pop("verify", None)
+        # Always our own trust, never a caller's: and passed per call, because requests lets
+        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's verify, which would
+        # silently drop a configured ca_bundle.
+        kwargs["verify"] = self.verify
         return super().request(method, url, *args, **kwargs)
 
 
