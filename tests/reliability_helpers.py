@@ -82,23 +82,26 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
     """Capture every record of the tool's loggers (and urllib3's) at DEBUG in ``caplog``.
 
     The CLI stops ``hibob_sync`` records from propagating to the root logger (and resets that
-    logger's handlers), so caplog's handler is put on each of its child loggers instead.
+    logger's handlers), so caplog's handler is put on each of its child loggers instead;
+    urllib3's records reach caplog through the root logger.
     """
     import hibob_sync.checks
     import hibob_sync.sync  # noqa: F401 - make sure every module logger exists
 
-    names = [
-        name
-        for name in list(logging.Logger.manager.loggerDict)
-        if name.startswith("hibob_sync.") or name.startswith("urllib3")
-    ]
+    names = [n for n in list(logging.Logger.manager.loggerDict) if n.startswith("hibob_sync.")]
     loggers = [logging.getLogger(name) for name in names]
     for logger in loggers:
         logger.addHandler(caplog.handler)
     caplog.handler.setLevel(logging.DEBUG)
+    # An earlier invocation without -vv in this process quietened urllib3; a fresh -vv
+    # process would have it at debug level, logging every request line.
+    urllib3 = logging.getLogger("urllib3")
+    level = urllib3.level
+    urllib3.setLevel(logging.DEBUG)
     try:
         yield caplog
     finally:
+        urllib3.setLevel(level)
         for logger in loggers:
             logger.removeHandler(caplog.handler)
 
