@@ -25,6 +25,7 @@ from tests.scim_fixtures import ScimServer
 from tests.sync_fixtures import MAPPING, SyncEnv
 
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+EMPLOYEES = 200  # for the killed run: long enough an apply to be killed in the middle
 
 
 def scim_error(status: int) -> dict[str, object]:
@@ -193,9 +194,9 @@ def test_scim_persistent_outage_exits_69(sync_env: SyncEnv) -> None:
 def big_env(
     scim_server: ScimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SyncEnv]:
-    """A few hundred employees: long enough an apply to be killed in the middle."""
+    """A couple of hundred employees, run by a separate process."""
     clock = FakeClock()
-    company = generate_company(300, 23, today=SANDBOX_TODAY)
+    company = generate_company(EMPLOYEES, 23, today=SANDBOX_TODAY)
     sandbox = HibobSandbox(company, user_id=HIBOB_USER_ID, token=HIBOB_TOKEN)
     folder = tmp_path / "big"
     folder.mkdir()
@@ -244,14 +245,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def test_killed_mid_apply_then_rerun_converges(big_env: SyncEnv) -> None:
     proc = start_cli_process(big_env)
     try:
-        wait_for(lambda: len(scim_writes(big_env)) >= 25, 60, proc)
+        wait_for(lambda: len(scim_writes(big_env)) >= 20, 60, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         stop(proc)
     assert proc.returncode == -signal.SIGKILL
     written = len(big_env.users())
-    expected = 300 - len(big_env.sandbox.company.by_status("Terminated"))
+    expected = EMPLOYEES - len(big_env.sandbox.company.by_status("Terminated"))
     assert 0 < written < expected - 3, "the kill did not land in the middle of applying"
 
     result = big_env.run()
@@ -262,7 +263,7 @@ def test_killed_mid_apply_then_rerun_converges(big_env: SyncEnv) -> None:
 
 def test_second_run_while_one_holds_the_lock_exits_75(sync_env: SyncEnv) -> None:
     # The first run, a separate process, is held inside its run by a slow HiBob answer.
-    sync_env.sandbox.delay_next(3, path=SEARCH_PATH)
+    sync_env.sandbox.delay_next(2, path=SEARCH_PATH)
     first = start_cli_process(sync_env)
     try:
         wait_for(lambda: sync_env.sandbox.request_count("search") >= 1, 30, first)
