@@ -168,9 +168,8 @@ def map_group(ctx: click.Context) -> None:
 
 def _edit_mapping(app: App | None) -> None:
     """The interactive editor: one prompt per HiThrive field, offering the HiBob catalogue."""
-    from hibob_sync.hibob import unknown_sources
     from hibob_sync.mapping import FIELD_HELP, validate
-    from hibob_sync.mapping_editor import fetch_catalogue, label, match_fields
+    from hibob_sync.mapping_editor import fetch_catalogue, label, resolve_answer
 
     assert app is not None
     if not sys.stdin.isatty() and not _prompts_allowed():
@@ -201,22 +200,10 @@ def _edit_mapping(app: App | None) -> None:
                 break
             if answer == current:
                 break
-            chosen: list[str] = []
-            for part in (p.strip() for p in answer.split(",") if p.strip()):
-                matches = match_fields(part, catalogue)
-                if len(matches) == 1:
-                    chosen.append(matches[0].id)
-                elif not matches and not unknown_sources([part], catalogue):
-                    chosen.append(part)  # a sub-field such as work.reportsTo.email
-                elif not matches:
-                    click.echo(f"  no HiBob field matches {part!r} ('?' lists them)")
-                    break
-                else:
-                    click.echo(f"  {part!r} matches several fields; type one ID:")
-                    for entry in matches[:15]:
-                        click.echo(f"    {label(entry)}")
-                    break
-            else:
+            chosen, problems = resolve_answer(answer, catalogue)
+            for line in problems:
+                click.echo(f"  {line}")
+            if chosen is not None:
                 sources[name] = tuple(chosen)
                 break
     updated = validate(sources, str(path))

@@ -48,6 +48,25 @@ def match_fields(text: str, catalogue: Sequence[CatalogueField]) -> list[Catalog
     ]
 
 
+def resolve_answer(
+    answer: str, catalogue: Sequence[CatalogueField]
+) -> tuple[list[str] | None, list[str]]:
+    """Field IDs for what the admin typed (comma-separated), or None and what to tell them."""
+    chosen: list[str] = []
+    for part in (p.strip() for p in answer.split(",") if p.strip()):
+        matches = match_fields(part, catalogue)
+        if len(matches) == 1:
+            chosen.append(matches[0].id)
+        elif not matches and not unknown_sources([part], catalogue):
+            chosen.append(part)  # a sub-field such as work.reportsTo.email
+        elif not matches:
+            return None, [f"no HiBob field matches {part!r} ('?' lists them)"]
+        else:
+            lines = [f"{part!r} matches several fields; type one ID:"]
+            return None, lines + [f"  {label(entry)}" for entry in matches[:15]]
+    return (chosen or None), ([] if chosen else ["type a HiBob field ID or name"])
+
+
 def label(field: CatalogueField) -> str:
     """`Job title (work.title, category Work)`."""
     return f"{field.name} ({field.id}, category {field.category_name})"
