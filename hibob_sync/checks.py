@@ -180,7 +180,6 @@ def run_checks(
 
 def connect(
     settings: Settings,
-    mapping: FieldMapping,
     values: dict[credentials.Secret, str],
     *,
     http: HttpSettings | None = None,

@@ -116,7 +116,6 @@ def connect(app: App, from_env: bool) -> None:
     from hibob_sync.checks import connect as verify_and_store
 
     settings = app.settings()
-    mapping = app.mapping()
     values: dict[credentials.Secret, str] = {}
     for item in credentials.ALL:
         if from_env:
@@ -134,7 +133,7 @@ def connect(app: App, from_env: bool) -> None:
                 )
             value = click.prompt(item.label, hide_input=item.secret).strip()
         values[item] = value
-    for line in verify_and_store(settings, mapping, values, http=app.http):
+    for line in verify_and_store(settings, values, http=app.http):
         click.echo(f"verified: {line}")
     click.echo("Stored in the keyring (service hibob-sync). Next: `hibob-sync check`.")
 

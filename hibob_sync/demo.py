@@ -129,7 +129,7 @@ def run_demo(employees: int, say: Say, folder: Path | None = None) -> int:
 
         say("$ hibob-sync connect --from-env")
         values = {item: os.environ[item.env] for item in credentials.ALL}
-        for line in connect(settings, mapping, values):
+        for line in connect(settings, values):
             say(f"  verified: {line}")
 
         say("\n$ hibob-sync check")
