@@ -10,6 +10,7 @@ whatever order the employees came in.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -68,6 +69,28 @@ def _create_waves(creates: Sequence[Action]) -> tuple[list[list[Action]], list[A
     return [waves[level] for level in sorted(waves)], cyclic
 
 
+# Profile values a SCIM server might quote back in an error. Emails and employee numbers are
+# left: they name the employee anyway, and short numbers would mangle the rest of a message.
+_QUOTABLE = frozenset({"job_title", "start_date", "birthday", "teams", "groups"})
+
+
+def _redact(text: str, action: Action, write: ScimWrite) -> str:
+    """Mask the values a write sent or replaced in a server's error text.
+
+    Failure reasons are logged and kept in the state store, which hold no profile values;
+    a server's error detail may quote them (e.g. "invalid title 'X'").
+    """
+    named: list[tuple[str, Value]] = list(write.values.items())
+    named += [(name, value) for name, change in action.changes.items() for value in change]
+    values: set[str] = set()
+    for name, value in named:
+        if name in _QUOTABLE:
+            values.update(v for v in ((value,) if isinstance(value, str) else value or ()) if v)
+    for value in sorted(values, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", "<value>", text)
+    return text
+
+
 class _Applier:
     def __init__(
         self,
@@ -121,13 +144,14 @@ class _Applier:
         results: list[WriteResult] = self.client.write_many(
             [write for _, write in pairs], concurrency=self.concurrency
         )
-        for (action, _), outcome in zip(pairs, results, strict=True):
+        for (action, write), outcome in zip(pairs, results, strict=True):
             if outcome.ok:
                 self.result.done[action.kind] = self.result.done.get(action.kind, 0) + 1
                 if outcome.user is not None:
                     self.id_of[action.email] = outcome.user.id
             else:
-                reason = str(outcome.error.message if outcome.error else "unknown error")
+                message = str(outcome.error.message if outcome.error else "unknown error")
+                reason = _redact(message, action, write)
                 self.result.failures.append(Failure(action.employee_id, action.email, reason))
                 log.warning(
                     "could not %s HiBob employee %s: %s", action.kind, action.employee_id, reason
