@@ -35,6 +35,7 @@ from tests.reliability_helpers import all_logs, leaks, log_text, scim_writes, st
 from tests.scim_fixtures import SCIM_TOKEN
 from tests.sync_fixtures import SyncEnv
 
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SECRET_WORDS = ("token", "secret", "password", "passwd", "credential", "apikey", "api_key")
 
 
@@ -279,6 +280,57 @@ def test_no_profile_value_in_logs_state_or_history(
         for failure in run["failures"]:
             assert set(failure) == {"employee_id", "email", "reason"}
     assert any(f["employee_id"] == bad_date for f in recorded[0]["failures"])
+
+
+def test_a_scim_error_quoting_profile_values_is_masked(sync_env: SyncEnv) -> None:
+    """A server's error detail may echo what it was sent; reasons are logged and stored."""
+    assert sync_env.run().exit_code == 1
+    company = sync_env.sandbox.company
+    newcomer = company.add(
+        {
+            "root.email": "echo@acme.example",
+            "work.title": "Canary Title Qx7",
+            "personal.birthDate": "1971-07-17",
+            "work.department": "Canary Department Zq9",
+        }
+    )
+    existing = sorted(sync_env.users_by_external_id())[2]
+    old_title = str(company.display(existing, "work.title"))
+    company.update(existing, {"work.title": "Canary Title Two"})
+    quoted = {"Canary Title Qx7", "1971-07-17", "Canary Department Zq9", "Canary Title Two"}
+    quoted.add(old_title)
+
+    def refusal(detail: str) -> dict[str, str]:
+        return {
+            "schemas": [SCIM_ERROR],
+            "status": "400",
+            "scimType": "invalidValue",
+            "detail": detail,
+        }
+
+    sync_env.scim.respond(
+        400,
+        refusal(
+            "title 'Canary Title Qx7' too odd; birthDate=1971-07-17; teams: [Canary Department Zq9]"
+        ),
+        method="POST",
+        path="/Users",
+    )
+    sync_env.scim.respond(
+        400,
+        refusal(f"cannot replace title {old_title!r} with 'Canary Title Two'"),
+        method="PATCH",
+        path="/Users",
+    )
+    result = sync_env.run("--json")
+    assert result.exit_code == 1, result.output
+    failures = {f["employee_id"]: f["reason"] for f in json.loads(result.stdout)["failures"]}
+    assert "HTTP 400, invalidValue" in failures[newcomer]
+    assert "title '<value>' too odd; birthDate=<value>" in failures[newcomer]
+    assert failures[existing].endswith("cannot replace title '<value>' with '<value>'")
+    history = sync_env.cli("history", "--json")
+    texts = {"stdout": result.stdout, "stderr": result.stderr, "history": history.stdout}
+    assert leaks(quoted, **texts, state=state_bytes(sync_env.state)) == []
 
 
 def test_state_store_is_private(sync_env: SyncEnv) -> None:
