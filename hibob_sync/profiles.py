@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -117,8 +117,24 @@ def _check_date(name: str, value: object) -> tuple[Value, str | None]:
     return parsed.isoformat(), None
 
 
+def _manager_email(value: object, email_of: Mapping[str, str]) -> object:
+    """reports-to as an email, whether HiBob gave an email, a reference object or an ID.
+
+    The mapping may name ``work.reportsTo`` itself (an object with id and email) or a tenant
+    may hold only the manager's employee ID; both resolve to the manager's email.
+    """
+    if isinstance(value, dict):
+        value = value.get("email") or value.get("id")
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and "@" not in str(value):
+        return email_of.get(str(value).strip(), value)
+    return value
+
+
 def _value_for(
-    name: str, sources: Sequence[str], employee: HibobEmployee
+    name: str,
+    sources: Sequence[str],
+    employee: HibobEmployee,
+    email_of: Mapping[str, str],
 ) -> tuple[Value, str | None]:
     raw = [employee.values.get(source) for source in sources]
     if name in MULTI_VALUED:
@@ -133,6 +149,8 @@ def _value_for(
     chosen = _first_non_empty(raw)
     if isinstance(chosen, (list, tuple)):
         chosen = _first_non_empty(chosen)
+    if name == "manager_email" and chosen is not None:
+        chosen = _manager_email(chosen, email_of)
     if chosen is None:
         return None, None
     if isinstance(chosen, dict):
@@ -147,8 +165,10 @@ def _value_for(
     return value, None
 
 
-def build_profile(employee: HibobEmployee, mapping: FieldMapping) -> Profile | Rejected:
-    """Map and validate one employee."""
+def build_profile(
+    employee: HibobEmployee, mapping: FieldMapping, email_of: Mapping[str, str] | None = None
+) -> Profile | Rejected:
+    """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers)."""
     email_raw = _first_non_empty(employee.values.get(s) for s in mapping.sources["email"])
     email = normalise_email(str(email_raw)) if email_raw is not None else None
     if email is None:
@@ -160,7 +180,7 @@ def build_profile(employee: HibobEmployee, mapping: FieldMapping) -> Profile | R
     for name in mapping:
         if name == "email":
             continue
-        value, problem = _value_for(name, mapping.sources[name], employee)
+        value, problem = _value_for(name, mapping.sources[name], employee, email_of or {})
         if problem:
             problems.append(problem)
         values[name] = value
@@ -173,9 +193,14 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
     """Map and validate every employee; resolve duplicate emails (see module docstring)."""
     result = Profiles()
     by_email: dict[str, list[Profile]] = defaultdict(list)
+    email_of = {
+        employee.id: str(email)
+        for employee in employees
+        if (email := _first_non_empty(employee.values.get(s) for s in mapping.sources["email"]))
+    }
     for employee in employees:
         result.seen_ids.add(employee.id)
-        outcome = build_profile(employee, mapping)
+        outcome = build_profile(employee, mapping, email_of)
         if isinstance(outcome, Rejected):
             if is_active(employee):
                 result.rejected.append(outcome)

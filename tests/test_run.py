@@ -410,3 +410,12 @@ def test_other_service_providers_converge(
     sync_env.scim.reset_counts()
     assert sync_env.run().exit_code == 1
     assert scim_writes(sync_env) == []
+
+
+def test_reports_to_mapped_as_the_whole_reference(sync_env: SyncEnv) -> None:
+    """`manager_email: work.reportsTo` (the object, not .email) resolves to the email too."""
+    assert sync_env.cli("map", "set", "manager_email", "work.reportsTo").exit_code == 0
+    assert sync_env.run().exit_code == 1
+    assert_in_sync(sync_env)
+    managed = [u for u in sync_env.users() if u.get(ENTERPRISE, {}).get("manager")]
+    assert len(managed) > len(sync_env.users()) // 2
