@@ -77,8 +77,8 @@ class Scanner:
     def assert_clean(self) -> None:
         self.texts["log records"] = log_text(self.caplog)
         self.texts["state store"] = state_bytes(self.env.state)
-        for path in self.env.folder.rglob("*"):
-            if path.is_file() and not path.name.startswith("state.db"):
+        for path in self.env.folder.rglob("*"):  # config, mapping, lock file...
+            if path.is_file():
                 self.texts[f"file {path.name}"] = path.read_bytes()
         assert self.caplog.records, "no log records were captured"
         assert leaks(self.secrets, **self.texts) == []
@@ -93,7 +93,7 @@ def core_error(env: SyncEnv, what: str) -> HibobSyncError:
             run_sync(settings, mapping, http=env.http)
         else:
             values = {item: credentials.require(item) for item in credentials.ALL}
-            verify_and_store(settings, mapping, values, http=env.http)
+            verify_and_store(settings, values, http=env.http)
     return raised.value
 
 
