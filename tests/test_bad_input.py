@@ -255,12 +255,17 @@ def test_non_latin_text_round_trips_unchanged(sync_env: SyncEnv) -> None:
     }
     employee_id = sorted(expected_users(sync_env))[2]
     company.update(employee_id, texts)
+    newcomer = company.add(
+        {"root.email": " Zoë.Łukasiewicz@ACME.example ", "work.title": "İstanbul Ofis Müdürü"}
+    )
     assert sync_env.run().exit_code == 1
-    user = sync_env.users_by_external_id()[employee_id]
-    got = actual(user, {})
+    users = sync_env.users_by_external_id()
+    got = actual(users[employee_id], {})
     assert got["title"] == texts["work.title"]
     assert got["teams"] == sorted([texts["work.department"], texts[TEAMS_FIELD]])
     assert texts["work.site"] in got["groups"]
+    assert users[newcomer]["userName"] == "zoë.łukasiewicz@acme.example"
+    assert users[newcomer]["title"] == "İstanbul Ofis Müdürü"
 
     sync_env.scim.reset_counts()
     assert sync_env.run().exit_code == 1
