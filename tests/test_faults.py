@@ -21,7 +21,7 @@ import pytest
 from hibob_sync.sandbox import SEARCH_PATH, HibobSandbox, generate_company
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID, SANDBOX_TODAY, FakeClock
 from tests.reliability_helpers import assert_in_sync, assert_no_duplicates, scim_writes
-from tests.scim_fixtures import ScimServer
+from tests.scim_fixtures import ScimServer, ScimServerFactory
 from tests.sync_fixtures import MAPPING, SyncEnv
 
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -174,6 +174,21 @@ def test_scim_lost_post_answer_then_409_makes_no_duplicate(sync_env: SyncEnv) ->
     conflict = [c for c in scim.calls if c.method == "GET" and "filter=" in c.query]
     assert len(conflict) == 1
     assert json.loads(result.stdout)["counts"]["failed"] == 0
+    assert_in_sync(sync_env)
+
+
+def test_scim_lost_bulk_answer_makes_no_duplicate(
+    sync_env: SyncEnv, scim_server_factory: ScimServerFactory
+) -> None:
+    """On a server with /Bulk, the whole retried batch meets 409s: each is resolved."""
+    sync_env.scim = scim_server_factory(config="default")
+    sync_env.write_config()
+    sync_env.scim.drop_response("POST", "/Bulk")
+    result = sync_env.run("--json")
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert summary["counts"]["failed"] == 0
+    assert summary["counts"]["create"] == len(sync_env.users())
     assert_in_sync(sync_env)
 
 
