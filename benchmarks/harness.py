@@ -13,7 +13,6 @@ import random
 import secrets
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -47,6 +46,7 @@ from hibob_sync.scim_attributes import from_resource, placement
 
 HERE = Path(__file__).resolve().parent
 NAIVE = HERE / "naive.py"
+SPAWNER = HERE / "spawner.py"
 USER_ID = "benchmark-service-user"
 MAPPING = f"""\
 mapping:
@@ -73,28 +73,55 @@ class Child:
     stderr: str
 
 
-def run_child(args: list[str], env: dict[str, str], workdir: Path, timeout: float) -> Child:
-    """Run a command and reap it with wait4, which gives this child's own peak RSS."""
-    out_path, err_path = workdir / "child.out", workdir / "child.err"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=workdir)
-        watchdog = threading.Timer(timeout, proc.kill)
-        watchdog.start()
+class Spawner:
+    """The small helper process that starts every measured child (see spawner.py: why)."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-S", str(SPAWNER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, args: list[str], env: dict[str, str], workdir: Path, timeout: float) -> Child:
+        """Run a command to its end; wall time, peak RSS and CPU are the child's own."""
+        out_path, err_path = workdir / "child.out", workdir / "child.err"
+        request = {
+            "args": args,
+            "env": env,
+            "cwd": str(workdir),
+            "stdout": str(out_path),
+            "stderr": str(err_path),
+            "timeout": timeout,
+        }
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the spawner process died")
+        answer = json.loads(line)
+        return Child(
+            exit_code=answer["exit_code"],
+            wall=answer["wall"],
+            max_rss_mb=answer["max_rss_kb"] / 1024,
+            cpu=answer["cpu"],
+            stdout=out_path.read_text(encoding="utf-8", errors="replace"),
+            stderr=err_path.read_text(encoding="utf-8", errors="replace"),
+        )
+
+    def close(self) -> None:
+        """Let the helper end (stdin closed), or kill it if it does not."""
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            watchdog.cancel()
-        wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return Child(
-        exit_code=proc.returncode,
-        wall=wall,
-        max_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-        cpu=usage.ru_utime + usage.ru_stime,
-        stdout=out_path.read_text(encoding="utf-8", errors="replace"),
-        stderr=err_path.read_text(encoding="utf-8", errors="replace"),
-    )
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 @dataclass
@@ -124,6 +151,7 @@ class Bench:
     hibob_token: str
     scim_token: str
     rng: random.Random
+    spawner: Spawner
     targets: dict[str, Target] = field(default_factory=dict)
 
     @property
@@ -185,7 +213,7 @@ class Bench:
 
 
 @contextmanager
-def bench(size: int, latency: float, folder: Path, seed: int) -> Iterator[Bench]:
+def bench(size: int, latency: float, folder: Path, seed: int, spawner: Spawner) -> Iterator[Bench]:
     """Start the sandbox with `size` generated employees; stop every server at the end."""
     folder.mkdir(parents=True, exist_ok=True)
     hibob_token, scim_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
@@ -208,6 +236,7 @@ def bench(size: int, latency: float, folder: Path, seed: int) -> Iterator[Bench]
             hibob_token,
             scim_token,
             random.Random(seed),
+            spawner,
         )
 
 
@@ -301,7 +330,7 @@ def run_measured(
     """One run with the proxies' counters reset before and read after."""
     bench.hibob_proxy.take_stats()
     target.proxy.take_stats()
-    child = run_child(args, bench.env, target.folder, timeout)
+    child = bench.spawner.run(args, bench.env, target.folder, timeout)
     return child, Traffic.of(bench.hibob_proxy.take_stats(), target.proxy.take_stats())
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from harness import (
     Bench,
+    Spawner,
     Target,
     bench,
     change_details,
@@ -105,9 +106,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 class Runner:
     """Runs the scenarios and collects one Row per run."""
 
-    def __init__(self, args: argparse.Namespace, root: Path) -> None:
+    def __init__(self, args: argparse.Namespace, root: Path, spawner: Spawner) -> None:
         self.args = args
         self.root = root
+        self.spawner = spawner
         self.rows: list[Row] = []
         self.started = time.perf_counter()
 
@@ -234,7 +236,9 @@ class Runner:
         """The four nights at one size, hibob-sync and naive on the same HiBob data."""
         args = self.args
         self.log(f"N={size:,}: generating the company, starting the servers")
-        with bench(size, args.latency_ms / 1000, self.root / f"n{size}", args.seed) as b:
+        with bench(
+            size, args.latency_ms / 1000, self.root / f"n{size}", args.seed, self.spawner
+        ) as b:
             ours = b.target("hibob-sync", page_size=args.page_size, capture=True)
             config = b.write_config(ours, args.concurrency)
             theirs = b.target("naive", page_size=args.page_size) if args.naive else None
@@ -258,7 +262,9 @@ class Runner:
         """The HiThrive-like maxResults 20: the list calls a real tenant would see."""
         args = self.args
         self.log(f"N={size:,}: HiThrive-like target (maxResults {HITHRIVE_PAGE})")
-        with bench(size, args.latency_ms / 1000, self.root / f"page20-{size}", args.seed) as b:
+        with bench(
+            size, args.latency_ms / 1000, self.root / f"page20-{size}", args.seed, self.spawner
+        ) as b:
             target = b.target("hithrive-page20", page_size=None, capture=True)
             config = b.write_config(target, args.concurrency)
             for scenario, changed in (("first", None), ("no_change", 0)):
@@ -278,7 +284,9 @@ class Runner:
         """A first sync against a target that answers 429 past `cap` writes a second."""
         args = self.args
         self.log(f"N={size:,}: rate-limited target, {cap} writes/s")
-        with bench(size, args.latency_ms / 1000, self.root / f"rate-{size}", args.seed) as b:
+        with bench(
+            size, args.latency_ms / 1000, self.root / f"rate-{size}", args.seed, self.spawner
+        ) as b:
             target = b.target("rate-limited", page_size=args.page_size, write_cap=cap, capture=True)
             config = b.write_config(target, args.concurrency)
             row = self.ours(
@@ -343,7 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     started_at = datetime.now(timezone.utc)
     root = Path(tempfile.mkdtemp(prefix="hibob-sync-bench-"))
-    runner = Runner(args, root)
+    spawner = Spawner()  # first, while this process is still small
+    runner = Runner(args, root, spawner)
     complete = False
     try:
         for size in sizes:
@@ -354,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.rate_limited(args.rate_size, args.rate_limit)
         complete = True
     finally:
+        spawner.close()
         shutil.rmtree(root, ignore_errors=True)
         total = time.perf_counter() - runner.started
         header = {
