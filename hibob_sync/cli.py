@@ -60,7 +60,13 @@ class App:
         return settings.mapping_path
 
     def mapping(self) -> FieldMapping:
-        return load_mapping(self.mapping_path())
+        path = self.mapping_path()
+        if not path.exists():
+            log.warning(
+                "no mapping file at %s: using the default mapping (see `hibob-sync map show`)",
+                path,
+            )
+        return load_mapping(path)
 
 
 pass_app = click.make_pass_decorator(App)

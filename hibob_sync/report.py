@@ -73,7 +73,7 @@ def _failure_lines(title: str, items: Sequence[Failure]) -> list[str]:
         return []
     lines = [f"{title} ({len(items)}):"]
     for item in items:
-        who = item.email or "(no email)"
+        who = item.email or "(no valid email)"
         lines.append(f"  {who} (HiBob {item.employee_id}): {item.reason}")
     return lines
 
