@@ -5,101 +5,22 @@ config key turns verification off. Plain http stays allowed for loopback only.
 
 from __future__ import annotations
 
-import datetime
 import http.client
-import ipaddress
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.reliability_helpers import scim_writes
 from tests.sync_fixtures import SyncEnv
+from tests.tls_material import TlsFiles, make_tls_files
 
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
-
-
-@dataclass
-class Pki:
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
-def make_pki(folder: Path) -> Pki:
-    """A throwaway CA, and a server certificate it signed for 127.0.0.1."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hibob-sync test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pki = Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key")
-    pki.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pki
 
 
 class _Forward(BaseHTTPRequestHandler):
@@ -136,12 +57,12 @@ class _Forward(BaseHTTPRequestHandler):
 class _TlsFront(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream_port: int, pki: Pki) -> None:
+    def __init__(self, upstream_port: int, pki: TlsFiles) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
         self.upstream_port = upstream_port
         self.handshakes_failed = 0
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.cert_file, pki.key_file)
+        context.load_cert_chain(pki.cert, pki.key)
         self.socket = context.wrap_socket(self.socket, server_side=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -158,7 +79,7 @@ class _TlsFront(ThreadingHTTPServer):
 @pytest.fixture
 def tls_front(tmp_path: Path) -> Iterator[Any]:
     """Start an HTTPS front for a loopback URL: ``front(url) -> (https_url, server)``."""
-    pki = make_pki(tmp_path)
+    pki = make_tls_files(tmp_path)
     servers: list[_TlsFront] = []
 
     def start(url: str) -> tuple[str, _TlsFront]:
@@ -195,7 +116,7 @@ def test_self_signed_https_is_refused_unless_its_ca_is_given(
     # requests reads these; point them at an unrelated CA, as a host's own set-up might.
     other = tmp_path / "other"
     other.mkdir()
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(make_pki(other).ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(make_tls_files(other).ca))
     monkeypatch.setenv("CURL_CA_BUNDLE", str(other / "ca.pem"))
     upstream = sync_env.sandbox.url if side == "hibob" else sync_env.scim.url
     https_url, front = tls_front(upstream)
@@ -219,7 +140,7 @@ def test_self_signed_https_is_refused_unless_its_ca_is_given(
         assert sync_env.sandbox.request_count() == 0  # nothing was sent before the check
 
     # With the CA named in the config, the same server is trusted (whatever the env says).
-    ca_line = f"  ca_bundle: {tls_front.pki.ca_file}"
+    ca_line = f"  ca_bundle: {tls_front.pki.ca}"
     secured[side] = [*secured[side], ca_line]
     write_config(sync_env, secured["hibob"], secured["hithrive"])
     result = sync_env.run()
