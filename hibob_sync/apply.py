@@ -22,6 +22,7 @@ from hibob_sync.state import Failure
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+CHUNK = 500  # writes per progress step (and the most one /Bulk round may carry here)
 
 
 @dataclass
@@ -139,8 +140,11 @@ class _Applier:
         return changes
 
     def _write(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
-        if not pairs:
-            return
+        """Write in chunks, so progress moves while a long batch is applied."""
+        for start in range(0, len(pairs), CHUNK):
+            self._write_chunk(pairs[start : start + CHUNK])
+
+    def _write_chunk(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
         results: list[WriteResult] = self.client.write_many(
             [write for _, write in pairs], concurrency=self.concurrency
         )
