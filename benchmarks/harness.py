@@ -31,11 +31,12 @@ from latency_proxy import (
     hibob_kind,
     scim_kind,
 )
+from scim_server import ScimServerProcess
 
 from hibob_sync.config import load_settings
 from hibob_sync.hibob import HibobClient, HibobEmployee
 from hibob_sync.http import HttpSettings
-from hibob_sync.local_scim import HITHRIVE_CONFIG, LocalScimServer
+from hibob_sync.local_scim import HITHRIVE_CONFIG
 from hibob_sync.mapping import load_mapping
 from hibob_sync.model import ScimUser
 from hibob_sync.plan import make_plan
@@ -128,7 +129,7 @@ class Spawner:
 class Target:
     """One SCIM server (its own scim2-server process) behind its own proxy."""
 
-    server: LocalScimServer
+    server: ScimServerProcess
     proxy: LatencyProxy
     folder: Path
 
@@ -171,6 +172,7 @@ class Bench:
         page_size: int | None,
         write_cap: int | None = None,
         capture: bool = False,
+        stub: bool = False,
     ) -> Target:
         """A fresh, empty SCIM server; page_size None keeps the HiThrive-like maxResults 20."""
         folder = self.folder / name
@@ -181,9 +183,7 @@ class Bench:
             spc["filter"]["maxResults"] = page_size
             config = folder / "spc.json"
             config.write_text(json.dumps(spc), encoding="utf-8")
-        server = self.stack.enter_context(
-            LocalScimServer(self.scim_token, folder, service_provider_config=config)
-        )
+        server = self.stack.enter_context(ScimServerProcess(self.scim_token, folder, config))
         proxy = self.stack.enter_context(
             LatencyProxy(
                 server.port,
@@ -191,6 +191,7 @@ class Bench:
                 latency=self.latency,
                 write_cap=write_cap,
                 capture_lists=capture,
+                stub_writes=stub,
             )
         )
         target = Target(server, proxy, folder)

@@ -4,17 +4,20 @@ Put in front of the HiBob sandbox or scim2-server, it sleeps a fixed latency bef
 request (loopback has none, so without it a sync that sends 10,000 requests looks as cheap
 as one that sends 10), counts requests by kind, times each upstream call (so the target
 server's own share of a run is known), can keep the list pages a run read (the benchmark
-re-plans on exactly that data), and can cap writes per second the way a SaaS API does
-(429 + Retry-After past the cap).
+re-plans on exactly that data), can cap writes per second the way a SaaS API does
+(429 + Retry-After past the cap), and can answer user writes itself (a "stub" target, to see
+what a client does when the server costs nothing).
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import socket
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,12 +111,14 @@ class LatencyProxy:
         latency: float = 0.0,
         write_cap: int | None = None,
         capture_lists: bool = False,
+        stub_writes: bool = False,
     ) -> None:
         self.upstream_port = upstream_port
         self.classify = classify
         self.latency = latency
         self.cap = WriteCap(write_cap) if write_cap else None
         self.capture_lists = capture_lists
+        self.stub_writes = stub_writes
         self._stats = ProxyStats()
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -233,6 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
                 data += b'"status":"429","detail":"too many writes"}'
                 self._reply(429, "Too Many Requests", [("Retry-After", retry_after)], data)
                 return
+        if proxy.stub_writes and kind == SCIM_WRITE and self.command in ("POST", "PUT"):
+            self._stub(path, body)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         started = time.perf_counter()
         status, reason, answer_headers, data = proxy._forward(
@@ -241,6 +249,16 @@ class _Handler(BaseHTTPRequestHandler):
         proxy._record(kind, status, started, time.perf_counter(), data)
         kept = [(k, v) for k, v in answer_headers if k.lower() not in _HOP_BY_HOP]
         self._reply(status, reason, kept, data)
+
+    def _stub(self, path: str, body: bytes) -> None:
+        """Answer a user POST/PUT as a server would (the resource with an id), at no cost."""
+        resource = json.loads(body) if body else {}
+        resource["id"] = path.rstrip("/").rsplit("/", 1)[-1] if self.command == "PUT" else ""
+        resource["id"] = resource["id"] or uuid.uuid4().hex
+        resource["meta"] = {"resourceType": "User", "location": f"/v2/Users/{resource['id']}"}
+        data = json.dumps(resource).encode()
+        status = (201, "Created") if self.command == "POST" else (200, "OK")
+        self._reply(*status, [("Content-Type", "application/scim+json")], data)
 
     def _reply(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes) -> None:
         try:

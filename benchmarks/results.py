@@ -28,7 +28,7 @@ class Row:
     size: int
     scenario: str
     tool: str  # "hibob-sync" | "naive"
-    variant: str  # "main" | "hithrive-page20" | "rate-limited"
+    variant: str  # "main" | "sweep" | "stub" | "hithrive-page20" | "rate-limited"
     wall: float
     hibob: int
     scim_list: int
@@ -47,6 +47,7 @@ class Row:
     sampled_writes: int | None = None  # naive: the writes actually sent when sampled
     write_seconds: float | None = None  # naive: time spent writing the sampled writes
     throttled: int = 0
+    concurrency: int | None = None  # hibob-sync's sync.concurrency
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -286,6 +287,42 @@ def verdicts(rows: list[Row], latency_ms: float) -> list[Verdict]:
     return out
 
 
+def extras_table(rows: list[Row]) -> list[str]:
+    """First syncs by target and concurrency, each against naive on the same target."""
+    firsts = [
+        r
+        for r in rows
+        if r.tool == "hibob-sync" and r.scenario == "first" and r.variant in ("sweep", "stub")
+    ]
+    if not firsts:
+        return []
+    size = firsts[0].size
+    main = [r for r in rows if r.variant == "main" and r.scenario == "first" and r.size == size]
+    naive = {r.variant: r for r in rows if r.tool == "naive" and r.scenario == "first"}
+    naive_main = next((r for r in main if r.tool == "naive"), None)
+    out = [
+        "| target | concurrency | wall s | SCIM writes | SCIM server busy | run CPU s "
+        "| naive wall s (same target) | ratio naive/ours |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ordered = [r for r in main if r.tool == "hibob-sync"] + firsts
+    ordered.sort(key=lambda r: (r.variant == "stub", r.concurrency or 0))
+    for r in ordered:
+        theirs = naive.get("stub") if r.variant == "stub" else naive_main
+        target = "stub (proxy answers writes)" if r.variant == "stub" else "scim2-server"
+        ratio, their_wall = "–", "–"
+        if theirs is not None:
+            mark = "~" if theirs.sampled else ""
+            their_wall = f"{mark}{theirs.full_wall:,.1f}"
+            ratio = f"{mark}{theirs.full_wall / r.wall:,.1f}x"
+        out.append(
+            f"| {target} | {r.concurrency} | {r.wall:,.1f} | {r.scim_writes:,} "
+            f"| {r.server_busy:,.1f} s ({100 * r.server_busy / r.wall:.0f}%) | {r.cpu:,.1f} "
+            f"| {their_wall} | {ratio} |"
+        )
+    return out
+
+
 def verdict_table(items: Iterable[Verdict]) -> list[str]:
     out = ["| target | measured | verdict |", "|---|---|---|"]
     out += [f"| {v.target} | {v.measured} | {_met(v.met)} |" for v in items]
@@ -359,6 +396,20 @@ def render(rows: list[Row], *, header: dict[str, str], latency_ms: float, analys
             "their wall times are a lower bound.",
             "",
             *notes,
+            "",
+        ]
+    extras = extras_table(rows)
+    if extras:
+        size = next(r.size for r in rows if r.variant in ("sweep", "stub"))
+        lines += [
+            f"## First sync at {_size(size)}: concurrency, and the target's share",
+            "",
+            "The same first sync against scim2-server at other `sync.concurrency` values, and "
+            "against a stub target: the proxy answers each user POST itself after the same "
+            "latency (the resource with a new id), so the target costs nothing and what is "
+            "left is the client, the proxy and the latency.",
+            "",
+            *extras,
             "",
         ]
     for variant, title in (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +52,7 @@ from harness import (
 from results import ANALYSIS, SCENARIOS, Row, render
 
 HERE = Path(__file__).resolve().parent
+PIN_ENV = "HIBOB_SYNC_BENCH_COMMIT"  # set in the re-run that uses the snapshot
 HITHRIVE_PAGE = 20  # maxResults of hibob_sync/schemas/spc_hithrive.json
 CHILD_TIMEOUT = 1800.0
 
@@ -85,6 +88,17 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=10_000,
         help="size of the maxResults-20 check (first sync + no-change night; 0: skip)",
+    )
+    parser.add_argument(
+        "--extra-size",
+        type=int,
+        default=10_000,
+        help="size of the first-sync extras: concurrency sweep and stub target (0: skip)",
+    )
+    parser.add_argument(
+        "--sweep-concurrency",
+        default="4,16",
+        help="other sync.concurrency values for the extras (the main value is always run)",
     )
     parser.add_argument("--rate-size", type=int, default=1000, help="size of the capped run")
     parser.add_argument(
@@ -134,6 +148,7 @@ class Runner:
         *,
         variant: str = "main",
         page_size: int,
+        concurrency: int | None = None,
     ) -> Row:
         """One hibob-sync run, then mapping + planning timed again on the data it read."""
         profile = self._profile(b, f"{variant}-{scenario}")
@@ -175,23 +190,26 @@ class Runner:
             page_size=page_size,
             map_plan_cpu=cpu,
             throttled=traffic.throttled,
+            concurrency=concurrency or self.args.concurrency,
             extra=extra,
         )
         if traffic.writes:
             window = max(end for _, end in traffic.writes) - min(s for s, _ in traffic.writes)
             row.extra.update(admitted=len(traffic.writes), write_window=window)
         self.log(
-            f"N={b.size:,} hibob-sync {variant} {SCENARIOS[scenario]}: {child.wall:,.1f} s, "
+            f"N={b.size:,} hibob-sync {variant} c={row.concurrency} {SCENARIOS[scenario]}: "
+            f"{child.wall:,.1f} s, "
             f"HiBob {traffic.hibob}, list {traffic.scim_list}, writes {traffic.scim_writes:,}"
             f" (changed {changed}), 429s {traffic.throttled}, map+plan {cpu:.3f} s CPU, "
             f"RSS {child.max_rss_mb:,.0f} MB, exit {child.exit_code}"
         )
         return row
 
-    def naive(self, b: Bench, target: Target, scenario: str) -> Row:
+    def naive(
+        self, b: Bench, target: Target, scenario: str, *, variant: str = "main", full: bool = False
+    ) -> Row:
         """One naive night, sampled past --naive-sample writes unless it must run in full."""
         args = self.args
-        full = scenario == "first" and b.size <= args.naive_full_first_sync
         limit = None if full or not args.naive_sample else args.naive_sample
         child, traffic = run_measured(b, target, naive_command(b, target, limit), CHILD_TIMEOUT)
         summary = summary_of(child)
@@ -204,7 +222,7 @@ class Runner:
             size=b.size,
             scenario=scenario,
             tool="naive",
-            variant="main",
+            variant=variant,
             wall=child.wall,
             hibob=traffic.hibob,
             scim_list=traffic.scim_list,
@@ -226,7 +244,7 @@ class Runner:
             else ""
         )
         self.log(
-            f"N={b.size:,} naive {SCENARIOS[scenario]}: {child.wall:,.1f} s, HiBob "
+            f"N={b.size:,} naive {variant} {SCENARIOS[scenario]}: {child.wall:,.1f} s, HiBob "
             f"{traffic.hibob}, list {traffic.scim_list}, writes {traffic.scim_writes:,}"
             f"{sampled}, RSS {child.max_rss_mb:,.0f} MB, exit {child.exit_code}"
         )
@@ -256,7 +274,44 @@ class Runner:
                     self.ours(b, ours, config, scenario, changed, page_size=args.page_size)
                 )
                 if theirs is not None:
-                    self.rows.append(self.naive(b, theirs, scenario))
+                    full = scenario == "first" and size <= args.naive_full_first_sync
+                    self.rows.append(self.naive(b, theirs, scenario, full=full))
+
+    def extras(self, size: int) -> None:
+        """First syncs at `size`: other concurrencies against scim2-server, then a stub target
+        that answers writes itself, to tell the client's cost from the server's."""
+        args = self.args
+        others = [int(c) for c in args.sweep_concurrency.split(",") if c.strip()]
+        self.log(f"N={size:,}: first-sync extras (concurrency {others}, stub target)")
+        with bench(
+            size, args.latency_ms / 1000, self.root / f"extra-{size}", args.seed, self.spawner
+        ) as b:
+            runs = [("sweep", c) for c in others if c != args.concurrency]
+            runs += [("stub", c) for c in sorted({*others, args.concurrency})]
+            for variant, concurrency in runs:
+                target = b.target(
+                    f"{variant}-c{concurrency}",
+                    page_size=args.page_size,
+                    capture=True,
+                    stub=variant == "stub",
+                )
+                config = b.write_config(target, concurrency)
+                self.rows.append(
+                    self.ours(
+                        b,
+                        target,
+                        config,
+                        "first",
+                        None,
+                        variant=variant,
+                        page_size=args.page_size,
+                        concurrency=concurrency,
+                    )
+                )
+            if args.naive:
+                target = b.target("stub-naive", page_size=args.page_size, stub=True)
+                b.write_config(target, args.concurrency)
+                self.rows.append(self.naive(b, target, "first", variant="stub"))
 
     def hithrive_page(self, size: int) -> None:
         """The HiThrive-like maxResults 20: the list calls a real tenant would see."""
@@ -315,6 +370,8 @@ def _memory_gb() -> str:
 
 
 def _commit() -> str:
+    if os.environ.get(PIN_ENV):
+        return os.environ[PIN_ENV]
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -345,9 +402,41 @@ def _analysis(path: Path) -> str:
     return "\n## Analysis\n\n(not written yet)\n"
 
 
+def _run_pinned(argv: Sequence[str] | None) -> int | None:
+    """Re-run this script on a snapshot of the committed hibob_sync/ (git HEAD).
+
+    Other people commit to this tree while a benchmark runs for half an hour; without the
+    snapshot one invocation could measure two versions of the code. None: already pinned,
+    or not a git checkout (then the working tree is measured as it is).
+    """
+    if os.environ.get(PIN_ENV):
+        return None
+    commit = _commit()
+    try:
+        archive = subprocess.run(
+            ["git", "archive", "HEAD", "hibob_sync"],
+            capture_output=True,
+            cwd=HERE.parent,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        print("not a git checkout: measuring the working tree as it is", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory(prefix="hibob-sync-code-") as snapshot:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(snapshot, filter="data")
+        path = os.pathsep.join(p for p in (snapshot, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, PIN_ENV: commit, "PYTHONPATH": path}
+        args = list(sys.argv[1:] if argv is None else argv)
+        return subprocess.call([sys.executable, str(Path(__file__).resolve()), *args], env=env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run everything, then write RESULTS.md and the raw rows next to it (also on failure)."""
     args = _parse(argv)
+    pinned = _run_pinned(argv)
+    if pinned is not None:
+        return pinned
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     started_at = datetime.now(timezone.utc)
     root = Path(tempfile.mkdtemp(prefix="hibob-sync-bench-"))
@@ -357,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for size in sizes:
             runner.size(size)
+        if args.extra_size:
+            runner.extras(args.extra_size)
         if args.hithrive_size:
             runner.hithrive_page(args.hithrive_size)
         if args.rate_limit:
@@ -372,7 +463,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Machine": f"{os.cpu_count()} cores, {_cpu_model()}, {_memory_gb()} RAM, "
             f"{platform.system()} {platform.release()}",
             "Python": platform.python_version(),
-            "Versions": f"hibob-sync {version('hibob-sync')} (commit {_commit()}), "
+            "Versions": f"hibob-sync {version('hibob-sync')}, `hibob_sync/` as committed at "
+            f"{_commit()} (a snapshot: edits made during the run are not measured), "
             f"scim2-server {version('scim2-server')}",
             "Settings": f"{args.latency_ms:g} ms added to every request (HiBob and SCIM); "
             f"hibob-sync `sync.concurrency: {args.concurrency}` (default 4); scale targets "
