@@ -11,12 +11,14 @@ No value read from HiBob is ever logged: only counts.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import ijson
 import requests
 
 from hibob_sync.errors import CredentialsError, PermissionMissingError, RemoteError
@@ -150,25 +152,22 @@ class HibobClient:
         elif employee_id is not None:
             body["filters"] = [_filter("root.id", employee_id)]
         log.debug("HiBob people search: %d fields requested", len(fields))
-        answer = self._call("POST", "/people/search", "the people search", json=body)
-        raw = answer.get("employees") if isinstance(answer, dict) else None
-        if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
-            raise _shape_error("the people search", 'an "employees" list')
         readers = {source: _Reader(source, index) for source in (*REQUIRED_FIELDS, *wanted)}
-        employees: list[HibobEmployee] = []
-        present: set[str] = set()
-        skipped = 0
-        for item in raw:
-            employee = _employee(item, wanted, readers)
-            if employee is None:
-                skipped += 1
-                continue
-            employees.append(employee)
-            present.update(employee.values)
-        if skipped:
-            log.warning("HiBob returned %d employees without an ID; they were skipped", skipped)
-        log.debug("HiBob people search: %d employees returned", len(employees))
-        return SearchResult(employees, fields, frozenset(present))
+        result = self._call(
+            "POST",
+            "/people/search",
+            "the people search",
+            json=body,
+            parse=lambda content: _parse_search(content, wanted, readers),
+        )
+        if not isinstance(result, _Parsed):
+            raise _shape_error("the people search", 'an "employees" list')
+        if result.skipped:
+            log.warning(
+                "HiBob returned %d employees without an ID; they were skipped", result.skipped
+            )
+        log.debug("HiBob people search: %d employees returned", len(result.employees))
+        return SearchResult(result.employees, fields, frozenset(result.present))
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """One request under the retry policy; the decoded body of a 2xx answer."""
@@ -288,6 +287,41 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
 
 
 # -- reading answers ---------------------------------------------------------------------------
+@dataclass
+class _Parsed:
+    employees: list[HibobEmployee]
+    present: set[str]
+    skipped: int
+
+
+def _parse_search(content: bytes, wanted: Sequence[str], readers: Mapping[str, _Reader]) -> _Parsed:
+    """Read the people search one employee at a time.
+
+    HiBob sends every employee in one answer; streaming it (ijson) keeps only one raw
+    employee in memory at a time instead of the whole decoded tree, which for a large
+    company is most of the run's memory. A broken body raises ValueError (retried).
+    """
+    parsed = _Parsed([], set(), 0)
+    try:
+        for item in ijson.items(content, "employees.item", use_float=True):
+            if not isinstance(item, dict):
+                raise _shape_error("the people search", 'an "employees" list of objects')
+            employee = _employee(item, wanted, readers)
+            if employee is None:
+                parsed.skipped += 1
+                continue
+            parsed.employees.append(employee)
+            parsed.present.update(employee.values)
+    except ijson.JSONError as exc:
+        raise ValueError(f"incomplete or invalid JSON: {exc}") from None
+    if not parsed.employees and not parsed.skipped:
+        # Nothing streamed: an empty list, or no "employees" list at all?
+        whole = json.loads(content)
+        if not isinstance(whole, dict) or not isinstance(whole.get("employees"), list):
+            raise _shape_error("the people search", 'an "employees" list')
+    return parsed
+
+
 class _Path:
     """One place a value may sit: nested keys, and the slash keys of it and its parents."""
 

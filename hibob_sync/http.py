@@ -168,14 +168,17 @@ def send(
     url: str,
     *,
     expect_json: bool = True,
+    parse: Callable[[bytes], Any] | None = None,
     **kwargs: Any,
 ) -> tuple[requests.Response, Any]:
     """Send one request under the shared retry policy.
 
     Returns the final response and its decoded JSON body (None when there is none or it is
-    not wanted). Answers that are not transient (2xx, 3xx, 4xx other than 429) are returned
-    for the caller to judge; transient failures that outlast the policy, and TLS failures,
-    become a ServiceUnavailableError naming ``service``.
+    not wanted). ``parse`` replaces ``json.loads`` for a 2xx body (e.g. a streaming parser
+    for a large answer); a ValueError from it counts as an incomplete answer and is retried.
+    Answers that are not transient (2xx, 3xx, 4xx other than 429) are returned for the
+    caller to judge; transient failures that outlast the policy, and TLS failures, become a
+    ServiceUnavailableError naming ``service``.
     """
 
     def attempt() -> tuple[requests.Response, Any]:
@@ -188,7 +191,9 @@ def send(
         body: Any = None
         if expect_json and response.content and response.status_code != 204:
             try:
-                body = response.json()
+                # From bytes: no decoded copy of a large answer (HiBob's can be tens of MB).
+                loads = parse if parse is not None and response.ok else json.loads
+                body = loads(response.content)
             except (json.JSONDecodeError, ValueError) as exc:
                 if response.ok:
                     raise TransientHTTPError(

@@ -225,10 +225,14 @@ class ScimClient:
         )
 
     def _read_page(self, resources: list[Any], start: int) -> list[ScimUser]:
+        # Raw resources are kept only where updates are PUTs of the whole resource.
+        keep = not self.discover().patch
         users = []
         for offset, resource in enumerate(resources):
             user = (
-                from_resource(resource, self.placement) if isinstance(resource, Mapping) else None
+                from_resource(resource, self.placement, keep=keep)
+                if isinstance(resource, Mapping)
+                else None
             )
             if user is None:
                 log.warning(

@@ -213,9 +213,13 @@ def read_values(
 
 
 def from_resource(
-    resource: Mapping[str, Any], where: Mapping[str, AttributePath]
+    resource: Mapping[str, Any], where: Mapping[str, AttributePath], *, keep: bool = True
 ) -> ScimUser | None:
-    """A ScimUser from a resource as the server returned it, or None when it has no id."""
+    """A ScimUser from a resource as the server returned it, or None when it has no id.
+
+    ``keep=False`` leaves the raw resource out (a listing of every user, where only a PUT or
+    an email change needs it, and those read the user again): it is most of the memory.
+    """
     user_id = get_ci(resource, "id")
     if not isinstance(user_id, str) or not user_id:
         return None
@@ -227,7 +231,7 @@ def from_resource(
         external_id=str(external_id) if external_id not in (None, "") else None,
         active=active is not False and str(active).lower() != "false",
         values=read_values(resource, where),
-        resource=copy.deepcopy(dict(resource)),
+        resource=copy.deepcopy(dict(resource)) if keep else {},
     )
 
 

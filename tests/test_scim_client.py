@@ -170,7 +170,7 @@ def test_every_field_round_trips_equal(scim_server: ScimServer) -> None:
     assert listed[created.id].values == expected
     assert listed[created.id].external_id == "emp-2" and listed[created.id].active
     assert client.get(created.id).values == expected
-    resource = listed[created.id].resource
+    resource = client.get(created.id).resource  # a listing keeps no raw resource
     assert resource["emails"] == [{"value": "person2@example.com", "type": "work", "primary": True}]
     assert set(cast(list[str], resource["schemas"])) == {
         "urn:ietf:params:scim:schemas:core:2.0:User",
