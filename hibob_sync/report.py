@@ -8,6 +8,7 @@ only counts, HiBob IDs, emails and reasons.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -68,13 +69,20 @@ def counts_text(counts: dict[str, int]) -> str:
     return ", ".join(parts) if parts else "nothing to do"
 
 
+SHOWN = 30  # per list in the text summary; --json and history --json list everyone
+
+
 def _failure_lines(title: str, items: Sequence[Failure]) -> list[str]:
     if not items:
         return []
     lines = [f"{title} ({len(items)}):"]
-    for item in items:
+    for item in items[:SHOWN]:
         who = item.email or "(no valid email)"
         lines.append(f"  {who} (HiBob {item.employee_id}): {item.reason}")
+    if len(items) > SHOWN:
+        reasons = Counter(item.reason for item in items[SHOWN:])
+        lines.append(f"  ... and {len(items) - SHOWN} more (`run --json` lists them all):")
+        lines += [f"    {count} x {reason}" for reason, count in reasons.most_common(5)]
     return lines
 
 
