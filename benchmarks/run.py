@@ -24,6 +24,7 @@ import os
 import platform
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -428,12 +429,22 @@ def _run_pinned(argv: Sequence[str] | None) -> int | None:
         path = os.pathsep.join(p for p in (snapshot, os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, PIN_ENV: commit, "PYTHONPATH": path}
         args = list(sys.argv[1:] if argv is None else argv)
-        return subprocess.call([sys.executable, str(Path(__file__).resolve()), *args], env=env)
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args], env=env)
+        try:
+            return proc.wait()
+        except (KeyboardInterrupt, SystemExit) as stop:
+            # Pass Ctrl-C or kill on, and let the re-run stop its servers and write its rows.
+            interrupted = isinstance(stop, KeyboardInterrupt)
+            proc.send_signal(signal.SIGINT if interrupted else signal.SIGTERM)
+            proc.wait()
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run everything, then write RESULTS.md and the raw rows next to it (also on failure)."""
     args = _parse(argv)
+    # A plain `kill` ends the run through its finally blocks too, so no server is left behind.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     pinned = _run_pinned(argv)
     if pinned is not None:
         return pinned
