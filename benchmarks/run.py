@@ -163,7 +163,7 @@ class Runner:
         counts = {k: int(v) for k, v in (summary.get("counts") or {}).items()}
         employees = fetch_employees(b, config)
         users = users_from_pages(traffic.pages, config)
-        cpu, planned = map_and_plan_cpu(employees, users, config)
+        cpu, planned = map_and_plan_cpu(employees, users, config, target.folder)
         if scenario == "first":
             changed = planned.get("create", 0)
         extra: dict[str, object] = {"planned": planned}
