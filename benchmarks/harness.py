@@ -110,14 +110,18 @@ class Spawner:
         )
 
     def close(self) -> None:
-        """Let the helper end (stdin closed), or kill it if it does not."""
+        """Let the helper end (stdin closed); if a child is still running, stop both."""
         if self._proc.stdin is not None:
             self._proc.stdin.close()
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+            self._proc.terminate()  # spawner.py kills its running child first
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
 

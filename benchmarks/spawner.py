@@ -14,14 +14,25 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 
+_running: list[subprocess.Popen[bytes]] = []
+
+
+def _stop(signum: int, frame: object) -> None:
+    """Told to stop (the benchmark is ending early): take the running child along."""
+    for proc in _running:
+        proc.kill()
+    os._exit(128 + signum)
+
 
 def main() -> int:
     """Serve requests until stdin closes."""
+    signal.signal(signal.SIGTERM, _stop)
     for line in sys.stdin:
         request = json.loads(line)
         with open(request["stdout"], "wb") as out, open(request["stderr"], "wb") as err:
@@ -29,6 +40,7 @@ def main() -> int:
             proc = subprocess.Popen(
                 request["args"], stdout=out, stderr=err, env=request["env"], cwd=request["cwd"]
             )
+            _running[:] = [proc]
             watchdog = threading.Timer(request["timeout"], proc.kill)
             watchdog.start()
             try:
