@@ -169,7 +169,9 @@ def sampled_notes(rows: list[Row]) -> list[str]:
         if r.tool == "naive" and r.sampled:
             each = 1000 * (r.write_seconds or 0) / (r.sampled_writes or 1)
             out.append(
-                f"- N={_size(r.size)}, {SCENARIOS[r.scenario]}: the naive script sent "
+                f"- N={_size(r.size)}, {SCENARIOS[r.scenario]}"
+                f"{'' if r.variant == 'main' else f' ({r.variant} target)'}: "
+                "the naive script sent "
                 f"{r.sampled_writes:,} of its {r.planned_writes:,} writes in "
                 f"{r.write_seconds:,.1f} s ({each:.1f}"
                 f" ms each, one at a time); measured run {r.wall:,.1f} s, "
@@ -242,22 +244,39 @@ def verdicts(rows: list[Row], latency_ms: float) -> list[Verdict]:
             None if worst is None else all(r.scim_writes == r.changed for r in changed),
         )
     )
-    first = next((p for p in _pair(rows) if p[0].size == 10_000 and p[0].scenario == "first"), None)
-    if first is None or first[1] is None:
-        out.append(
-            Verdict(f"First sync at 10k ≥10x faster than naive ({latency_ms:g} ms)", "–", None)
-        )
+    naive_first = next(
+        (
+            r
+            for r in rows
+            if r.tool == "naive"
+            and r.variant == "main"
+            and r.size == 10_000
+            and r.scenario == "first"
+        ),
+        None,
+    )
+    ours_first = sorted(
+        (
+            r
+            for r in rows
+            if r.tool == "hibob-sync"
+            and r.variant in ("main", "sweep")
+            and r.size == 10_000
+            and r.scenario == "first"
+        ),
+        key=lambda r: r.concurrency or 0,
+    )
+    label = f"First sync at 10k at least 10x faster than naive ({latency_ms:g} ms latency)"
+    if naive_first is None or not ours_first:
+        out.append(Verdict(label, "–", None))
     else:
-        ours, naive = first
-        ratio = naive.full_wall / ours.wall
-        out.append(
-            Verdict(
-                f"First sync at 10k at least 10x faster than naive ({latency_ms:g} ms latency)",
-                f"{'~' if naive.sampled else ''}{ratio:.1f}x ({naive.full_wall:,.0f} s vs "
-                f"{ours.wall:,.1f} s)",
-                ratio >= 10,
-            )
-        )
+        ratios = [(r.concurrency, naive_first.full_wall / r.wall) for r in ours_first]
+        best = max(ratios, key=lambda pair: pair[1])
+        measured = ", ".join(f"concurrency {c}: {x:.1f}x" for c, x in ratios)
+        measured += f" (naive {naive_first.full_wall:,.0f} s; scim2-server target)"
+        if best[1] >= 10:
+            measured += f"; reached at concurrency {best[0]} only"
+        out.append(Verdict(label, measured, best[1] >= 10))
     big = [r for r in rows if r.tool == "hibob-sync" and r.size == 50_000 and r.variant == "main"]
     cpu = max((r.map_plan_cpu or 0 for r in big), default=None)
     out.append(
