@@ -122,8 +122,13 @@ def _serve(config_path: Path | None) -> None:  # pragma: no cover - runs in the 
         def log_message(self, format: str, *args: Any) -> None:
             return
 
+    class Server(ThreadingWSGIServer):
+        # scim2-server's clients open a connection per request: a backlog of 5 overflows
+        # at a concurrency of 16 and the dropped connections cost a retry each.
+        request_queue_size = 1024
+
     with make_server(
-        "127.0.0.1", 0, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
+        "127.0.0.1", 0, app, server_class=Server, handler_class=QuietHandler
     ) as server:
         print(f"port {server.server_address[1]}", flush=True)
         server.serve_forever()

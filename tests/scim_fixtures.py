@@ -259,6 +259,11 @@ class ScimServer:
 class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        # Two writes per answer: without this, delayed ACKs stall each kept-alive call ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _serve(self) -> None:
         scim: ScimServer = self.server.scim  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
