@@ -24,7 +24,7 @@ from hibob_sync.config import load_settings
 from hibob_sync.local_scim import LocalScimServer
 from hibob_sync.mapping import load_mapping
 from hibob_sync.sandbox import HibobSandbox, generate_company
-from hibob_sync.sandbox.catalogue import GROUPS_FIELD, TEAMS_FIELD
+from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from hibob_sync.sync import history, run_sync
 
 Say = Callable[[str], None]
@@ -83,18 +83,7 @@ def _write_files(folder: Path, hibob_url: str, scim_url: str) -> Path:
         "sync:\n  leavers: deactivate\n  max_deactivations: 10%\n  state_path: state.db\n",
         encoding="utf-8",
     )
-    (folder / "mapping.yaml").write_text(
-        "mapping:\n"
-        "  email: root.email\n"
-        "  employee_id: work.employeeIdInCompany\n"
-        "  job_title: work.title\n"
-        "  start_date: work.startDate\n"
-        "  birthday: personal.birthDate\n"
-        f"  teams: [work.department, {TEAMS_FIELD}]\n"
-        f"  groups: [work.site, {GROUPS_FIELD}]\n"
-        "  manager_email: work.reportsTo.email\n",
-        encoding="utf-8",
-    )
+    (folder / "mapping.yaml").write_text(MAPPING_YAML, encoding="utf-8")
     return config
 
 

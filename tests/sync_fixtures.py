@@ -17,25 +17,13 @@ import requests
 
 from hibob_sync.http import HttpSettings
 from hibob_sync.sandbox import HibobSandbox
-from hibob_sync.sandbox.catalogue import GROUPS_FIELD, TEAMS_FIELD
+from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from tests.cli_helpers import CliResult, run_cli
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID, FakeClock
 from tests.scim_fixtures import ScimServer
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 HITHRIVE = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
-
-MAPPING = f"""\
-mapping:
-  email: root.email
-  employee_id: work.employeeIdInCompany
-  job_title: work.title
-  start_date: work.startDate
-  birthday: personal.birthDate
-  teams: [work.department, {TEAMS_FIELD}]
-  groups: [work.site, {GROUPS_FIELD}]
-  manager_email: work.reportsTo.email
-"""
 
 
 @dataclass
@@ -108,7 +96,7 @@ def sync_env(
 ) -> Iterator[SyncEnv]:
     folder = tmp_path / "etc"
     folder.mkdir()
-    (folder / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    (folder / "mapping.yaml").write_text(MAPPING_YAML, encoding="utf-8")
     monkeypatch.setenv("HIBOB_SERVICE_USER_ID", HIBOB_USER_ID)
     monkeypatch.setenv("HIBOB_SERVICE_USER_TOKEN", HIBOB_TOKEN)
     monkeypatch.setenv("HITHRIVE_SCIM_TOKEN", scim_server.token)

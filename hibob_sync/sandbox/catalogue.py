@@ -100,3 +100,18 @@ def resolve_category(name_or_id: str) -> str:
         if display.casefold() == name_or_id.casefold():
             return category_id
     raise ValueError(f"unknown sandbox category: {name_or_id!r}")
+
+
+# A mapping of all eight HiThrive fields onto this catalogue, custom Teams/Groups included:
+# what the demo, the end-to-end tests and the benchmarks sync.
+MAPPING_YAML = f"""\
+mapping:
+  email: root.email
+  employee_id: work.employeeIdInCompany
+  job_title: work.title
+  start_date: work.startDate
+  birthday: personal.birthDate
+  teams: [work.department, {TEAMS_FIELD}]
+  groups: [work.site, {GROUPS_FIELD}]
+  manager_email: work.reportsTo.email
+"""
