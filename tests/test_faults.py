@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from hibob_sync.sandbox import SEARCH_PATH, HibobSandbox, generate_company
+from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID, SANDBOX_TODAY, FakeClock
 from tests.reliability_helpers import assert_in_sync, assert_no_duplicates, scim_writes
 from tests.scim_fixtures import ScimServer, ScimServerFactory
-from tests.sync_fixtures import MAPPING, SyncEnv
+from tests.sync_fixtures import SyncEnv
 
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 EMPLOYEES = 200  # for the killed run: long enough an apply to be killed in the middle
@@ -215,7 +216,7 @@ def big_env(
     sandbox = HibobSandbox(company, user_id=HIBOB_USER_ID, token=HIBOB_TOKEN)
     folder = tmp_path / "big"
     folder.mkdir()
-    (folder / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
+    (folder / "mapping.yaml").write_text(MAPPING_YAML, encoding="utf-8")
     monkeypatch.setenv("HIBOB_SERVICE_USER_ID", HIBOB_USER_ID)
     monkeypatch.setenv("HIBOB_SERVICE_USER_TOKEN", HIBOB_TOKEN)
     monkeypatch.setenv("HITHRIVE_SCIM_TOKEN", scim_server.token)
