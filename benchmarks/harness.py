@@ -29,16 +29,15 @@ from latency_proxy import (
     hibob_kind,
     scim_kind,
 )
-from scim_server import ScimServerProcess
 
 from hibob_sync.config import load_settings
 from hibob_sync.hibob import HibobClient, HibobEmployee
 from hibob_sync.http import HttpSettings
-from hibob_sync.local_scim import HITHRIVE_CONFIG
+from hibob_sync.local_scim import HITHRIVE_CONFIG, LocalScimServer
 from hibob_sync.mapping import load_mapping
 from hibob_sync.model import ScimUser
 from hibob_sync.sandbox import Company, HibobSandbox, generate_company
-from hibob_sync.sandbox.catalogue import GROUPS_FIELD, TEAMS_FIELD
+from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from hibob_sync.scim_attributes import from_resource, placement
 
 HERE = Path(__file__).resolve().parent
@@ -46,17 +45,7 @@ NAIVE = HERE / "naive.py"
 SPAWNER = HERE / "spawner.py"
 PLAN_CPU = HERE / "plan_cpu.py"
 USER_ID = "benchmark-service-user"
-MAPPING = f"""\
-mapping:
-  email: root.email
-  employee_id: work.employeeIdInCompany
-  job_title: work.title
-  start_date: work.startDate
-  birthday: personal.birthDate
-  teams: [work.department, {TEAMS_FIELD}]
-  groups: [work.site, {GROUPS_FIELD}]
-  manager_email: work.reportsTo.email
-"""
+MAPPING = MAPPING_YAML
 
 
 @dataclass
@@ -130,7 +119,7 @@ class Spawner:
 class Target:
     """One SCIM server (its own scim2-server process) behind its own proxy."""
 
-    server: ScimServerProcess
+    server: LocalScimServer
     proxy: LatencyProxy
     folder: Path
 
@@ -184,7 +173,9 @@ class Bench:
             spc["filter"]["maxResults"] = page_size
             config = folder / "spc.json"
             config.write_text(json.dumps(spc), encoding="utf-8")
-        server = self.stack.enter_context(ScimServerProcess(self.scim_token, folder, config))
+        server = self.stack.enter_context(
+            LocalScimServer(self.scim_token, folder, service_provider_config=config)
+        )
         proxy = self.stack.enter_context(
             LatencyProxy(
                 server.port,
