@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from hibob_sync.model import ScimUser, Value, scim_field
 from hibob_sync.plan import Action, Plan
-from hibob_sync.scim import ScimClient, ScimWrite, WriteResult
+from hibob_sync.scim_batch import write_many
+from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 from hibob_sync.state import Failure
 
 log = logging.getLogger(__name__)
@@ -95,13 +96,13 @@ def _redact(text: str, action: Action, write: ScimWrite) -> str:
 class _Applier:
     def __init__(
         self,
-        client: ScimClient,
+        writer: ScimWriter,
         plan: Plan,
         users: Sequence[ScimUser],
         concurrency: int,
         progress: Progress | None,
     ) -> None:
-        self.client = client
+        self.writer = writer
         self.plan = plan
         self.concurrency = concurrency
         self.progress = progress
@@ -145,8 +146,8 @@ class _Applier:
             self._write_chunk(pairs[start : start + CHUNK])
 
     def _write_chunk(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
-        results: list[WriteResult] = self.client.write_many(
-            [write for _, write in pairs], concurrency=self.concurrency
+        results: list[WriteResult] = write_many(
+            self.writer, [write for _, write in pairs], concurrency=self.concurrency
         )
         for (action, write), outcome in zip(pairs, results, strict=True):
             if outcome.ok:
@@ -171,9 +172,7 @@ class _Applier:
             pairs: list[tuple[Action, ScimWrite]] = []
             for action in wave:
                 values = self._scim_changes(action, skip_manager=id(action) in deferred)
-                write = ScimWrite.for_create(
-                    str(len(pairs)), values, action.external_id or "", active=True
-                )
+                write = ScimWrite.for_create(values, action.external_id or "", active=True)
                 pairs.append((action, write))
             self._write(pairs)
 
@@ -183,7 +182,6 @@ class _Applier:
                 continue
             assert action.user is not None
             write = ScimWrite.for_update(
-                str(len(pairs)),
                 action.user,
                 self._scim_changes(action),
                 active=action.active,
@@ -196,14 +194,14 @@ class _Applier:
             user_id = self.id_of.get(action.email)
             if known and user_id is not None and manager_id is not None:
                 user = ScimUser(user_id, action.email, action.external_id, True)
-                write = ScimWrite.for_update(str(len(pairs)), user, {"manager_id": manager_id})
+                write = ScimWrite.for_update(user, {"manager_id": manager_id})
                 pairs.append((Action("update", action.email, action.employee_id, user), write))
         self._write(pairs)
         return self.result
 
 
 def apply_plan(
-    client: ScimClient,
+    writer: ScimWriter,
     plan: Plan,
     users: Sequence[ScimUser],
     *,
@@ -211,4 +209,4 @@ def apply_plan(
     progress: Progress | None = None,
 ) -> Applied:
     """Carry out every action of the plan (see module docstring)."""
-    return _Applier(client, plan, users, concurrency, progress).run()
+    return _Applier(writer, plan, users, concurrency, progress).run()

@@ -1,8 +1,9 @@
-"""The SCIM 2.0 client that reads and writes HiThrive's users (or any RFC 7644 server).
+"""The SCIM 2.0 client: transport, discovery and reading of HiThrive's users (any RFC 7644
+server).
 
-It follows the standard only: features come from the discovery documents, lists are paged by
-index, updates are PatchOps (or PUTs where patch is not offered), and many writes go through
-/Bulk only where the server announces it. Nothing here prints, exits or knows about click.
+It follows the standard only: features come from the discovery documents and lists are paged
+by index. Writes go through scim_writes.ScimWriter, which takes this client. Nothing here
+prints, exits or knows about click.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,18 +23,8 @@ from hibob_sync.errors import (
     RemoteError,
 )
 from hibob_sync.http import HttpSettings, make_session, send
-from hibob_sync.model import ScimUser, Value
-from hibob_sync.scim_attributes import (
-    AttributePath,
-    apply_changes,
-    from_resource,
-    get_ci,
-    new_resource,
-    normalise_values,
-    patch_body,
-    placement,
-    updated_user,
-)
+from hibob_sync.model import ScimUser
+from hibob_sync.scim_attributes import AttributePath, from_resource, get_ci, placement
 from hibob_sync.scim_discovery import (
     ServerFeatures,
     as_count,
@@ -44,9 +34,8 @@ from hibob_sync.scim_discovery import (
 )
 from hibob_sync.scim_discovery import missing_attributes as _missing_attributes
 from hibob_sync.scim_errors import ScimError, http_error, scim_error
-from hibob_sync.scim_writes import BulkWriter, ScimWrite, WriteResult
 
-__all__ = ["ScimClient", "ScimError", "ScimWrite", "ServerFeatures", "WriteResult"]
+__all__ = ["ScimClient", "ScimError", "ServerFeatures"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +47,7 @@ _NOT_OFFERED = frozenset({400, 404, 405, 406, 415, 501})
 
 
 class ScimClient:
-    """One SCIM service provider: discovery, paged listing and user writes."""
+    """One SCIM service provider: transport, discovery and paged listing."""
 
     def __init__(
         self,
@@ -81,6 +70,8 @@ class ScimClient:
         self._idle: list[requests.Session] = []
         self._lock = threading.Lock()
         self._features: ServerFeatures | None = None
+        # A listing keeps each raw resource only where updates are PUTs of the whole resource.
+        self.keep_resources: bool | None = None
 
     def __repr__(self) -> str:
         return f"ScimClient({self.base_url!r}, token=<hidden>)"
@@ -139,9 +130,10 @@ class ScimClient:
             raise self.error(response, payload, what)
         return response, payload
 
-    def _expect(
+    def expect(
         self, method: str, path: str, *, what: str, **kwargs: Any
     ) -> tuple[requests.Response, Any]:
+        """A request whose refusal raises the tool's error."""
         response, payload = self.request(method, path, what=what, **kwargs)
         if not response.ok:
             raise self.error(response, payload, what)
@@ -202,7 +194,7 @@ class ScimClient:
         users: dict[str, ScimUser] = {}
         start = 1
         for _ in range(self._max_pages):
-            _, body = self._expect(
+            _, body = self.expect(
                 "GET", "/Users", what="listing users", params={"startIndex": start, "count": count}
             )
             resources = get_ci(body, "Resources") if isinstance(body, Mapping) else None
@@ -225,8 +217,9 @@ class ScimClient:
         )
 
     def _read_page(self, resources: list[Any], start: int) -> list[ScimUser]:
-        # Raw resources are kept only where updates are PUTs of the whole resource.
-        keep = not self.discover().patch
+        keep = self.keep_resources
+        if keep is None:
+            keep = not self.discover().patch
         users = []
         for offset, resource in enumerate(resources):
             user = (
@@ -246,7 +239,7 @@ class ScimClient:
 
     def get(self, user_id: str) -> ScimUser:
         """One user by SCIM id, as the server holds it now."""
-        _, body = self._expect("GET", f"/Users/{user_id}", what=f"reading user {user_id}")
+        _, body = self.expect("GET", f"/Users/{user_id}", what=f"reading user {user_id}")
         user = from_resource(body, self.placement) if isinstance(body, Mapping) else None
         if user is None:
             raise RemoteError(f"{self.service} answered user {user_id} without an id")
@@ -271,147 +264,3 @@ class ScimClient:
                 return None
             log.info("%s: filter refused (HTTP %d); listing", self.service, response.status_code)
         return next((u for u in self.list_users() if u.user_name.strip().lower() == wanted), None)
-
-    # -- writing ----------------------------------------------------------------------------
-
-    def create(
-        self, values: Mapping[str, Value], external_id: str, active: bool = True
-    ) -> ScimUser:
-        """POST a new user; a 409 on its userName adopts the user if it is ours or unowned."""
-        clean = normalise_values(values)
-        body = new_resource(clean, external_id, active, self.placement)
-        response, payload = self.request("POST", "/Users", what="creating a user", body=body)
-        if response.ok:
-            return self.created(payload, response.headers.get("Location"), body)
-        error = self.error(response, payload, "creating a user")
-        if response.status_code == 409:
-            return self.resolve_conflict(clean, external_id, active, error)
-        raise error
-
-    def created(self, payload: Any, location: str | None, body: Mapping[str, Any]) -> ScimUser:
-        """The new user from the server's answer, or from what was sent plus its Location."""
-        if isinstance(payload, Mapping) and payload.get("id"):
-            user = from_resource(payload, self.placement)
-        else:
-            user_id = (location or "").rstrip("/").rsplit("/", 1)[-1]
-            user = from_resource({**body, "id": user_id}, self.placement) if location else None
-        if user is None:
-            raise RemoteError(f"{self.service} created a user but did not say its id")
-        return user
-
-    def resolve_conflict(
-        self, values: dict[str, Value], external_id: str, active: bool, error: HibobSyncError
-    ) -> ScimUser:
-        """After 409 (e.g. a retried POST whose first answer was lost), adopt, never duplicate."""
-        existing = self.find_by_user_name(str(values.get("email") or ""))
-        if existing is None:
-            raise error
-        if existing.external_id not in (None, external_id):
-            raise ScimError(
-                f"{self.service}: a user with this email already exists (SCIM id {existing.id}) "
-                f"and belongs to another HiBob employee (externalId {existing.external_id})",
-                status=409,
-                scim_type="uniqueness",
-                hint="fix the duplicate email in HiBob, or the externalId of that SCIM user",
-            )
-        log.info(
-            "%s: the user already existed (SCIM id %s); updating it", self.service, existing.id
-        )
-        changes = {k: v for k, v in values.items() if existing.values.get(k) != v}
-        return self.update(
-            existing,
-            changes,
-            active=None if existing.active == active else active,
-            external_id=None if existing.external_id == external_id else external_id,
-        )
-
-    def update(
-        self,
-        user: ScimUser,
-        changes: Mapping[str, Value],
-        *,
-        active: bool | None = None,
-        external_id: str | None = None,
-    ) -> ScimUser:
-        """PATCH only the changed attributes; PUT the whole resource where patch is not offered."""
-        clean = normalise_values(changes)
-        if not clean and active is None and external_id is None:
-            return user
-        what = f"updating user {user.id}"
-        if "email" in clean and not user.resource:
-            user = self.get(user.id)  # its other emails must survive the new work email
-        if self.discover().patch:
-            body = patch_body(user, clean, self.placement, active=active, external_id=external_id)
-            response, payload = self.request("PATCH", f"/Users/{user.id}", what=what, body=body)
-            if response.ok:
-                return updated_user(user, payload, clean, self.placement, active, external_id)
-            if response.status_code not in (405, 501):
-                raise self.error(response, payload, what)
-            log.warning("%s refused PATCH; using PUT from now on", self.service)
-            features = replace(self.discover(), patch=False)
-            with self._lock:
-                self._features = features
-        body = self.put_body(user, clean, active, external_id)
-        _, payload = self._expect("PUT", f"/Users/{user.id}", what=what, body=body)
-        return updated_user(user, payload, clean, self.placement, active, external_id)
-
-    def put_body(
-        self,
-        user: ScimUser,
-        changes: Mapping[str, Value],
-        active: bool | None,
-        external_id: str | None,
-    ) -> dict[str, Any]:
-        """The whole resource with the changes applied, keeping attributes the tool leaves alone."""
-        base = user.resource if user.resource else self.get(user.id).resource
-        body = apply_changes(base, changes, self.placement, active=active, external_id=external_id)
-        body["id"] = user.id
-        return body
-
-    def deactivate(self, user: ScimUser) -> ScimUser:
-        """A leaver: active=false, never DELETE (HiThrive keeps recognition history)."""
-        return self.update(user, {}, active=False)
-
-    def reactivate(self, user: ScimUser) -> ScimUser:
-        """A rehire: active=true."""
-        return self.update(user, {}, active=True)
-
-    def write_one(self, write: ScimWrite) -> WriteResult:
-        """Perform one write; a refusal of this user becomes a failed result, not an exception."""
-        try:
-            if write.kind == "create":
-                user = self.create(write.values, write.external_id or "", write.active is not False)
-            else:
-                assert write.user is not None
-                user = self.update(
-                    write.user, write.values, active=write.active, external_id=write.external_id
-                )
-        except RemoteError as exc:
-            return WriteResult(write, error=exc)
-        return WriteResult(write, user=user)
-
-    def write_many(self, writes: Sequence[ScimWrite], concurrency: int = 4) -> list[WriteResult]:
-        """Every write, in order of `writes`: through /Bulk where offered, else a bounded pool.
-
-        Refusals of one user are results; a rejected token, a missing permission or an
-        unavailable server raise and stop the remaining writes.
-        """
-        if not writes:
-            return []
-        if self.discover().use_bulk and len(writes) > 1:
-            return self.apply_bulk(writes)
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            futures: list[Future[WriteResult]] = [pool.submit(self.write_one, w) for w in writes]
-            try:
-                return [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-
-    def apply_bulk(self, writes: Sequence[ScimWrite]) -> list[WriteResult]:
-        """Send the writes through POST /Bulk in batches the server accepts (needs bulk support)."""
-        features = self.discover()
-        if not features.bulk:
-            raise ValueError(f"{self.service} does not announce bulk support")
-        return BulkWriter(self, features).run(writes)

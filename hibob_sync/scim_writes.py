@@ -1,32 +1,31 @@
-"""Writes as plain data, and their outcomes, so a caller handles per-request and /Bulk alike.
+"""Writes as plain data, and the writer that performs them one request at a time.
 
-A planner builds ScimWrite items; ScimClient.write_many performs them (through /Bulk where
-the server offers it, else one request each) and returns one WriteResult per item, in order.
+A planner builds ScimWrite items; ScimWriter (which takes a ScimClient) creates and updates
+users and returns one WriteResult per item. Many writes at once (/Bulk or a bounded pool)
+are scim_batch's job.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from hibob_sync.errors import HibobSyncError, RemoteError
 from hibob_sync.model import ScimUser, Value
+from hibob_sync.scim import ScimClient
 from hibob_sync.scim_attributes import (
-    get_ci,
+    apply_changes,
+    from_resource,
     new_resource,
     normalise_values,
     patch_body,
     updated_user,
 )
-from hibob_sync.scim_discovery import ServerFeatures, as_status
+from hibob_sync.scim_errors import ScimError
 
-if TYPE_CHECKING:
-    from hibob_sync.scim import ScimClient
-
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-DEFAULT_BULK_OPERATIONS = 100
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,6 @@ class ScimWrite:
     """One user write. `values` are SCIM_FIELDS-keyed: all fields (create) or the changes."""
 
     kind: Literal["create", "update"]
-    key: str
     values: Mapping[str, Value] = field(default_factory=dict)
     user: ScimUser | None = None
     external_id: str | None = None
@@ -42,15 +40,14 @@ class ScimWrite:
 
     @classmethod
     def for_create(
-        cls, key: str, values: Mapping[str, Value], external_id: str, active: bool = True
+        cls, values: Mapping[str, Value], external_id: str, active: bool = True
     ) -> ScimWrite:
         """A new user owned by HiBob employee `external_id`."""
-        return cls("create", key, dict(values), None, external_id, active)
+        return cls("create", dict(values), None, external_id, active)
 
     @classmethod
     def for_update(
         cls,
-        key: str,
         user: ScimUser,
         changes: Mapping[str, Value],
         *,
@@ -58,7 +55,13 @@ class ScimWrite:
         external_id: str | None = None,
     ) -> ScimWrite:
         """Changes to an existing user; `active`/`external_id` only when they change."""
-        return cls("update", key, dict(changes), user, external_id, active)
+        return cls("update", dict(changes), user, external_id, active)
+
+    @property
+    def empty(self) -> bool:
+        """An update that changes nothing: no request is sent for it."""
+        nothing = not self.values and self.active is None and self.external_id is None
+        return self.kind == "update" and nothing
 
 
 @dataclass
@@ -70,167 +73,127 @@ class WriteResult:
     error: HibobSyncError | None = None
 
     @property
-    def key(self) -> str:
-        return self.write.key
-
-    @property
     def ok(self) -> bool:
         return self.error is None
 
 
-class BulkWriter:
-    """POST /Bulk in batches within maxOperations and maxPayloadSize; map each outcome back."""
+class ScimWriter:
+    """Creates and updates users on one SCIM server, through its client."""
 
-    def __init__(self, client: ScimClient, features: ServerFeatures) -> None:
+    def __init__(self, client: ScimClient) -> None:
         self.client = client
-        self.features = features
+        self.patch: bool | None = None  # None: as the server announces; False once refused
 
-    def run(self, writes: Sequence[ScimWrite]) -> list[WriteResult]:
-        results: list[WriteResult | None] = [None] * len(writes)
-        pending: list[tuple[int, dict[str, Any]]] = []
-        for index, write in enumerate(writes):
-            nothing = not write.values and write.active is None and write.external_id is None
-            if write.kind == "update" and nothing:
-                results[index] = WriteResult(write, user=write.user)
-                continue
-            try:
-                pending.append((index, self.operation(write, f"w{index}")))
-            except RemoteError as exc:
-                results[index] = WriteResult(write, error=exc)
-        for batch in self.batches(pending):
-            self.send(batch, writes, results)
-        for index, result in enumerate(results):
-            assert result is not None
-            results[index] = self.settle_conflict(result)
-        return [result for result in results if result is not None]
+    @property
+    def uses_patch(self) -> bool:
+        """Whether updates are PatchOps (else PUTs of the whole resource)."""
+        return self.client.discover().patch if self.patch is None else self.patch
 
-    def operation(self, write: ScimWrite, bulk_id: str) -> dict[str, Any]:
-        """One BulkRequest operation: POST a new user, PATCH (or PUT) an existing one."""
+    def create(
+        self, values: Mapping[str, Value], external_id: str, active: bool = True
+    ) -> ScimUser:
+        """POST a new user; a 409 on its userName adopts the user if it is ours or unowned."""
         client = self.client
-        values = normalise_values(write.values)
-        if write.kind == "create":
-            data = new_resource(
-                values, write.external_id or "", write.active is not False, client.placement
-            )
-            return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": data}
-        assert write.user is not None
-        if self.features.patch:
-            method = "PATCH"
-            data = patch_body(
-                write.user,
-                values,
-                client.placement,
-                active=write.active,
-                external_id=write.external_id,
-            )
+        clean = normalise_values(values)
+        body = new_resource(clean, external_id, active, client.placement)
+        response, payload = client.request("POST", "/Users", what="creating a user", body=body)
+        if response.ok:
+            return self.created(payload, response.headers.get("Location"), body)
+        error = client.error(response, payload, "creating a user")
+        if response.status_code == 409:
+            return self.resolve_conflict(clean, external_id, active, error)
+        raise error
+
+    def created(self, payload: Any, location: str | None, body: Mapping[str, Any]) -> ScimUser:
+        """The new user from the server's answer, or from what was sent plus its Location."""
+        placement = self.client.placement
+        if isinstance(payload, Mapping) and payload.get("id"):
+            user = from_resource(payload, placement)
         else:
-            method = "PUT"
-            data = client.put_body(write.user, values, write.active, write.external_id)
-        return {
-            "method": method,
-            "path": f"/Users/{write.user.id}",
-            "bulkId": bulk_id,
-            "data": data,
-        }
+            user_id = (location or "").rstrip("/").rsplit("/", 1)[-1]
+            user = from_resource({**body, "id": user_id}, placement) if location else None
+        if user is None:
+            raise RemoteError(f"{self.client.service} created a user but did not say its id")
+        return user
 
-    def batches(
-        self, pending: list[tuple[int, dict[str, Any]]]
-    ) -> list[list[tuple[int, dict[str, Any]]]]:
-        """Split so no request exceeds maxOperations or (when announced) maxPayloadSize."""
-        max_operations = self.features.bulk_max_operations or DEFAULT_BULK_OPERATIONS
-        max_payload = self.features.bulk_max_payload or None
-        envelope = len(json.dumps({"schemas": [BULK_REQUEST], "Operations": []}))
-        batches: list[list[tuple[int, dict[str, Any]]]] = []
-        current: list[tuple[int, dict[str, Any]]] = []
-        size = envelope
-        for item in pending:
-            item_size = len(json.dumps(item[1]).encode()) + 2
-            full = len(current) >= max_operations
-            too_big = max_payload is not None and size + item_size > max_payload
-            if current and (full or too_big):
-                batches.append(current)
-                current, size = [], envelope
-            current.append(item)
-            size += item_size
-        if current:
-            batches.append(current)
-        return batches
-
-    def send(
-        self,
-        batch: list[tuple[int, dict[str, Any]]],
-        writes: Sequence[ScimWrite],
-        results: list[WriteResult | None],
-    ) -> None:
-        client = self.client
-        body = {"schemas": [BULK_REQUEST], "Operations": [op for _, op in batch]}
-        what = f"a bulk request of {len(batch)} writes"
-        response, payload = client.request("POST", "/Bulk", what=what, body=body)
-        if not response.ok:
-            error = client.error(response, payload, what)
-            for index, _ in batch:
-                results[index] = WriteResult(writes[index], error=error)
-            return
-        outcomes = get_ci(payload, "Operations") if isinstance(payload, Mapping) else None
-        waiting = {op["bulkId"]: (index, op) for index, op in batch}
-        for position, outcome in enumerate(outcomes if isinstance(outcomes, list) else []):
-            if not isinstance(outcome, Mapping):
-                continue
-            # Match by bulkId; servers that echo it only for POST answer in request order.
-            bulk_id = get_ci(outcome, "bulkId")
-            if bulk_id not in waiting and position < len(batch):
-                bulk_id = batch[position][1]["bulkId"]
-            entry = waiting.pop(bulk_id, None)
-            if entry is not None:
-                index, op = entry
-                results[index] = self.outcome(writes[index], op, outcome)
-        for index, _ in waiting.values():
-            results[index] = WriteResult(
-                writes[index],
-                error=RemoteError(
-                    f"{client.service} did not report the outcome of this write in its bulk "
-                    "answer; the next run will check it again"
-                ),
+    def resolve_conflict(
+        self, values: dict[str, Value], external_id: str, active: bool, error: HibobSyncError
+    ) -> ScimUser:
+        """After 409 (e.g. a retried POST whose first answer was lost), adopt, never duplicate."""
+        service = self.client.service
+        existing = self.client.find_by_user_name(str(values.get("email") or ""))
+        if existing is None:
+            raise error
+        if existing.external_id not in (None, external_id):
+            raise ScimError(
+                f"{service}: a user with this email already exists (SCIM id {existing.id}) "
+                f"and belongs to another HiBob employee (externalId {existing.external_id})",
+                status=409,
+                scim_type="uniqueness",
+                hint="fix the duplicate email in HiBob, or the externalId of that SCIM user",
             )
+        log.info("%s: the user already existed (SCIM id %s); updating it", service, existing.id)
+        changes = {k: v for k, v in values.items() if existing.values.get(k) != v}
+        return self.update(
+            existing,
+            changes,
+            active=None if existing.active == active else active,
+            external_id=None if existing.external_id == external_id else external_id,
+        )
 
-    def outcome(
-        self, write: ScimWrite, op: Mapping[str, Any], outcome: Mapping[str, Any]
-    ) -> WriteResult:
-        """One per-operation outcome of a BulkResponse as a WriteResult."""
+    def update(
+        self,
+        user: ScimUser,
+        changes: Mapping[str, Value],
+        *,
+        active: bool | None = None,
+        external_id: str | None = None,
+    ) -> ScimUser:
+        """PATCH only the changed attributes; PUT the whole resource where patch is not offered."""
         client = self.client
-        raw_status = get_ci(outcome, "status")
-        if isinstance(raw_status, Mapping):  # draft servers: {"code": 201}
-            raw_status = get_ci(raw_status, "code")
-        status = as_status(raw_status)
-        response = get_ci(outcome, "response")
-        what = "creating a user" if write.user is None else f"updating user {write.user.id}"
-        if status is None or not 200 <= status < 300:
-            return WriteResult(write, error=client.scim_error(status, response, what))
+        clean = normalise_values(changes)
+        if not clean and active is None and external_id is None:
+            return user
+        what = f"updating user {user.id}"
+        if "email" in clean and not user.resource:
+            user = client.get(user.id)  # its other emails must survive the new work email
+        if self.uses_patch:
+            body = patch_body(user, clean, client.placement, active=active, external_id=external_id)
+            response, payload = client.request("PATCH", f"/Users/{user.id}", what=what, body=body)
+            if response.ok:
+                return updated_user(user, payload, clean, client.placement, active, external_id)
+            if response.status_code not in (405, 501):
+                raise client.error(response, payload, what)
+            log.warning("%s refused PATCH; using PUT from now on", client.service)
+            self.patch = False
+        body = self.put_body(user, clean, active, external_id)
+        _, payload = client.expect("PUT", f"/Users/{user.id}", what=what, body=body)
+        return updated_user(user, payload, clean, client.placement, active, external_id)
+
+    def put_body(
+        self,
+        user: ScimUser,
+        changes: Mapping[str, Value],
+        active: bool | None,
+        external_id: str | None,
+    ) -> dict[str, Any]:
+        """The whole resource with the changes applied, keeping attributes the tool leaves alone."""
+        placement = self.client.placement
+        base = user.resource if user.resource else self.client.get(user.id).resource
+        body = apply_changes(base, changes, placement, active=active, external_id=external_id)
+        body["id"] = user.id
+        return body
+
+    def write_one(self, write: ScimWrite) -> WriteResult:
+        """Perform one write; a refusal of this user becomes a failed result, not an exception."""
         try:
             if write.kind == "create":
-                user = client.created(response, get_ci(outcome, "location"), op["data"])
+                user = self.create(write.values, write.external_id or "", write.active is not False)
             else:
                 assert write.user is not None
-                changes = normalise_values(write.values)
-                user = updated_user(
-                    write.user, response, changes, client.placement, write.active, write.external_id
+                user = self.update(
+                    write.user, write.values, active=write.active, external_id=write.external_id
                 )
-        except RemoteError as exc:
-            return WriteResult(write, error=exc)
-        return WriteResult(write, user=user)
-
-    def settle_conflict(self, result: WriteResult) -> WriteResult:
-        """A create refused with 409 is resolved one by one, as in a single POST."""
-        write, error = result.write, result.error
-        if write.kind != "create" or not isinstance(error, RemoteError) or error.status != 409:
-            return result
-        try:
-            user = self.client.resolve_conflict(
-                normalise_values(write.values),
-                write.external_id or "",
-                write.active is not False,
-                error,
-            )
         except RemoteError as exc:
             return WriteResult(write, error=exc)
         return WriteResult(write, user=user)

@@ -31,6 +31,7 @@ from hibob_sync.safeguards import (
     check_targets,
 )
 from hibob_sync.scim import ScimClient
+from hibob_sync.scim_writes import ScimWriter
 from hibob_sync.state import Failure, RunRecord, StateStore
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,8 @@ class _Run:
             if self.progress:
                 self.progress(done, total)
 
-        return apply_plan(scim, plan, users, concurrency=self.settings.concurrency, progress=step)
+        writer = ScimWriter(scim)
+        return apply_plan(writer, plan, users, concurrency=self.settings.concurrency, progress=step)
 
     @staticmethod
     def _counts(plan: Plan, applied: Applied) -> dict[str, int]:

@@ -8,7 +8,7 @@ import pytest
 
 from hibob_sync.errors import ConfigError
 from hibob_sync.model import ScimUser
-from hibob_sync.scim import ScimClient, ScimWrite
+from hibob_sync.scim import ScimClient
 from hibob_sync.scim_attributes import (
     CORE_USER,
     DEFAULT_ATTRIBUTES,
@@ -22,13 +22,14 @@ from hibob_sync.scim_attributes import (
     placement,
     validate_attributes,
 )
+from hibob_sync.scim_batch import BulkWriter
 from hibob_sync.scim_discovery import (
     ServerFeatures,
     features_from_config,
     missing_attributes,
     schema_attributes,
 )
-from hibob_sync.scim_writes import BulkWriter
+from hibob_sync.scim_writes import ScimWrite, ScimWriter
 from tests.scim_fixtures import fast_http
 
 WHERE = placement()
@@ -168,9 +169,9 @@ def test_missing_attributes_needs_a_positive_description() -> None:
 def test_bulk_batches_respect_operations_and_payload_limits() -> None:
     client = ScimClient("http://127.0.0.1:9/v2", "t", fast_http())
     features = ServerFeatures(bulk=True, bulk_max_operations=3, bulk_max_payload=1200)
-    writer = BulkWriter(client, features)
+    writer = BulkWriter(ScimWriter(client), features)
     writes = [
-        ScimWrite.for_create(str(i), {"email": f"p{i}@x.org", "job_title": "x" * 150}, f"e{i}")
+        ScimWrite.for_create({"email": f"p{i}@x.org", "job_title": "x" * 150}, f"e{i}")
         for i in range(7)
     ]
     operations = [(i, writer.operation(w, f"w{i}")) for i, w in enumerate(writes)]

@@ -9,8 +9,10 @@ import pytest
 
 from hibob_sync.errors import CredentialsError, PermissionMissingError, RemoteError
 from hibob_sync.model import SCIM_FIELDS, Value
-from hibob_sync.scim import ScimClient, ScimError, ScimWrite
+from hibob_sync.scim import ScimClient, ScimError
 from hibob_sync.scim_attributes import HITHRIVE_USER, normalise_values
+from hibob_sync.scim_batch import write_many
+from hibob_sync.scim_writes import ScimWrite, ScimWriter
 from tests.scim_fixtures import ScimServer, ScimServerFactory
 
 SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -159,9 +161,10 @@ def test_a_resource_without_id_is_skipped_without_personal_data(
 
 def test_every_field_round_trips_equal(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    manager = client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    manager = writer.create(person(1), "emp-1")
     written = person(2, manager_id=manager.id)
-    created = client.create(written, "emp-2")
+    created = writer.create(written, "emp-2")
     expected = normalise_values(written)
     assert set(expected) == set(SCIM_FIELDS)
     assert expected["teams"] == ("Core", "Platform") and expected["email"] == "person2@example.com"
@@ -181,7 +184,8 @@ def test_every_field_round_trips_equal(scim_server: ScimServer) -> None:
 
 def test_create_lists_only_the_extensions_it_uses(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    client.create({"email": "solo@example.com", "job_title": "CEO"}, "emp-9")
+    writer = ScimWriter(client)
+    writer.create({"email": "solo@example.com", "job_title": "CEO"}, "emp-9")
     body = next(c.body for c in scim_server.calls if c.method == "POST")
     assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User"]
     assert body["userName"] == "solo@example.com" and body["externalId"] == "emp-9"
@@ -189,9 +193,10 @@ def test_create_lists_only_the_extensions_it_uses(scim_server: ScimServer) -> No
 
 def test_patch_sends_only_the_changes_and_clears_with_remove(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    user = client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    user = writer.create(person(1), "emp-1")
     scim_server.reset_counts()
-    updated = client.update(user, {"job_title": "Staff Engineer", "teams": (), "birthday": None})
+    updated = writer.update(user, {"job_title": "Staff Engineer", "teams": (), "birthday": None})
     assert scim_server.writes == [("PATCH", f"/Users/{user.id}")]
     [patch] = [call.body for call in scim_server.calls if call.method == "PATCH"]
     operations = patch["Operations"]
@@ -207,14 +212,16 @@ def test_patch_sends_only_the_changes_and_clears_with_remove(scim_server: ScimSe
 
 def test_nothing_to_change_sends_nothing(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    user = client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    user = writer.create(person(1), "emp-1")
     scim_server.reset_counts()
-    assert client.update(user, {}) is user
+    assert writer.update(user, {}) is user
     assert scim_server.requests == []
 
 
 def test_email_change_updates_user_name_and_work_email(scim_server: ScimServer) -> None:
     client = scim_server.client()
+    writer = ScimWriter(client)
     [seeded] = scim_server.seed(
         [
             {
@@ -228,7 +235,7 @@ def test_email_change_updates_user_name_and_work_email(scim_server: ScimServer) 
         ]
     )
     [user] = client.list_users()
-    client.update(user, {"email": "New@Example.com"})
+    writer.update(user, {"email": "New@Example.com"})
     again = client.get(seeded["id"])
     assert again.user_name == "new@example.com" and again.values["email"] == "new@example.com"
     assert again.resource["emails"] == [
@@ -240,10 +247,11 @@ def test_email_change_updates_user_name_and_work_email(scim_server: ScimServer) 
 
 def test_deactivate_and_reactivate(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    user = client.create(person(1), "emp-1")
-    assert client.deactivate(user).active is False
+    writer = ScimWriter(client)
+    user = writer.create(person(1), "emp-1")
+    assert writer.update(user, {}, active=False).active is False
     assert client.get(user.id).active is False
-    assert client.reactivate(user).active is True
+    assert writer.update(user, {}, active=True).active is True
     assert client.get(user.id).active is True
     assert [m for m, _ in scim_server.writes] == ["POST", "PATCH", "PATCH"]
 
@@ -263,25 +271,27 @@ def test_put_mode_keeps_attributes_the_tool_does_not_manage(
         ]
     )
     client = server.client()
+    writer = ScimWriter(client)
     [user] = client.list_users()
     server.reset_counts()
-    updated = client.update(user, {"job_title": "New", "teams": ("A",)}, external_id="emp-7")
+    updated = writer.update(user, {"job_title": "New", "teams": ("A",)}, external_id="emp-7")
     assert server.writes == [("PUT", f"/Users/{user.id}")]
     again = client.get(user.id)
     assert again.resource["displayName"] == "Set By Hand"
     assert again.resource["name"] == {"givenName": "Hand", "familyName": "Made"}
     assert again.values == updated.values == {**user.values, "job_title": "New", "teams": ("A",)}
     assert again.external_id == "emp-7"
-    client.update(again, {"job_title": None})
+    writer.update(again, {"job_title": None})
     assert "title" not in client.get(user.id).resource
 
 
 def test_a_refused_patch_falls_back_to_put(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    user = client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    user = writer.create(person(1), "emp-1")
     scim_server.respond(501, {"status": "501", "detail": "no PATCH"}, method="PATCH")
-    client.update(user, {"job_title": "Lead"})
-    client.update(client.get(user.id), {"job_title": "Head"})
+    writer.update(user, {"job_title": "Lead"})
+    writer.update(client.get(user.id), {"job_title": "Head"})
     assert [m for m, _ in scim_server.writes] == ["POST", "PATCH", "PUT", "PUT"]
     assert client.get(user.id).values["job_title"] == "Head"
 
@@ -291,13 +301,14 @@ def test_bulk_mode_batches_and_maps_each_outcome(
 ) -> None:
     server = scim_server_factory(SMALL_BULK)
     client = server.client()
-    taken = client.create(person(9), "someone-else")
-    writes = [ScimWrite.for_create(f"k{i}", person(i), f"emp-{i}") for i in range(4)]
-    writes.append(ScimWrite.for_create("clash", person(9), "emp-9"))
+    writer = ScimWriter(client)
+    taken = writer.create(person(9), "someone-else")
+    writes = [ScimWrite.for_create(person(i), f"emp-{i}") for i in range(4)]
+    writes.append(ScimWrite.for_create(person(9), "emp-9"))
     server.reset_counts()
-    results = client.write_many(writes)
+    results = write_many(writer, writes)
     assert server.count("POST", "/Bulk") == 3 and server.count("POST", "/Users") == 0
-    assert [r.key for r in results] == ["k0", "k1", "k2", "k3", "clash"]
+    assert [r.write for r in results] == writes
     assert all(r.ok for r in results[:4])
     clash = results[4].error
     assert isinstance(clash, ScimError) and clash.status == 409 and "someone-else" in str(clash)
@@ -308,9 +319,9 @@ def test_bulk_mode_batches_and_maps_each_outcome(
 
     server.reset_counts()
     users = [r.user for r in results[:2] if r.user is not None]
-    updates = [ScimWrite.for_update(u.id, u, {}, active=False) for u in users]
-    updates.append(ScimWrite.for_update("t", taken, {"job_title": "X"}))
-    outcome = client.write_many(updates)
+    updates = [ScimWrite.for_update(u, {}, active=False) for u in users]
+    updates.append(ScimWrite.for_update(taken, {"job_title": "X"}))
+    outcome = write_many(writer, updates)
     assert all(r.ok for r in outcome) and server.writes == [("POST", "/Bulk")] * 2
     assert [client.get(u.id).active for u in users] == [False, False]
     assert client.get(taken.id).values["job_title"] == "X"
@@ -318,14 +329,15 @@ def test_bulk_mode_batches_and_maps_each_outcome(
 
 def test_write_many_per_request_isolates_failures(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    gone = client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    gone = writer.create(person(1), "emp-1")
     scim_server.delete(gone.id)  # behind the client's back: its update will get 404
-    writes = [ScimWrite.for_create(f"c{i}", person(i), f"emp-{i}") for i in range(2, 8)]
-    writes.insert(3, ScimWrite.for_update("gone", gone, {"job_title": "X"}))
-    results = client.write_many(writes, concurrency=4)
-    assert [r.key for r in results] == [w.key for w in writes]
+    writes = [ScimWrite.for_create(person(i), f"emp-{i}") for i in range(2, 8)]
+    writes.insert(3, ScimWrite.for_update(gone, {"job_title": "X"}))
+    results = write_many(writer, writes, concurrency=4)
+    assert [r.write for r in results] == writes
     failed = [r for r in results if not r.ok]
-    assert [r.key for r in failed] == ["gone"]
+    assert [r.write for r in failed] == [writes[3]]
     assert isinstance(failed[0].error, ScimError) and failed[0].error.status == 404
     assert len(client.list_users()) == 6
 
@@ -350,23 +362,24 @@ def test_forbidden_is_a_permission_error(scim_server: ScimServer) -> None:
         path="/Users",
     )
     with pytest.raises(PermissionMissingError, match="lacks the permission") as caught:
-        scim_server.client().create(person(1), "emp-1")
+        ScimWriter(scim_server.client()).create(person(1), "emp-1")
     assert caught.value.exit_code == 77 and scim_server.token not in str(caught.value)
 
 
 def test_scim_error_bodies_are_parsed(scim_server: ScimServer) -> None:
     client = scim_server.client()
+    writer = ScimWriter(client)
     with pytest.raises(ScimError) as caught:
         client.get("no-such-id")
     assert caught.value.status == 404 and caught.value.detail and "HTTP 404" in str(caught.value)
-    client.create(person(1), "emp-1")
+    writer.create(person(1), "emp-1")
     scim_server.respond(
         400,
         {"status": "400", "scimType": "invalidValue", "detail": f"bad {scim_server.token}"},
         method="POST",
     )
     with pytest.raises(ScimError) as caught:
-        client.create(person(2), "emp-2")
+        writer.create(person(2), "emp-2")
     assert caught.value.scim_type == "invalidValue" and scim_server.token not in str(caught.value)
 
 
@@ -374,10 +387,11 @@ def test_a_retried_create_whose_answer_was_lost_does_not_duplicate(
     scim_server: ScimServer,
 ) -> None:
     client = scim_server.client()
+    writer = ScimWriter(client)
     client.discover()
     scim_server.reset_counts()
     scim_server.drop_response("POST", "/Users")
-    user = client.create(person(1), "emp-1")
+    user = writer.create(person(1), "emp-1")
     assert scim_server.count("POST", "/Users") == 2  # the retry met 409 uniqueness
     assert scim_server.writes == [("POST", "/Users")] * 2  # nothing differed: no PATCH
     assert [u.id for u in client.list_users()] == [user.id]
@@ -387,7 +401,8 @@ def test_a_retried_create_whose_answer_was_lost_does_not_duplicate(
 def test_a_conflict_adopts_an_unowned_user(scim_server: ScimServer) -> None:
     [hand] = scim_server.seed([{"userName": "person1@example.com", "displayName": "By Hand"}])
     client = scim_server.client()
-    user = client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    user = writer.create(person(1), "emp-1")
     assert user.id == hand["id"] and user.external_id == "emp-1"
     again = client.get(hand["id"])
     assert again.values == normalise_values(person(1)) and again.external_id == "emp-1"
@@ -396,9 +411,10 @@ def test_a_conflict_adopts_an_unowned_user(scim_server: ScimServer) -> None:
 
 def test_a_conflict_with_another_employee_is_a_clear_error(scim_server: ScimServer) -> None:
     client = scim_server.client()
-    client.create(person(1), "emp-1")
+    writer = ScimWriter(client)
+    writer.create(person(1), "emp-1")
     with pytest.raises(ScimError, match="another HiBob employee") as caught:
-        client.create(person(1), "emp-2")
+        writer.create(person(1), "emp-2")
     assert caught.value.scim_type == "uniqueness" and "emp-1" in str(caught.value)
 
 
@@ -407,15 +423,17 @@ def test_conflict_resolution_lists_when_filter_is_not_offered(
 ) -> None:
     server = scim_server_factory({**CAPPED, "filter": {"supported": False}})
     client = server.client()
-    first = client.create(person(1), "emp-1")
-    assert client.create(person(1), "emp-1").id == first.id
+    writer = ScimWriter(client)
+    first = writer.create(person(1), "emp-1")
+    assert writer.create(person(1), "emp-1").id == first.id
     assert not any("filter" in c.query for c in server.calls)
 
 
 def test_field_placement_can_be_overridden(scim_server: ScimServer) -> None:
     department = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
     client = scim_server.client(attributes={"job_title": department})
-    user = client.create({"email": "a@example.com", "job_title": "Sales"}, "emp-1")
+    writer = ScimWriter(client)
+    user = writer.create({"email": "a@example.com", "job_title": "Sales"}, "emp-1")
     resource = client.get(user.id).resource
     assert "title" not in resource
     assert resource["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] == {

@@ -1,0 +1,205 @@
+"""Many writes at once: through POST /Bulk where the server offers it, else a bounded pool.
+
+Either way every ScimWrite gets one WriteResult, in order; a refusal of one user is a result,
+while a rejected token, a missing permission or an unavailable server raise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from hibob_sync.errors import RemoteError
+from hibob_sync.scim_attributes import (
+    get_ci,
+    new_resource,
+    normalise_values,
+    patch_body,
+    updated_user,
+)
+from hibob_sync.scim_discovery import ServerFeatures, as_status
+from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+DEFAULT_BULK_OPERATIONS = 100
+
+
+def write_many(
+    writer: ScimWriter, writes: Sequence[ScimWrite], concurrency: int = 4
+) -> list[WriteResult]:
+    """Every write, in order of `writes`: through /Bulk where offered, else a bounded pool."""
+    if not writes:
+        return []
+    features = writer.client.discover()
+    if features.use_bulk and len(writes) > 1:
+        return BulkWriter(writer, features).run(writes)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures: list[Future[WriteResult]] = [pool.submit(writer.write_one, w) for w in writes]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+class BulkWriter:
+    """POST /Bulk in batches within maxOperations and maxPayloadSize; map each outcome back."""
+
+    def __init__(self, writer: ScimWriter, features: ServerFeatures) -> None:
+        if not features.bulk:
+            raise ValueError(f"{writer.client.service} does not announce bulk support")
+        self.writer = writer
+        self.client = writer.client
+        self.features = features
+
+    def run(self, writes: Sequence[ScimWrite]) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(writes)
+        pending: list[tuple[int, dict[str, Any]]] = []
+        for index, write in enumerate(writes):
+            if write.empty:
+                results[index] = WriteResult(write, user=write.user)
+                continue
+            try:
+                pending.append((index, self.operation(write, f"w{index}")))
+            except RemoteError as exc:
+                results[index] = WriteResult(write, error=exc)
+        for batch in self.batches(pending):
+            self.send(batch, writes, results)
+        for index, result in enumerate(results):
+            assert result is not None
+            results[index] = self.settle_conflict(result)
+        return [result for result in results if result is not None]
+
+    def operation(self, write: ScimWrite, bulk_id: str) -> dict[str, Any]:
+        """One BulkRequest operation: POST a new user, PATCH (or PUT) an existing one."""
+        client = self.client
+        values = normalise_values(write.values)
+        if write.kind == "create":
+            data = new_resource(
+                values, write.external_id or "", write.active is not False, client.placement
+            )
+            return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": data}
+        assert write.user is not None
+        if self.writer.uses_patch:
+            method = "PATCH"
+            data = patch_body(
+                write.user,
+                values,
+                client.placement,
+                active=write.active,
+                external_id=write.external_id,
+            )
+        else:
+            method = "PUT"
+            data = self.writer.put_body(write.user, values, write.active, write.external_id)
+        return {
+            "method": method,
+            "path": f"/Users/{write.user.id}",
+            "bulkId": bulk_id,
+            "data": data,
+        }
+
+    def batches(
+        self, pending: list[tuple[int, dict[str, Any]]]
+    ) -> list[list[tuple[int, dict[str, Any]]]]:
+        """Split so no request exceeds maxOperations or (when announced) maxPayloadSize."""
+        max_operations = self.features.bulk_max_operations or DEFAULT_BULK_OPERATIONS
+        max_payload = self.features.bulk_max_payload or None
+        envelope = len(json.dumps({"schemas": [BULK_REQUEST], "Operations": []}))
+        batches: list[list[tuple[int, dict[str, Any]]]] = []
+        current: list[tuple[int, dict[str, Any]]] = []
+        size = envelope
+        for item in pending:
+            item_size = len(json.dumps(item[1]).encode()) + 2
+            full = len(current) >= max_operations
+            too_big = max_payload is not None and size + item_size > max_payload
+            if current and (full or too_big):
+                batches.append(current)
+                current, size = [], envelope
+            current.append(item)
+            size += item_size
+        if current:
+            batches.append(current)
+        return batches
+
+    def send(
+        self,
+        batch: list[tuple[int, dict[str, Any]]],
+        writes: Sequence[ScimWrite],
+        results: list[WriteResult | None],
+    ) -> None:
+        client = self.client
+        body = {"schemas": [BULK_REQUEST], "Operations": [op for _, op in batch]}
+        what = f"a bulk request of {len(batch)} writes"
+        response, payload = client.request("POST", "/Bulk", what=what, body=body)
+        if not response.ok:
+            error = client.error(response, payload, what)
+            for index, _ in batch:
+                results[index] = WriteResult(writes[index], error=error)
+            return
+        outcomes = get_ci(payload, "Operations") if isinstance(payload, Mapping) else None
+        waiting = {op["bulkId"]: (index, op) for index, op in batch}
+        for position, outcome in enumerate(outcomes if isinstance(outcomes, list) else []):
+            if not isinstance(outcome, Mapping):
+                continue
+            # Match by bulkId; servers that echo it only for POST answer in request order.
+            bulk_id = get_ci(outcome, "bulkId")
+            if bulk_id not in waiting and position < len(batch):
+                bulk_id = batch[position][1]["bulkId"]
+            entry = waiting.pop(bulk_id, None)
+            if entry is not None:
+                index, op = entry
+                results[index] = self.outcome(writes[index], op, outcome)
+        for index, _ in waiting.values():
+            results[index] = WriteResult(
+                writes[index],
+                error=RemoteError(
+                    f"{client.service} did not report the outcome of this write in its bulk "
+                    "answer; the next run will check it again"
+                ),
+            )
+
+    def outcome(
+        self, write: ScimWrite, op: Mapping[str, Any], outcome: Mapping[str, Any]
+    ) -> WriteResult:
+        """One per-operation outcome of a BulkResponse as a WriteResult."""
+        client = self.client
+        raw_status = get_ci(outcome, "status")
+        if isinstance(raw_status, Mapping):  # draft servers: {"code": 201}
+            raw_status = get_ci(raw_status, "code")
+        status = as_status(raw_status)
+        response = get_ci(outcome, "response")
+        what = "creating a user" if write.user is None else f"updating user {write.user.id}"
+        if status is None or not 200 <= status < 300:
+            return WriteResult(write, error=client.scim_error(status, response, what))
+        try:
+            if write.kind == "create":
+                user = self.writer.created(response, get_ci(outcome, "location"), op["data"])
+            else:
+                assert write.user is not None
+                changes = normalise_values(write.values)
+                user = updated_user(
+                    write.user, response, changes, client.placement, write.active, write.external_id
+                )
+        except RemoteError as exc:
+            return WriteResult(write, error=exc)
+        return WriteResult(write, user=user)
+
+    def settle_conflict(self, result: WriteResult) -> WriteResult:
+        """A create refused with 409 is resolved one by one, as in a single POST."""
+        write, error = result.write, result.error
+        if write.kind != "create" or not isinstance(error, RemoteError) or error.status != 409:
+            return result
+        try:
+            user = self.writer.resolve_conflict(
+                normalise_values(write.values),
+                write.external_id or "",
+                write.active is not False,
+                error,
+            )
+        except RemoteError as exc:
+            return WriteResult(write, error=exc)
+        return WriteResult(write, user=user)
