@@ -85,10 +85,11 @@ def check_hibob(
             continue
         target = _fields_of(mapping, source)
         if source in missing:
-            category = missing[source].category_name or "unknown"
+            category = missing[source].category_name
+            grant = f"the HiBob category '{category}'" if category else "its HiBob category"
             out.add(
                 False,
-                f"cannot read {source} ({target}): grant View on the HiBob category '{category}'",
+                f"cannot read {source} ({target}): grant View on {grant}",
                 ExitCode.NO_PERMISSION,
                 "Settings > Permission groups > the service user's group > Categories",
             )

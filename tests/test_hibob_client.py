@@ -69,6 +69,17 @@ def test_fields_reads_the_catalogue(hibob_client: HibobClient) -> None:
     assert catalogue["root.email"].json_path == "email"
 
 
+def test_older_catalogue_with_only_category(
+    hibob_sandbox: HibobSandbox, hibob_client: HibobClient
+) -> None:
+    # Source: hibob-api.md (older tenants and HiBob's older OpenAPI carry only `category`,
+    # without categoryId/categoryDisplayName): fall back to it.
+    old = [{"id": "work.title", "name": "Job title", "category": "work", "type": "list"}]
+    hibob_sandbox.answer_next(200, old, path=FIELDS_PATH)
+    (field,) = hibob_client.fields()
+    assert (field.category_id, field.category_name) == ("work", "work")
+
+
 # -- errors ------------------------------------------------------------------------------------
 def test_rejected_credentials_make_exactly_one_request(
     hibob_sandbox: HibobSandbox, make_hibob_client: MakeClient, hibob_clock: FakeClock
@@ -320,18 +331,79 @@ def test_sub_path_of_reports_to(hibob_sandbox: HibobSandbox, make_hibob_client: 
 
 
 @pytest.mark.parametrize("root_at_top", [True, False])
-def test_nested_and_slash_answers_parse_the_same(
+def test_hybrid_nested_and_slash_answers_parse_the_same(
     hibob_sandbox: HibobSandbox, hibob_client: HibobClient, root_at_top: bool
 ) -> None:
+    # Source: HiBob's people search reference (slash keys, nested objects, or both) and its
+    # "How to work with lists" guide (both at once, one employee-level humanReadable).
     hibob_sandbox.root_at_top = root_at_top
     catalogue = hibob_client.fields()
-    nested = hibob_client.search(MAPPING_SOURCES, catalogue=catalogue)
-    hibob_sandbox.answer_shape = "slash"
-    slash = hibob_client.search(MAPPING_SOURCES, catalogue=catalogue)
-    assert nested == slash
-    assert len(nested.employees) == len(hibob_sandbox.company)
+    company = hibob_sandbox.company
+    results = {}
+    for shape in ("hybrid", "nested", "slash"):
+        hibob_sandbox.answer_shape = shape
+        results[shape] = hibob_client.search(MAPPING_SOURCES, catalogue=catalogue)
+        # Display values, never list item IDs, whatever the shape.
+        for employee in results[shape].employees:
+            for source in ("work.title", "work.department", TEAMS_FIELD, GROUPS_FIELD):
+                want = company.display(employee.id, source)
+                assert employee.values[source] == want, (shape, source)
+    assert results["hybrid"] == results["nested"] == results["slash"]
+    assert len(results["hybrid"].employees) == len(company)
     no_catalogue = hibob_client.search(MAPPING_SOURCES)
-    assert no_catalogue.employees == slash.employees
+    assert no_catalogue.employees == results["slash"].employees
+
+
+# Source: HiBob's "How to work with lists" guide, apidocs.hibob.com/docs/
+# how-to-work-with-lists-public-api (the APPEND example answer, one employee, verbatim shape).
+LISTS_GUIDE_ANSWER = {
+    "employees": [
+        {
+            "/root/creationDate": {"value": "2019-09-08"},
+            "fullName": "Alan Tullins",
+            "creationDate": "2019-09-08",
+            "work": {"department": "209192163"},
+            "/root/fullName": {"value": "Alan Tullins"},
+            "/work/department": {"value": "209192163"},
+            "humanReadable": {
+                "fullName": "Alan Tullins",
+                "creationDate": "08/09/2019",
+                "work": {"department": "Account Receivables"},
+            },
+            "id": "2128438031986721630",
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize("keep", ["both", "slash", "nested"])
+def test_the_lists_guide_example_reads_names_and_iso_dates(
+    hibob_sandbox: HibobSandbox, hibob_client: HibobClient, keep: str
+) -> None:
+    (employee,) = LISTS_GUIDE_ANSWER["employees"]
+    if keep == "slash":  # the reference's slash-only reading, same humanReadable
+        employee = {
+            k: v for k, v in employee.items() if k[0] == "/" or k in ("id", "humanReadable")
+        }
+    elif keep == "nested":
+        employee = {k: v for k, v in employee.items() if k[0] != "/"}
+    hibob_sandbox.answer_next(200, {"employees": [employee]}, path="/v1/people/search")
+    sources = ["root.fullName", "root.creationDate", "work.department"]
+    (got,) = hibob_client.search(sources).employees
+    assert got.id == "2128438031986721630"
+    assert got.values == {
+        "root.fullName": "Alan Tullins",
+        "root.creationDate": "2019-09-08",  # the machine date, not the locale's 08/09/2019
+        "work.department": "Account Receivables",  # the name, not the list item ID
+    }
+
+
+def test_no_filter_means_no_filters_key(
+    hibob_sandbox: HibobSandbox, hibob_client: HibobClient
+) -> None:
+    # hibob-api.md: `filters: []` can be refused with 400; leave `filters` out instead.
+    hibob_client.search(["root.email"])
+    assert "filters" not in hibob_sandbox.search_bodies[-1]
 
 
 def test_omitted_fields_are_reported_with_the_category_to_grant(

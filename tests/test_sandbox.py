@@ -179,7 +179,7 @@ def test_unreadable_and_unknown_fields_are_silently_omitted(hibob_sandbox: Hibob
     people = employees(hibob_sandbox, body, auth=("partial", "tok"))
     assert people
     for person in people:
-        assert set(person) == {"id", "email", "work"}
+        assert set(person) == {"id", "email", "work", "/root/id", "/root/email", "/work/title"}
         assert set(person["work"]) == {"title"}
 
 
@@ -200,6 +200,8 @@ def test_bad_bodies_get_400(hibob_sandbox: HibobSandbox) -> None:
     assert post(hibob_sandbox, {"fields": BASIC, "filters": two}).status_code == 400
     wrong_field = [{"fieldPath": "work.title", "operator": "equals", "values": ["1"]}]
     assert post(hibob_sandbox, {"fields": BASIC, "filters": wrong_field}).status_code == 400
+    # hibob-api.md: `filters: []` can be refused with 400.
+    assert post(hibob_sandbox, {"fields": BASIC, "filters": []}).status_code == 400
     assert post(hibob_sandbox, {"fields": [f"x.{i}" for i in range(400)]}).status_code == 200
 
 
@@ -242,18 +244,54 @@ def test_human_readable_modes_and_locale_dates(hibob_sandbox: HibobSandbox) -> N
     assert us["work"]["startDate"] == f"{m}/{d}/{y}"
 
 
-def test_slash_shape(hibob_sandbox: HibobSandbox) -> None:
-    hibob_sandbox.answer_shape = "slash"
-    someone = hibob_sandbox.company.ids()[2]
+def test_answer_shapes_hybrid_nested_and_slash(hibob_sandbox: HibobSandbox) -> None:
+    # Source: HiBob's "How to work with lists" guide (apidocs.hibob.com/docs/
+    # how-to-work-with-lists-public-api): one employee holds slash entries with only "value",
+    # the same values nested, and one employee-level "humanReadable" object nested by path.
+    company = hibob_sandbox.company
+    someone = company.ids()[2]
+    record = company.get(someone)
+    title = company.display(someone, "work.title")
     filters = [{"fieldPath": "root.id", "operator": "equals", "values": [someone]}]
     body = {"fields": ["root.id", "work.title"], "filters": filters, "humanReadable": "APPEND"}
-    (person,) = employees(hibob_sandbox, body)
-    assert person["/root/id"] == {"value": someone, "humanReadable": someone}
-    assert person["/work/title"]["humanReadable"] == hibob_sandbox.company.display(
-        someone, "work.title"
-    )
+    readable = {"id": someone, "work": {"title": title}}
+    (hybrid,) = employees(hibob_sandbox, body)
+    assert hybrid == {
+        "/root/id": {"value": someone},
+        "/work/title": {"value": record["work.title"]},
+        "id": someone,
+        "work": {"title": record["work.title"]},
+        "humanReadable": readable,
+    }
+    hibob_sandbox.answer_shape = "slash"
+    (slash,) = employees(hibob_sandbox, body)
+    assert slash == {
+        "/root/id": {"value": someone},
+        "/work/title": {"value": record["work.title"]},
+        "humanReadable": readable,
+    }
     (plain,) = employees(hibob_sandbox, {**body, "humanReadable": None})
-    assert plain["/work/title"] == {"value": hibob_sandbox.company.get(someone)["work.title"]}
+    assert plain["/work/title"] == {"value": record["work.title"]}
+    hibob_sandbox.answer_shape = "nested"
+    (nested,) = employees(hibob_sandbox, body)
+    assert nested == {
+        "id": someone,
+        "work": {"title": record["work.title"]},
+        "humanReadable": readable,
+    }
+
+
+def test_null_values_have_no_display_value(hibob_sandbox: HibobSandbox) -> None:
+    # Source: HiBob's "Fields and lists metadata" guide: human-readable values are returned
+    # only for fields with an actual value (not null).
+    company = hibob_sandbox.company
+    (nobody,) = company.awkward["missing_birth_date"][:1]
+    filters = [{"fieldPath": "root.id", "operator": "equals", "values": [nobody]}]
+    body = {"fields": ["root.id", "personal.birthDate"], "filters": filters, "showInactive": True}
+    (person,) = employees(hibob_sandbox, {**body, "humanReadable": "APPEND"})
+    assert person["personal"] == {"birthDate": None}
+    assert person["/personal/birthDate"] == {"value": None}
+    assert person["humanReadable"] == {"id": nobody, "personal": {}}
 
 
 def test_sub_paths_of_references_are_answered_or_omitted(hibob_sandbox: HibobSandbox) -> None:

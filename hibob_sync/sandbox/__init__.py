@@ -6,7 +6,8 @@ Where HiBob's docs are silent or disagree, the choice is an option, so clients m
 Endpoints (HTTP Basic: service user ID / token; wrong or missing -> 401):
 - ``GET /v1/company/people/fields``: the catalogue (``catalogue.FIELDS``); any valid user.
 - ``POST /v1/people/search``: body ``fields`` (<= 400, else 400), ``showInactive`` (default
-  false), ``humanReadable`` (absent, ``APPEND``, ``REPLACE``), ``filters`` (at most one:
+  false), ``humanReadable`` (absent, ``APPEND``, ``REPLACE``), ``filters`` (left out, or
+  exactly one; ``[]`` gets 400:
   ``{"fieldPath": "root.id"|"root.email", "operator": "equals", "values": [...]}``; email
   matches trimmed and case-insensitively). A user in no permission group gets 403. Fields
   of categories the user lacks, and unknown IDs, are silently left out of the 200 answer;
@@ -18,15 +19,17 @@ Endpoints (HTTP Basic: service user ID / token; wrong or missing -> 401):
   carries ``X-RateLimit-Limit/-Remaining/-Reset`` (Reset = epoch seconds of the window's end);
   ``Retry-After`` (seconds) only with ``retry_after_header=True``.
 
-Answer shapes (``answer_shape``):
-- ``"nested"`` (default): ``{"employees": [{"id": ..., "email": ..., "work": {"title": ...}}]}``.
-  Root fields sit at the top (their catalogue ``jsonPath`` is ``email``, not ``root.email``);
-  ``root_at_top=False`` nests them under ``"root"`` instead. ``APPEND`` adds a
-  ``"humanReadable"`` object per employee, nested the same way; ``REPLACE`` puts display
-  values where machine values were.
-- ``"slash"``: ``{"employees": [{"/root/id": {"value": ...}, "/work/title": {"value": ...,
-  "humanReadable": ...}}]}``: one entry per requested field ID, dots turned into slashes,
-  ``"humanReadable"`` only with ``APPEND`` (``REPLACE`` puts the display value in ``value``).
+Answer shapes (``answer_shape``), after HiBob's people search reference and lists guide:
+- ``"hybrid"`` (default, the lists guide's example): one ``"/work/title": {"value": ...}``
+  entry per requested field ID (dots turned into slashes) *and* the same machine values
+  nested by path (``{"id": ..., "email": ..., "work": {"title": ...}}``).
+- ``"nested"``: the nested values only. Root fields sit at the top (their catalogue
+  ``jsonPath`` is ``email``, not ``root.email``); ``root_at_top=False`` nests them under
+  ``"root"`` instead.
+- ``"slash"``: the slash entries only.
+With ``APPEND`` every shape adds one employee-level ``"humanReadable"`` object, nested by path,
+holding display values (null values have none); slash entries only ever hold ``"value"``.
+``REPLACE`` puts display values where machine values were.
 
 Values: machine values are list item IDs for list fields, ISO ``YYYY-MM-DD`` dates, an int for
 ``work.employeeIdInCompany``, and for ``work.reportsTo`` an object ``{id, email, firstName,

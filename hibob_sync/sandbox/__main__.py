@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=f"service user token (prefer the {TOKEN_ENV} env var: argv is visible to others)",
     )
-    parser.add_argument("--shape", choices=("nested", "slash"), default="nested")
+    parser.add_argument("--shape", choices=("hybrid", "nested", "slash"), default="hybrid")
     parser.add_argument("--scope", choices=("all", "employed"), default="all")
     args = parser.parse_args(argv)
     token = args.user_token or os.environ.get(TOKEN_ENV)

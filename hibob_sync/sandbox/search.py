@@ -26,7 +26,7 @@ DEFAULT_FIELDS: tuple[str, ...] = (
     "root.surname",
     "root.displayName",
 )
-Shape = Literal["nested", "slash"]
+Shape = Literal["hybrid", "nested", "slash"]
 SubPaths = Literal["value", "omit"]
 
 
@@ -52,9 +52,9 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class AnswerOptions:
-    """How this sandbox renders answers (HiBob's docs disagree, so both readings exist)."""
+    """How this sandbox renders answers (HiBob's docs show several shapes, so all exist)."""
 
-    shape: Shape = "nested"
+    shape: Shape = "hybrid"
     subpaths: SubPaths = "value"
     root_at_top: bool = True
     display_date_format: str = "%d/%m/%Y"
@@ -86,8 +86,11 @@ def parse_search(raw: bytes) -> SearchRequest:
 
 
 def _parse_filters(filters: object) -> tuple[str | None, tuple[str, ...]]:
-    if filters is None or filters == []:
+    if filters is None:
         return None, ()
+    if filters == []:
+        # hibob-api.md: HiBob can refuse an empty filter list; clients must leave it out.
+        raise BadRequest("'filters' must not be empty: leave it out when there is no filter")
     if not isinstance(filters, list) or len(filters) != 1 or not isinstance(filters[0], dict):
         raise BadRequest("'filters' must hold exactly one filter")
     spec = filters[0]
@@ -196,24 +199,26 @@ def render(
     mode = request.human_readable
     columns = _Columns(machines)
     employees: list[dict[str, Any]]
-    if options.shape == "slash":
+    replace = mode == "REPLACE"
+    tree = _tree(plans)
+    if options.shape == "nested":
+        employees = columns.nested(tree, replace)
+    else:
+        # Slash entries hold only "value" (HiBob's lists guide): no per-entry display value.
         entries: list[list[dict[str, object]]] = []
         for plan in plans:
             values = columns.machine(plan)
-            if mode is None:
-                entries.append([{"value": v} for v in values])
-            elif mode == "REPLACE":
-                entries.append([{"value": d} for d in plan.display(values)])
-            else:
-                pairs = zip(values, plan.display(values), strict=True)
-                entries.append([{"value": v, "humanReadable": d} for v, d in pairs])
+            shown = plan.display(values) if replace else values
+            entries.append([{"value": v} for v in shown])
         employees = _rows(len(machines), [p.slash_key for p in plans], entries)
-    else:
-        tree = _tree(plans)
-        employees = columns.nested(tree, mode == "REPLACE")
-        if mode == "APPEND":
-            for employee, readable in zip(employees, columns.nested(tree, True), strict=True):
-                employee["humanReadable"] = readable
+        if options.shape == "hybrid":
+            for employee, nested in zip(employees, columns.nested(tree, replace), strict=True):
+                employee.update(nested)
+    if mode == "APPEND":
+        # One employee-level object nested by path; null values have no display value.
+        readable = columns.nested(tree, True, drop_null=True)
+        for employee, display in zip(employees, readable, strict=True):
+            employee["humanReadable"] = display
     body = {"employees": employees}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -243,17 +248,20 @@ class _Columns:
             self._cache[key] = column
         return column
 
-    def nested(self, tree: _Tree, display: bool) -> list[dict[str, Any]]:
+    def nested(self, tree: _Tree, display: bool, drop_null: bool = False) -> list[dict[str, Any]]:
         keys: list[str] = []
         columns: list[list[Any]] = []
         for key, item in tree:
             keys.append(key)
             if isinstance(item, list):
-                columns.append(self.nested(item, display))
+                columns.append(self.nested(item, display, drop_null))
             else:
                 values = self.machine(item)
                 columns.append(item.display(values) if display else values)
-        return _rows(len(self._machines), keys, columns)
+        rows = _rows(len(self._machines), keys, columns)
+        if drop_null:
+            return [{k: v for k, v in row.items() if v is not None} for row in rows]
+        return rows
 
 
 # A request's nesting, computed once: (key, plan) leaves and (key, subtree) branches.

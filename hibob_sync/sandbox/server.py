@@ -88,7 +88,7 @@ class HibobSandbox:
         seed: int = 0,
         user_id: str | None = None,
         token: str | None = None,
-        answer_shape: Shape = "nested",
+        answer_shape: Shape = "hybrid",
         subpaths: SubPaths = "value",
         root_at_top: bool = True,
         display_date_format: str = "%d/%m/%Y",
