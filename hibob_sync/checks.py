@@ -179,6 +179,30 @@ def run_checks(
     return out
 
 
+def verify_hibob(
+    settings: Settings, login: HibobCredentials, *, http: HttpSettings | None = None
+) -> str:
+    """Prove the HiBob service user works (catalogue and a search); what was verified.
+
+    `connect` calls this right after the pair is typed, so a typo is caught before the
+    admin goes looking for the SCIM token.
+    """
+    hibob_http, _ = http_settings(settings, http)
+    with HibobClient(settings.hibob_url, login.user_id, login.token, hibob_http) as hibob:
+        catalogue = hibob.fields()
+        hibob.search(["root.email"], catalogue=catalogue, show_inactive=False)
+    return f"HiBob service user {login.user_id} ({len(catalogue)} fields in the catalogue)"
+
+
+def verify_scim(settings: Settings, token: str, *, http: HttpSettings | None = None) -> str:
+    """Prove the SCIM token may read users; what was verified."""
+    _, scim_http = http_settings(settings, http)
+    with ScimClient(require_scim_url(settings), token, scim_http, settings.scim_attributes) as scim:
+        scim.discover()
+        probe_users(scim)
+        return f"HiThrive SCIM token ({scim.service})"
+
+
 def connect(
     settings: Settings,
     values: dict[credentials.Secret, str],
@@ -189,20 +213,8 @@ def connect(
 
     Nothing is stored unless every credential works, so a typo never replaces a good token.
     """
-    hibob_http, scim_http = http_settings(settings, http)
     login = HibobCredentials(values[credentials.HIBOB_USER_ID], values[credentials.HIBOB_TOKEN])
-    hibob = HibobClient(settings.hibob_url, login.user_id, login.token, hibob_http)
-    catalogue = hibob.fields()
-    hibob.search(["root.email"], catalogue=catalogue, show_inactive=False)
-    verified = [f"HiBob service user {login.user_id} ({len(catalogue)} fields in the catalogue)"]
-    with ScimClient(
-        require_scim_url(settings),
-        values[credentials.SCIM_TOKEN],
-        scim_http,
-        settings.scim_attributes,
-    ) as scim:
-        scim.discover()
-        probe_users(scim)
-        verified.append(f"HiThrive SCIM token ({scim.service})")
+    verified = [verify_hibob(settings, login, http=http)]
+    verified.append(verify_scim(settings, values[credentials.SCIM_TOKEN], http=http))
     credentials.store(values)
     return verified

@@ -119,28 +119,45 @@ def connect(app: App, from_env: bool) -> None:
     HIBOB_SERVICE_USER_TOKEN and HITHRIVE_SCIM_TOKEN. Secrets are never taken as arguments.
     """
     from hibob_sync import credentials
-    from hibob_sync.checks import connect as verify_and_store
+    from hibob_sync.checks import verify_hibob, verify_scim
+    from hibob_sync.errors import KeyringStoreError
 
     settings = app.settings()
-    values: dict[credentials.Secret, str] = {}
-    for item in credentials.ALL:
-        if from_env:
-            value = os.environ.get(item.env, "").strip()
-            if not value:
-                raise CredentialsError(
-                    f"{item.env} is not set",
-                    hint="export it, or run `hibob-sync connect` at a terminal",
-                )
-        else:
-            if not sys.stdin.isatty() and not _prompts_allowed():
-                raise CredentialsError(
-                    "connect asks for credentials at a terminal, and there is none",
-                    hint="set the env vars and use `hibob-sync connect --from-env`",
-                )
-            value = click.prompt(item.label, hide_input=item.secret).strip()
-        values[item] = value
-    for line in verify_and_store(settings, values, http=app.http):
-        click.echo(f"verified: {line}")
+    problem = credentials.storage_problem()
+    if problem:  # said before anything is typed, not after
+        raise KeyringStoreError(problem)
+    for warning in credentials.backend_warnings():
+        click.echo(f"warning: {warning}", err=True)
+    if not from_env and not sys.stdin.isatty() and not _prompts_allowed():
+        raise CredentialsError(
+            "connect asks for credentials at a terminal, and there is none",
+            hint="set the env vars and use `hibob-sync connect --from-env`",
+        )
+
+    def obtain(item: credentials.Secret) -> str:
+        if not from_env:
+            return str(click.prompt(item.label, hide_input=item.secret)).strip()
+        value = os.environ.get(item.env, "").strip()
+        if not value:
+            raise CredentialsError(
+                f"{item.env} is not set",
+                hint="export it, or run `hibob-sync connect` at a terminal",
+            )
+        return value
+
+    login = credentials.HibobCredentials(
+        obtain(credentials.HIBOB_USER_ID), obtain(credentials.HIBOB_TOKEN)
+    )
+    click.echo(f"verified: {verify_hibob(settings, login, http=app.http)}")
+    token = obtain(credentials.SCIM_TOKEN)
+    click.echo(f"verified: {verify_scim(settings, token, http=app.http)}")
+    credentials.store(
+        {
+            credentials.HIBOB_USER_ID: login.user_id,
+            credentials.HIBOB_TOKEN: login.token,
+            credentials.SCIM_TOKEN: token,
+        }
+    )
     click.echo("Stored in the keyring (service hibob-sync). Next: `hibob-sync check`.")
 
 

@@ -58,6 +58,10 @@ class KeyringUnavailableError(CredentialsError):
     """No usable keyring backend (typical for cron on a headless server)."""
 
 
+class KeyringStoreError(ConfigError):
+    """The keyring cannot store credentials: nothing was rejected, the set-up must change."""
+
+
 class ServiceUnavailableError(HibobSyncError):
     """HiBob or the SCIM server stayed unavailable after retries."""
 

@@ -166,7 +166,7 @@ def test_no_keyring_backend_says_how_to_fix(
     result = sync_env.run()
     assert result.exit_code == 77
     assert "no working keyring backend" in result.stderr
-    assert "PYTHON_KEYRING_BACKEND" in result.stderr and "keyrings.cryptfile" in result.stderr
+    assert "CREDENTIALS_DIRECTORY" in result.stderr and "root-only env file" in result.stderr
     assert "Traceback" not in result.output
     assert sync_env.cli("disconnect").exit_code == 77
 
