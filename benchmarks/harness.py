@@ -31,6 +31,7 @@ from latency_proxy import (
 )
 
 from hibob_sync.config import load_settings
+from hibob_sync.fetch import fetch_hibob
 from hibob_sync.hibob import HibobClient, HibobEmployee
 from hibob_sync.http import HttpSettings
 from hibob_sync.local_scim import HITHRIVE_CONFIG, LocalScimServer
@@ -332,7 +333,7 @@ def fetch_employees(bench: Bench, config: Path) -> list[HibobEmployee]:
     settings = load_settings(config)
     mapping = load_mapping(settings.mapping_path)
     with HibobClient(bench.sandbox.url, USER_ID, bench.hibob_token, HttpSettings()) as client:
-        return client.search(mapping.all_sources(), catalogue=client.fields()).employees
+        return fetch_hibob(client, mapping).employees
 
 
 def users_from_pages(pages: list[bytes], config: Path) -> list[ScimUser]:

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import yaml
 from harness import MAPPING, USER_ID
 
+from hibob_sync.fetch import fetch_hibob
 from hibob_sync.hibob import HibobClient
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, validate
@@ -84,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         HibobSandbox(company, user_id=USER_ID, token=token, rate_limit=1000) as sandbox,
         HibobClient(sandbox.url, USER_ID, token, HttpSettings()) as client,
     ):
-        employees = client.search(mapping.all_sources(), catalogue=client.fields()).employees
+        employees = fetch_hibob(client, mapping).employees
     profiles = build_profiles(employees, mapping)
     resources = _in_sync_resources(profiles)
     where = placement()

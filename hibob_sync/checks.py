@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hibob_sync import credentials
+from hibob_sync.clients import hibob_client, scim_client
 from hibob_sync.config import Settings
 from hibob_sync.credentials import HibobCredentials
 from hibob_sync.errors import ExitCode, HibobSyncError
-from hibob_sync.hibob import HibobClient, missing_fields, unknown_sources
+from hibob_sync.hibob import missing_fields, unknown_sources
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.profiles import is_active
 from hibob_sync.scim import ScimClient
-from hibob_sync.sync import http_settings, require_scim_url
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,15 @@ def check_hibob(
     settings: Settings,
     mapping: FieldMapping,
     login: HibobCredentials,
-    http: HttpSettings,
+    http: HttpSettings | None,
     out: Checklist,
 ) -> None:
     """HiBob: credentials, each mapped field readable, leavers visible."""
-    client = HibobClient(settings.hibob_url, login.user_id, login.token, http)
     sources = mapping.all_sources()
     try:
-        catalogue = client.fields()
-        found = client.search(sources, catalogue=catalogue)
+        with hibob_client(settings, login, http) as client:
+            catalogue = client.fields()
+            found = client.search(sources, catalogue=catalogue)
     except HibobSyncError as exc:
         out.error(exc, "HiBob")
         return
@@ -112,15 +112,19 @@ def check_hibob(
 
 
 def check_scim(
-    settings: Settings, mapping: FieldMapping, token: str, http: HttpSettings, out: Checklist
+    settings: Settings,
+    mapping: FieldMapping,
+    token: str,
+    http: HttpSettings | None,
+    out: Checklist,
 ) -> None:
     """SCIM: token valid, target attributes announced, patch support."""
     try:
-        url = require_scim_url(settings)
+        scim = scim_client(settings, token, http)
     except HibobSyncError as exc:
         out.error(exc, "HiThrive")
         return
-    with ScimClient(url, token, http, settings.scim_attributes) as client:
+    with scim as client:
         try:
             features = client.discover()
             probe_users(client)
@@ -163,19 +167,18 @@ def run_checks(
     """The whole checklist (see module docstring)."""
     out = Checklist()
     out.add(True, f"mapping valid ({len(mapping.fields)} fields: {', '.join(mapping.fields)})")
-    hibob_http, scim_http = http_settings(settings, http)
     try:
         login = credentials.hibob_credentials()
     except HibobSyncError as exc:
         out.error(exc, "HiBob")
     else:
-        check_hibob(settings, mapping, login, hibob_http, out)
+        check_hibob(settings, mapping, login, http, out)
     try:
         token = credentials.scim_token()
     except HibobSyncError as exc:
         out.error(exc, "HiThrive")
     else:
-        check_scim(settings, mapping, token, scim_http, out)
+        check_scim(settings, mapping, token, http, out)
     return out
 
 
@@ -187,8 +190,7 @@ def verify_hibob(
     `connect` calls this right after the pair is typed, so a typo is caught before the
     admin goes looking for the SCIM token.
     """
-    hibob_http, _ = http_settings(settings, http)
-    with HibobClient(settings.hibob_url, login.user_id, login.token, hibob_http) as hibob:
+    with hibob_client(settings, login, http) as hibob:
         catalogue = hibob.fields()
         hibob.search(["root.email"], catalogue=catalogue, show_inactive=False)
     return f"HiBob service user {login.user_id} ({len(catalogue)} fields in the catalogue)"
@@ -196,8 +198,7 @@ def verify_hibob(
 
 def verify_scim(settings: Settings, token: str, *, http: HttpSettings | None = None) -> str:
     """Prove the SCIM token may read users; what was verified."""
-    _, scim_http = http_settings(settings, http)
-    with ScimClient(require_scim_url(settings), token, scim_http, settings.scim_attributes) as scim:
+    with scim_client(settings, token, http) as scim:
         scim.discover()
         probe_users(scim)
         return f"HiThrive SCIM token ({scim.service})"

@@ -381,9 +381,9 @@ def _progress(app: App) -> Iterator[Callable[[int, int], None] | None]:
 def history(app: App, limit: int, as_json: bool) -> None:
     """List the last runs: when, counts per action, outcome."""
     from hibob_sync import report
-    from hibob_sync.sync import history as load_history
+    from hibob_sync.state import history as load_history
 
-    runs = load_history(app.settings(), limit)
+    runs = load_history(app.settings().state_path, limit)
     click.echo(report.history_json(runs) if as_json else report.history_text(runs))
 
 

@@ -25,7 +25,8 @@ from hibob_sync.local_scim import LocalScimServer
 from hibob_sync.mapping import load_mapping
 from hibob_sync.sandbox import HibobSandbox, generate_company
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
-from hibob_sync.sync import history, run_sync
+from hibob_sync.state import history
+from hibob_sync.sync import run_sync
 
 Say = Callable[[str], None]
 
@@ -157,7 +158,7 @@ def run_demo(employees: int, say: Say, folder: Path | None = None) -> int:
         say("  " + report.summary_text(second).replace("\n", "\n  "))
 
         say("\n$ hibob-sync history")
-        say("  " + report.history_text(history(settings)).replace("\n", "\n  "))
+        say("  " + report.history_text(history(settings.state_path)).replace("\n", "\n  "))
     say(
         f"\nDone; both servers are stopped. The demo's config, mapping and state store are in "
         f"{folder}\nNext: copy config.example.yaml to config.yaml, set up a HiBob service user "

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hibob_sync import credentials
+from hibob_sync.clients import hibob_client
 from hibob_sync.config import Settings
-from hibob_sync.hibob import CatalogueField, HibobClient, unknown_sources
+from hibob_sync.hibob import CatalogueField, unknown_sources
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
-from hibob_sync.sync import http_settings
 
 # Fields that are bookkeeping, not profile data: not offered for mapping.
 HIDDEN = frozenset({"root.id", "internal.lifecycleStatus", "internal.status"})
@@ -21,9 +20,7 @@ HIDDEN = frozenset({"root.id", "internal.lifecycleStatus", "internal.status"})
 
 def fetch_catalogue(settings: Settings, http: HttpSettings | None = None) -> list[CatalogueField]:
     """The HiBob field catalogue, with the stored credentials (it needs no permission group)."""
-    login = credentials.hibob_credentials()
-    hibob_http, _ = http_settings(settings, http)
-    with HibobClient(settings.hibob_url, login.user_id, login.token, hibob_http) as client:
+    with hibob_client(settings, http=http) as client:
         return [f for f in client.fields() if f.id not in HIDDEN]
 
 

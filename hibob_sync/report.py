@@ -16,7 +16,7 @@ from hibob_sync.errors import HibobSyncError
 from hibob_sync.model import Value
 from hibob_sync.plan import ActionKind, Plan
 from hibob_sync.state import Failure, RunRecord
-from hibob_sync.sync import RunSummary
+from hibob_sync.summary import RunSummary
 
 SYMBOL = {"create": "+", "update": "~", "adopt": "=", "reactivate": "^", "deactivate": "-"}
 ORDER: tuple[ActionKind, ...] = ("create", "update", "adopt", "reactivate", "deactivate")

@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 
 from hibob_sync.config import Limit
 from hibob_sync.errors import ConfigError, PermissionMissingError, SafeguardError
+from hibob_sync.fetch import HibobData
 from hibob_sync.hibob import HibobEmployee, MissingField
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.plan import Plan
@@ -113,3 +114,14 @@ def check_targets(mapping: FieldMapping, missing: Sequence[tuple[str, str]]) -> 
             hint="set hithrive.attributes.<field> to an attribute the server has, or unmap "
             "the field with `hibob-sync map unset`",
         )
+
+
+def check_fetched(
+    fetched: HibobData, mapping: FieldMapping, last_good: Collection[str] | None
+) -> None:
+    """The safeguards on what HiBob gave, before anything is planned (see each check)."""
+    check_employees(len(fetched.employees))
+    check_lifecycle(fetched.employees, fetched.category_of("internal.lifecycleStatus"))
+    check_coverage(
+        mapping, fetched.missing, last_good, catalogue_known=fetched.catalogue is not None
+    )

@@ -170,3 +170,10 @@ def _row_to_run(row: tuple[object, ...]) -> RunRecord:
         counts=dict(parsed_counts),
         coverage=json.loads(str(coverage)) if coverage else None,
     )
+
+
+def history(state_path: Path, limit: int = 10) -> list[RunRecord]:
+    """The newest runs first (empty when no run has been recorded yet)."""
+    if not state_path.exists():
+        return []
+    return StateStore(state_path).last_runs(limit)

@@ -9,100 +9,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from hibob_sync import credentials, notify
 from hibob_sync.apply import Applied, apply_plan
+from hibob_sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
 from hibob_sync.config import Settings
-from hibob_sync.errors import ConfigError, ExitCode, HibobSyncError, LockedError, RemoteError
-from hibob_sync.hibob import CatalogueField, HibobClient, missing_fields
+from hibob_sync.errors import ExitCode, HibobSyncError, LockedError
+from hibob_sync.fetch import fetch_hibob
 from hibob_sync.http import HttpSettings
 from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.model import ScimUser
 from hibob_sync.plan import Plan, make_plan
 from hibob_sync.profiles import build_profiles
-from hibob_sync.safeguards import (
-    check_coverage,
-    check_deactivations,
-    check_employees,
-    check_lifecycle,
-    check_targets,
-)
+from hibob_sync.safeguards import check_deactivations, check_fetched, check_targets
 from hibob_sync.scim import ScimClient
 from hibob_sync.scim_writes import ScimWriter
 from hibob_sync.state import Failure, RunRecord, StateStore
+from hibob_sync.summary import RunSummary
+
+__all__ = ["Progress", "RunSummary", "run_sync"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done so far, total)
 
 
-@dataclass
-class RunSummary:
-    """What a run did: counts, the employees that failed or were set aside, the outcome."""
-
-    started_at: str
-    finished_at: str = ""
-    dry_run: bool = False
-    exit_code: int = ExitCode.OK
-    message: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
-    warnings: list[Failure] = field(default_factory=list)
-    plan: Plan | None = None
-    users: list[ScimUser] = field(default_factory=list)
-
-    @property
-    def outcome(self) -> str:
-        return {
-            ExitCode.OK: "in sync",
-            ExitCode.PARTIAL: "some employees failed",
-            ExitCode.SAFEGUARD: "stopped by a safeguard",
-            ExitCode.UNAVAILABLE: "service unavailable",
-            ExitCode.LOCKED: "locked",
-            ExitCode.NO_PERMISSION: "credentials or permission",
-            ExitCode.CONFIG: "configuration",
-        }.get(ExitCode(self.exit_code), "error")
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON form of --json: counts, IDs and emails only, never profile values."""
-        return {
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "dry_run": self.dry_run,
-            "exit_code": int(self.exit_code),
-            "outcome": self.outcome,
-            "message": self.message,
-            "counts": self.counts,
-            "failures": [vars(f) for f in self.failures],
-            "warnings": [vars(f) for f in self.warnings],
-        }
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def http_settings(
-    settings: Settings, base: HttpSettings | None = None
-) -> tuple[HttpSettings, HttpSettings]:
-    """HTTP settings for HiBob and for SCIM, from config (and a base, e.g. for tests)."""
-    base = base or HttpSettings()
-    base = replace(base, read_timeout=settings.timeout)
-    return (
-        replace(base, ca_bundle=settings.hibob_ca_bundle),
-        replace(base, ca_bundle=settings.scim_ca_bundle),
-    )
-
-
-def require_scim_url(settings: Settings) -> str:
-    """The SCIM base URL, which `run` and `check` cannot do without."""
-    if not settings.scim_url:
-        where = settings.path or "config.yaml"
-        raise ConfigError(f"{where}: hithrive.scim_url: expected the SCIM base URL, got nothing")
-    return settings.scim_url
 
 
 class _Run:
@@ -118,14 +53,14 @@ class _Run:
         self.settings = settings
         self.mapping = mapping
         self.dry_run = dry_run
-        self.hibob_http, self.scim_http = http_settings(settings, http)
+        self.http = http
         self.progress = progress
         self.summary = RunSummary(started_at=_now(), dry_run=dry_run)
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
 
     def execute(self) -> RunSummary:
-        scim_url = require_scim_url(self.settings)
+        require_scim_url(self.settings)
         hibob_login = credentials.hibob_credentials()
         scim_token = credentials.scim_token()
         last_good = (
@@ -134,30 +69,16 @@ class _Run:
             else None
         )
 
-        hibob = HibobClient(
-            self.settings.hibob_url, hibob_login.user_id, hibob_login.token, self.hibob_http
-        )
-        sources = self.mapping.all_sources()
-        catalogue = _catalogue(hibob)
-        found = hibob.search(sources, catalogue=catalogue)
-        log.info("HiBob: %d employees", len(found.employees))
-        check_employees(len(found.employees))
-        check_lifecycle(found.employees, _category_of("internal.lifecycleStatus", catalogue))
-        check_coverage(
-            self.mapping,
-            missing_fields(found, sources, catalogue or []),
-            last_good,
-            catalogue_known=catalogue is not None,
-        )
-        self.coverage = set(found.present) & set(sources)
+        with hibob_client(self.settings, hibob_login, self.http) as hibob:
+            fetched = fetch_hibob(hibob, self.mapping)
+        check_fetched(fetched, self.mapping, last_good)
+        self.coverage = fetched.coverage
 
-        with ScimClient(
-            scim_url, scim_token, self.scim_http, self.settings.scim_attributes
-        ) as scim:
+        with scim_client(self.settings, scim_token, self.http) as scim:
             check_targets(self.mapping, scim.missing_attributes(scim.discover()))
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
-            profiles = build_profiles(found.employees, self.mapping)
+            profiles = build_profiles(fetched.employees, self.mapping)
             plan = make_plan(profiles, users, self.mapping.fields, self.settings.leavers)
             self.summary.plan = plan
             self.summary.users = users
@@ -230,22 +151,6 @@ class _Run:
         )
 
 
-def _catalogue(hibob: HibobClient) -> list[CatalogueField] | None:
-    """The field catalogue, or None where HiBob will not give it (the run goes on without)."""
-    try:
-        return hibob.fields()
-    except RemoteError as exc:
-        log.warning("HiBob's field catalogue could not be read (%s); going on without it", exc)
-        return None
-
-
-def _category_of(field_id: str, catalogue: list[CatalogueField] | None) -> str | None:
-    for entry in catalogue or ():
-        if entry.id == field_id:
-            return entry.category_name
-    return None
-
-
 def _alert(settings: Settings, store: StateStore, summary: RunSummary) -> None:
     """Email a person when one must act; best effort, never changes the exit code."""
     code = int(summary.exit_code)
@@ -274,7 +179,7 @@ def run_sync(
     Runs that end in an error are recorded and alerted too, then the error is re-raised.
     """
     run = _Run(settings, mapping, dry_run=dry_run, http=http, progress=progress)
-    ping_http = run.hibob_http
+    ping_http = neutral_http(settings, http)
     if dry_run:
         return run.execute()
     with run_lock(settings.state_path.with_name(settings.state_path.name + ".lock")):
@@ -305,10 +210,3 @@ def _record_quietly(run: _Run) -> None:
         run.record()
     except HibobSyncError as exc:
         log.warning("could not record the run: %s", exc.message)
-
-
-def history(settings: Settings, limit: int = 10) -> list[RunRecord]:
-    """The newest runs first (empty when no run has been recorded yet)."""
-    if not settings.state_path.exists():
-        return []
-    return StateStore(settings.state_path).last_runs(limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hibob_sync.report import SHOWN, counts_text, summary_text
 from hibob_sync.state import Failure
-from hibob_sync.sync import RunSummary
+from hibob_sync.summary import RunSummary
 
 
 def test_long_lists_are_cut_with_counted_reasons() -> None:

@@ -1,0 +1,52 @@
+"""What a run did, as the CLI shows it and the state store keeps it (plain data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hibob_sync.errors import ExitCode
+from hibob_sync.model import ScimUser
+from hibob_sync.plan import Plan
+from hibob_sync.state import Failure
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts, the employees that failed or were set aside, the outcome."""
+
+    started_at: str
+    finished_at: str = ""
+    dry_run: bool = False
+    exit_code: int = ExitCode.OK
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
+    plan: Plan | None = None
+    users: list[ScimUser] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        return {
+            ExitCode.OK: "in sync",
+            ExitCode.PARTIAL: "some employees failed",
+            ExitCode.SAFEGUARD: "stopped by a safeguard",
+            ExitCode.UNAVAILABLE: "service unavailable",
+            ExitCode.LOCKED: "locked",
+            ExitCode.NO_PERMISSION: "credentials or permission",
+            ExitCode.CONFIG: "configuration",
+        }.get(ExitCode(self.exit_code), "error")
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form of --json: counts, IDs and emails only, never profile values."""
+        return {
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "dry_run": self.dry_run,
+            "exit_code": int(self.exit_code),
+            "outcome": self.outcome,
+            "message": self.message,
+            "counts": self.counts,
+            "failures": [vars(f) for f in self.failures],
+            "warnings": [vars(f) for f in self.warnings],
+        }
