@@ -11,12 +11,14 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
+from hibob_sync.durations import EXAMPLES, parse_duration
 from hibob_sync.errors import ConfigError
 from hibob_sync.scim_attributes import validate_attributes
 
@@ -75,6 +77,8 @@ class Settings:
     email: EmailSettings | None = None
     healthcheck_url: str | None = None
     alert_after_failed_runs: int = 3
+    vanished_grace: timedelta = timedelta(days=3)
+    metrics_file: Path | None = None
 
 
 def user_config_dir() -> Path:
@@ -240,6 +244,22 @@ def _limit(reader: _Reader, name: str) -> Limit:
         raise reader.error(reader.key(name), expected, raw) from None
 
 
+def _duration(reader: _Reader, name: str, default: str) -> timedelta:
+    raw = reader.get(name, lambda v: isinstance(v, str), EXAMPLES, default)
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise reader.error(reader.key(name), EXAMPLES, raw) from None
+
+
+def _metrics_file(reader: _Reader, base: Path) -> Path | None:
+    path = _path(reader, "metrics_file", base, None)
+    if path is not None and path.suffix != ".prom":
+        # node_exporter's textfile collector (and Alloy's) reads only *.prom files.
+        raise reader.error(reader.key("metrics_file"), "a path ending in .prom", str(path))
+    return path
+
+
 def _email(reader: _Reader) -> EmailSettings | None:
     if reader.data.get("email") is None:
         reader.seen.add("email")
@@ -319,12 +339,14 @@ def load_settings(path: Path | None) -> Settings:
     state_path = _path(sync, "state_path", base, DEFAULT_STATE_PATH)
     concurrency = sync.integer("concurrency", 4, minimum=1)
     timeout = sync.number("timeout", 120.0)
+    vanished_grace = _duration(sync, "vanished_grace", "3d")
     sync.done()
 
     notify = top.child("notify")
     email = _email(notify)
     healthcheck = _url(notify, "healthcheck_url", None)
     after = notify.integer("alert_after_failed_runs", 3, minimum=1)
+    metrics_file = _metrics_file(notify, base)
     notify.done()
     top.done()
 
@@ -348,4 +370,6 @@ def load_settings(path: Path | None) -> Settings:
         email=email,
         healthcheck_url=healthcheck,
         alert_after_failed_runs=after,
+        vanished_grace=vanished_grace,
+        metrics_file=metrics_file,
     )
