@@ -101,6 +101,7 @@ class _Applier:
         users: Sequence[ScimUser],
         concurrency: int,
         progress: Progress | None,
+        result: Applied | None = None,
     ) -> None:
         self.writer = writer
         self.plan = plan
@@ -109,7 +110,7 @@ class _Applier:
         self.id_of: dict[str, str] = {}
         for user in users:
             self.id_of.setdefault(user.user_name.strip().lower(), user.id)
-        self.result = Applied()
+        self.result = result if result is not None else Applied()
 
     def _manager_id(self, action: Action) -> tuple[bool, Value]:
         """(known, SCIM id) of the manager the action asks for."""
@@ -207,6 +208,11 @@ def apply_plan(
     *,
     concurrency: int = 4,
     progress: Progress | None = None,
+    result: Applied | None = None,
 ) -> Applied:
-    """Carry out every action of the plan (see module docstring)."""
-    return _Applier(writer, plan, users, concurrency, progress).run()
+    """Carry out every action of the plan (see module docstring).
+
+    ``result`` is filled as writes succeed, so a caller that an error interrupts still
+    knows what was done (history shows it).
+    """
+    return _Applier(writer, plan, users, concurrency, progress, result).run()

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -23,6 +23,9 @@ from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSync
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
 from hibob_sync.model import HITHRIVE_FIELDS
+
+if TYPE_CHECKING:
+    from hibob_sync.summary import RunSummary
 
 log = logging.getLogger("hibob_sync")
 
@@ -346,10 +349,15 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
         click.echo(report.plan_text(summary.plan))
     if as_json:
         click.echo(report.summary_json(summary))
-    elif dry_run or summary.exit_code != ExitCode.OK or app.verbosity > 0:
+    elif dry_run or summary.exit_code != ExitCode.OK or _names_someone(app, summary):
         click.echo(report.summary_text(summary), err=not dry_run)
     ctx = click.get_current_context()
     ctx.exit(int(summary.exit_code))
+
+
+def _names_someone(app: App, summary: RunSummary) -> bool:
+    """Exit 0 still names old problems and warnings, except under -q (cron stays quiet)."""
+    return app.verbosity > 0 or (app.verbosity == 0 and bool(summary.failures or summary.warnings))
 
 
 @contextlib.contextmanager
@@ -375,7 +383,14 @@ def _progress(app: App) -> Iterator[Callable[[int, int], None] | None]:
 
 
 @cli.command()
-@click.option("-n", "--limit", default=10, show_default=True, help="How many runs to show.")
+@click.option(
+    "-n",
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many runs to show.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_app
 def history(app: App, limit: int, as_json: bool) -> None:
@@ -384,6 +399,8 @@ def history(app: App, limit: int, as_json: bool) -> None:
     from hibob_sync.state import history as load_history
 
     runs = load_history(app.settings().state_path, limit)
+    if limit == 0 and not as_json:
+        return  # nothing asked for, so nothing shown (not "no runs recorded")
     click.echo(report.history_json(runs) if as_json else report.history_text(runs))
 
 

@@ -72,6 +72,12 @@ _PERMISSION_TODO = (
     "  user's group, People's data), or give the SCIM token the access it lacks.\n"
     "Then confirm with `hibob-sync check`."
 )
+_NEW_PROBLEMS_TODO = (
+    "The other employees were synced. Those named in the run's output (and in\n"
+    "`hibob-sync history --json`) need their HiBob records fixed; the next run\n"
+    "retries them. Problems already reported are not emailed again.\n"
+    "For who and why: `hibob-sync plan` on this host."
+)
 _UNAVAILABLE_TODO = (
     "- Check the HiBob and HiThrive status pages.\n"
     "- Check this host's network access to both (DNS, proxy, firewall, TLS CA\n"
@@ -93,9 +99,9 @@ def alert_for(
 
     65 (safeguard) and 77 (credentials/permission) always alert. 69 (unavailable) alerts
     only once ``consecutive_failures`` (counting this run) reaches ``alert_after``, so one
-    flaky night stays quiet. 0, 1 (named in the summary), 75 (lock held) and 78 (config
-    invalid: seen by whoever edits the config, and possibly the email settings themselves)
-    do not alert.
+    flaky night stays quiet. 1 alerts, since it now means new problems only (problems.py;
+    repeats exit 0). 0, 75 (lock held) and 78 (config invalid: seen by whoever edits the
+    config, and possibly the email settings themselves) do not alert.
     """
     details = message.strip()
 
@@ -107,6 +113,17 @@ def alert_for(
             "hibob-sync: safeguard stopped the sync (action needed)",
             happened("A safeguard stopped the sync before it changed anything in HiThrive."),
             _SAFEGUARD_TODO,
+            exit_code,
+            counts,
+        )
+    if exit_code == ExitCode.PARTIAL:
+        return Alert(
+            "hibob-sync: new employees could not be synced",
+            happened(
+                "The sync finished, but some employees it had no problem with before\n"
+                "could not be synced."
+            ),
+            _NEW_PROBLEMS_TODO,
             exit_code,
             counts,
         )

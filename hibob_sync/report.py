@@ -8,11 +8,12 @@ only counts, HiBob IDs, emails and reasons.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from hibob_sync.errors import HibobSyncError
+from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.model import Value
 from hibob_sync.plan import ActionKind, Plan
 from hibob_sync.state import Failure, RunRecord
@@ -72,10 +73,10 @@ def counts_text(counts: dict[str, int]) -> str:
 SHOWN = 30  # per list in the text summary; --json and history --json list everyone
 
 
-def _failure_lines(title: str, items: Sequence[Failure]) -> list[str]:
+def _failure_lines(title: str, items: Sequence[Failure], *, count: bool = True) -> list[str]:
     if not items:
         return []
-    lines = [f"{title} ({len(items)}):"]
+    lines = [f"{title} ({len(items)}):" if count else f"{title}:"]
     for item in items[:SHOWN]:
         who = item.email or "(no valid email)"
         lines.append(f"  {who} (HiBob {item.employee_id}): {item.reason}")
@@ -87,10 +88,17 @@ def _failure_lines(title: str, items: Sequence[Failure]) -> list[str]:
 
 
 def summary_text(summary: RunSummary) -> str:
-    """The run summary: counts, then each failed employee and each warning."""
+    """The run summary: counts, then the new problems, the old ones by date, the warnings."""
     verb = "Would do" if summary.dry_run else "Done"
     lines = [f"{verb}: {counts_text(summary.counts)}."]
-    lines += _failure_lines("Employees not synced", summary.failures)
+    new = [f for f in summary.failures if f not in summary.since]
+    lines += _failure_lines("Employees not synced, new since the last run", new)
+    by_date: dict[str, list[Failure]] = {}
+    for failure in summary.failures:
+        if failure in summary.since:
+            by_date.setdefault(summary.since[failure], []).append(failure)
+    for date, items in sorted(by_date.items()):
+        lines += _failure_lines(f"{len(items)} still set aside since {date}", items, count=False)
     lines += _failure_lines("Warnings", summary.warnings)
     return "\n".join(lines)
 
@@ -112,17 +120,30 @@ def summary_json(summary: RunSummary) -> str:
     return json.dumps(summary.as_dict(), indent=2, sort_keys=True)
 
 
+WRITES = ("create", "update", "adopt", "reactivate", "deactivate")
+
+
+def _did(run: RunRecord) -> str:
+    """What a run did; a failed run says whether it wrote anything before it stopped."""
+    if run.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
+        return counts_text(run.counts)
+    wrote = {kind: run.counts[kind] for kind in WRITES if run.counts.get(kind)}
+    if not wrote:
+        return "nothing written"
+    return counts_text(wrote) + " before it stopped"
+
+
 def history_text(runs: Sequence[RunRecord]) -> str:
-    """One line per run, newest first."""
+    """One line per run, newest first, each message whole (wrapped, never cut)."""
     if not runs:
         return "No runs recorded yet."
     lines = [f"{'started (UTC)':<25} {'exit':>4}  {'outcome':<26} counts"]
     for run in runs:
-        lines.append(
-            f"{run.started_at:<25} {run.exit_code:>4}  {run.outcome:<26} {counts_text(run.counts)}"
-        )
+        lines.append(f"{run.started_at:<25} {run.exit_code:>4}  {run.outcome:<26} {_did(run)}")
         if run.message:
-            lines.append(f"{'':<32}{run.message[:200]}")
+            lines += textwrap.wrap(
+                run.message, width=100, initial_indent=" " * 32, subsequent_indent=" " * 32
+            )
     return "\n".join(lines)
 
 
@@ -137,7 +158,7 @@ def history_json(runs: Sequence[RunRecord]) -> str:
                 "outcome": r.outcome,
                 "message": r.message,
                 "counts": r.counts,
-                "failures": [vars(f) for f in r.failures],
+                "failures": [{**vars(f), "since": r.since.get(f)} for f in r.failures],
             }
             for r in runs
         ],

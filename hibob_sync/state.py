@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS failures (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     employee_id TEXT,
     email TEXT,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    since TEXT
 );
 CREATE INDEX IF NOT EXISTS failures_run ON failures(run_id);
 """
@@ -61,6 +62,8 @@ class RunRecord:
     coverage: list[str] | None = None  # mapping sources seen, for good runs
     failures: list[Failure] = field(default_factory=list)
     id: int | None = None
+    # The date each failure was first seen, where an earlier run saw it too.
+    since: dict[Failure, str] = field(default_factory=dict)
 
 
 class StateStore:
@@ -80,6 +83,7 @@ class StateStore:
             with closing(sqlite3.connect(self.path, timeout=30)) as conn:
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.executescript(SCHEMA)
+                _migrate(conn)
                 with conn:
                     yield conn
         except sqlite3.DatabaseError as exc:
@@ -110,9 +114,14 @@ class StateStore:
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
+            today = run.started_at[:10]
             conn.executemany(
-                "INSERT INTO failures (run_id, employee_id, email, reason) VALUES (?, ?, ?, ?)",
-                [(run_id, f.employee_id, f.email, f.reason) for f in run.failures],
+                "INSERT INTO failures (run_id, employee_id, email, reason, since)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (run_id, f.employee_id, f.email, f.reason, run.since.get(f, today))
+                    for f in run.failures
+                ],
             )
             conn.execute(
                 "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?", (KEEP_RUNS,)
@@ -129,13 +138,13 @@ class StateStore:
             ).fetchall()
             runs = [_row_to_run(row) for row in rows]
             for run in runs:
-                run.failures = [
-                    Failure(*row)
-                    for row in conn.execute(
-                        "SELECT employee_id, email, reason FROM failures WHERE run_id = ?",
-                        (run.id,),
-                    )
-                ]
+                for employee_id, email, reason, since in conn.execute(
+                    "SELECT employee_id, email, reason, since FROM failures WHERE run_id = ?",
+                    (run.id,),
+                ):
+                    failure = Failure(employee_id, email, reason)
+                    run.failures.append(failure)
+                    run.since[failure] = str(since or run.started_at)[:10]
         return runs
 
     def last_good_coverage(self) -> set[str] | None:
@@ -147,6 +156,26 @@ class StateStore:
             ).fetchone()
         return set(json.loads(row[0])) if row else None
 
+    def known_problems(self) -> dict[Failure, str]:
+        """The employees the last finished run (exit 0 or 1) set aside, with since when.
+
+        A run compares its own against these: only new ones make exit 1 (spec.md).
+        """
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id, started_at FROM runs WHERE exit_code IN (0, 1) ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return {}
+            run_id, started = row
+            return {
+                Failure(employee_id, email, reason): str(since or started)[:10]
+                for employee_id, email, reason, since in conn.execute(
+                    "SELECT employee_id, email, reason, since FROM failures WHERE run_id = ?",
+                    (run_id,),
+                )
+            }
+
     def consecutive_failures(self, exit_codes: Sequence[int]) -> int:
         """How many of the newest runs in a row ended with one of ``exit_codes``."""
         count = 0
@@ -155,6 +184,13 @@ class StateStore:
                 break
             count += 1
         return count
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store made by an older version up to date (columns are only ever added)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(failures)")}
+    if "since" not in columns:
+        conn.execute("ALTER TABLE failures ADD COLUMN since TEXT")
 
 
 def _row_to_run(row: tuple[object, ...]) -> RunRecord:

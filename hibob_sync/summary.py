@@ -24,6 +24,7 @@ class RunSummary:
     warnings: list[Failure] = field(default_factory=list)
     plan: Plan | None = None
     users: list[ScimUser] = field(default_factory=list)
+    since: dict[Failure, str] = field(default_factory=dict)  # failures an earlier run had too
 
     @property
     def outcome(self) -> str:
@@ -47,6 +48,9 @@ class RunSummary:
             "outcome": self.outcome,
             "message": self.message,
             "counts": self.counts,
-            "failures": [vars(f) for f in self.failures],
+            "failures": [
+                {**vars(f), "new": f not in self.since, "since": self.since.get(f)}
+                for f in self.failures
+            ],
             "warnings": [vars(f) for f in self.warnings],
         }

@@ -22,6 +22,7 @@ from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.model import ScimUser
 from hibob_sync.plan import Plan, make_plan
+from hibob_sync.problems import verdict
 from hibob_sync.profiles import build_profiles
 from hibob_sync.safeguards import check_deactivations, check_fetched, check_targets
 from hibob_sync.scim import ScimClient
@@ -58,6 +59,7 @@ class _Run:
         self.summary = RunSummary(started_at=_now(), dry_run=dry_run)
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
+        self.applied: Applied | None = None  # filled while applying, so a failed run has it
 
     def execute(self) -> RunSummary:
         require_scim_url(self.settings)
@@ -88,8 +90,10 @@ class _Run:
             check_deactivations(plan, self.settings.max_deactivations)
             if self.dry_run:
                 self.summary.counts = plan.counts()
-                some_left = bool(plan.rejected or plan.warnings)
-                return self._finish(ExitCode.PARTIAL if some_left else ExitCode.OK)
+                self.summary.failures = [
+                    Failure(r.employee_id, r.email, r.reason) for r in plan.rejected
+                ]
+                return self._judge()
             applied = self._apply(scim, plan, users)
 
         self.summary.counts = self._counts(plan, applied)
@@ -97,10 +101,14 @@ class _Run:
             Failure(r.employee_id, r.email, r.reason) for r in plan.rejected
         ] + applied.failures
         self.summary.warnings += applied.warnings
-        # A warning names an employee synced without their reports-to (their own manager, a
-        # manager nobody can see): not "every employee in sync", so exit 1 like a failure.
-        not_synced = bool(self.summary.failures or self.summary.warnings)
-        return self._finish(ExitCode.PARTIAL if not_synced else ExitCode.OK)
+        return self._judge()
+
+    def _judge(self) -> RunSummary:
+        """Exit 1 only for problems the last finished run did not have (problems.py)."""
+        known = self.store.known_problems() if self.settings.state_path.exists() else {}
+        found = verdict(self.summary.failures, known)
+        self.summary.since = found.since
+        return self._finish(found.exit_code, found.message)
 
     def _apply(self, scim: ScimClient, plan: Plan, users: list[ScimUser]) -> Applied:
         total = len(plan.actions)
@@ -112,8 +120,15 @@ class _Run:
             if self.progress:
                 self.progress(done, total)
 
-        writer = ScimWriter(scim)
-        return apply_plan(writer, plan, users, concurrency=self.settings.concurrency, progress=step)
+        self.applied = Applied()
+        return apply_plan(
+            ScimWriter(scim),
+            plan,
+            users,
+            concurrency=self.settings.concurrency,
+            progress=step,
+            result=self.applied,
+        )
 
     @staticmethod
     def _counts(plan: Plan, applied: Applied) -> dict[str, int]:
@@ -147,6 +162,7 @@ class _Run:
                 counts=self.summary.counts,
                 coverage=sorted(self.coverage) if good and self.coverage is not None else None,
                 failures=self.summary.failures,
+                since=self.summary.since,
             )
         )
 
@@ -192,11 +208,14 @@ def run_sync(
             run.summary.finished_at = _now()
             run.summary.exit_code = exc.exit_code
             run.summary.message = exc.message
+            if run.applied is not None and run.summary.plan is not None:
+                run.summary.counts = run._counts(run.summary.plan, run.applied)  # what it did
             _record_quietly(run)
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
             _alert(settings, run.store, run.summary)
             raise
         run.record()
+        _alert(settings, run.store, summary)  # exit 1: new problems only (problems.py)
         # The run finished: exit 1 (some employees named in the summary) is still a
         # completed run, and the healthcheck exists to notice runs that did not happen.
         event: notify.PingEvent = "success"

@@ -113,7 +113,7 @@ def test_second_run_writes_nothing(sync_env: SyncEnv) -> None:
     assert sync_env.run().exit_code == 1
     sync_env.scim.reset_counts()
     result = sync_env.run("--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 0
     assert scim_writes(sync_env) == []
     summary = json.loads(result.stdout)
     assert summary["counts"]["create"] == 0 and summary["counts"]["update"] == 0
@@ -146,7 +146,7 @@ def test_title_change_is_one_patch_of_one_attribute(sync_env: SyncEnv) -> None:
     sync_env.scim.reset_counts()
 
     result = sync_env.run()
-    assert result.exit_code == 1
+    assert result.exit_code == 0
     user = sync_env.users_by_external_id()[employee_id]
     writes = scim_writes(sync_env)
     assert writes == [("PATCH", f"/Users/{user['id']}")]
@@ -162,7 +162,7 @@ def test_email_change_updates_username_without_duplicate(sync_env: SyncEnv) -> N
     sync_env.sandbox.company.update(employee_id, {"root.email": "  New.Address@Example.COM "})
     sync_env.scim.reset_counts()
 
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     users = sync_env.users_by_external_id()
     assert users[employee_id]["id"] == before["id"]
     assert users[employee_id]["userName"] == "new.address@example.com"
@@ -177,13 +177,13 @@ def test_termination_then_rehire(sync_env: SyncEnv) -> None:
     sync_env.sandbox.company.terminate(employee_id)
     sync_env.scim.reset_counts()
 
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     assert scim_writes(sync_env) == [("PATCH", f"/Users/{user_id}")]
     assert sync_env.users_by_external_id()[employee_id]["active"] is False
 
     sync_env.sandbox.company.rehire(employee_id)
     sync_env.scim.reset_counts()
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     assert scim_writes(sync_env) == [("PATCH", f"/Users/{user_id}")]
     assert sync_env.users_by_external_id()[employee_id]["active"] is True
 
@@ -196,7 +196,7 @@ def test_manager_change_points_at_new_managers_scim_id(sync_env: SyncEnv) -> Non
     sync_env.sandbox.company.update(employee_id, {"work.reportsTo": new_manager})
     sync_env.scim.reset_counts()
 
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     user = sync_env.users_by_external_id()[employee_id]
     assert scim_writes(sync_env) == [("PATCH", f"/Users/{user['id']}")]
     assert user[ENTERPRISE]["manager"]["value"] == users[new_manager]["id"]
@@ -263,7 +263,7 @@ def test_safeguard_too_many_deactivations(sync_env: SyncEnv) -> None:
     assert scim_writes(sync_env) == []
     # Raising the limit lets the reviewed plan through.
     sync_env.write_config(max_deactivations=50)
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     assert len(scim_writes(sync_env)) == 8
 
 
@@ -318,7 +318,7 @@ def test_history_and_state_file_mode(sync_env: SyncEnv) -> None:
     result = sync_env.cli("history", "--json")
     assert result.exit_code == 0
     runs = json.loads(result.stdout)
-    assert len(runs) == 2 and runs[0]["exit_code"] == 1
+    assert len(runs) == 2 and [r["exit_code"] for r in runs] == [0, 1]
     assert runs[1]["counts"]["create"] > 0
     assert stat.S_IMODE(sync_env.state.stat().st_mode) == 0o600
     text = sync_env.cli("history")
@@ -402,13 +402,13 @@ def test_other_service_providers_converge(
     )
     company.update(employee_id, {"work.title": new_title})
     sync_env.scim.reset_counts()
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     assert len(scim_writes(sync_env)) == 1
     assert sync_env.users_by_external_id()[employee_id]["title"] == company.display(
         employee_id, "work.title"
     )
     sync_env.scim.reset_counts()
-    assert sync_env.run().exit_code == 1
+    assert sync_env.run().exit_code == 0
     assert scim_writes(sync_env) == []
 
 
