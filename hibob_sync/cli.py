@@ -406,6 +406,32 @@ def history(app: App, limit: int, as_json: bool) -> None:
 
 @cli.command()
 @click.option(
+    "--max-age",
+    default="26h",
+    show_default=True,
+    metavar="DURATION",
+    help="CRITICAL when no good run is this recent (30s, 15m, 26h, 3d).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def status(app: App, max_age: str, as_json: bool) -> None:
+    """The last run and the last good run, as a monitoring plugin reports them.
+
+    Reads only. Exit 0 OK, 1 WARNING (the last run failed, a good one is recent), 2 CRITICAL
+    (no good run within --max-age), 3 UNKNOWN (no state, or the check could not be made).
+    """
+    import time
+
+    from hibob_sync.status import check as check_status
+
+    clock = app.http.clock if app.http else time.time
+    result = check_status(lambda: app.settings(required=False).state_path, max_age, clock)
+    click.echo(result.json() if as_json else result.text())
+    click.get_current_context().exit(int(result.verdict))
+
+
+@cli.command()
+@click.option(
     "--employees",
     default=25,
     show_default=True,

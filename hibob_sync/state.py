@@ -213,3 +213,35 @@ def history(state_path: Path, limit: int = 10) -> list[RunRecord]:
     if not state_path.exists():
         return []
     return StateStore(state_path).last_runs(limit)
+
+
+def last_and_last_good(state_path: Path) -> tuple[RunRecord | None, RunRecord | None]:
+    """The newest run and the newest good one (exit 0 or 1), for monitoring.
+
+    Opens the file read-only and never creates it: `status` runs as the monitoring agent's
+    user, which must not leave an empty store (owned by it) where the sync will write.
+    """
+    try:
+        state_path.stat()  # FileNotFoundError: no run yet; PermissionError: said below
+    except PermissionError:
+        raise ConfigError(
+            f"the state store {state_path} cannot be read: permission denied",
+            hint="run `status` as the user that runs the sync (it is mode 0600)",
+        ) from None
+    try:
+        uri = state_path.resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
+            last = conn.execute(
+                "SELECT id, started_at, finished_at, exit_code, outcome, message, counts,"
+                " coverage FROM runs ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            good = conn.execute(
+                "SELECT id, started_at, finished_at, exit_code, outcome, message, counts,"
+                " coverage FROM runs WHERE exit_code IN (0, 1) ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"the state store {state_path} cannot be read: {exc}",
+            hint="run `status` as the user that runs the sync (it is mode 0600)",
+        ) from None
+    return (_row_to_run(last) if last else None, _row_to_run(good) if good else None)

@@ -8,6 +8,7 @@ or exits: the CLI shows the RunSummary it returns, or the error it raises.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -37,8 +38,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done so far, total)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 class _Run:
@@ -56,10 +57,16 @@ class _Run:
         self.dry_run = dry_run
         self.http = http
         self.progress = progress
-        self.summary = RunSummary(started_at=_now(), dry_run=dry_run)
+        # The run's clock: the one tests inject with the HTTP settings, so run times,
+        # `status` and grace windows move together without any sleep.
+        self.clock: Callable[[], float] = http.clock if http else time.time
+        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run)
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
         self.applied: Applied | None = None  # filled while applying, so a failed run has it
+
+    def now(self) -> str:
+        return _iso(self.clock())
 
     def execute(self) -> RunSummary:
         require_scim_url(self.settings)
@@ -144,7 +151,7 @@ class _Run:
     def _finish(self, code: int, message: str = "") -> RunSummary:
         self.summary.exit_code = code
         self.summary.message = message
-        self.summary.finished_at = _now()
+        self.summary.finished_at = self.now()
         return self.summary
 
     def record(self) -> None:
@@ -205,7 +212,7 @@ def run_sync(
         except LockedError:
             raise
         except HibobSyncError as exc:
-            run.summary.finished_at = _now()
+            run.summary.finished_at = run.now()
             run.summary.exit_code = exc.exit_code
             run.summary.message = exc.message
             if run.applied is not None and run.summary.plan is not None:
