@@ -110,6 +110,10 @@ class _Applier:
         self.id_of: dict[str, str] = {}
         for user in users:
             self.id_of.setdefault(user.user_name.strip().lower(), user.id)
+        # A user whose email changes in this run is a manager under the new email already.
+        for action in plan.actions:
+            if action.user is not None and action.kind != "deactivate":
+                self.id_of[action.email] = action.user.id
         self.result = result if result is not None else Applied()
 
     def _manager_id(self, action: Action) -> tuple[bool, Value]:
@@ -147,6 +151,8 @@ class _Applier:
             self._write_chunk(pairs[start : start + CHUNK])
 
     def _write_chunk(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
+        planned = len(pairs)
+        pairs = [(action, write) for action, write in pairs if not write.empty]  # nothing to send
         results: list[WriteResult] = write_many(
             self.writer, [write for _, write in pairs], concurrency=self.concurrency
         )
@@ -163,7 +169,7 @@ class _Applier:
                     "could not %s HiBob employee %s: %s", action.kind, action.employee_id, reason
                 )
         if self.progress:
-            self.progress(len(pairs))
+            self.progress(planned)
 
     def run(self) -> Applied:
         creates = self.plan.of_kind("create")

@@ -108,6 +108,13 @@ class _Planner:
                     self.by_external[user.external_id] = user
                 if user.active:
                     self.plan.managed_active += 1
+        # A manager's user is known by SCIM id: after an email change it is still the same
+        # manager, so reports compare with the email it will have after this run.
+        self.email_now = dict(self.email_of)
+        for profile in profiles.profiles:
+            matched = self.by_external.get(profile.employee_id) if profile.active else None
+            if matched is not None:
+                self.email_of[matched.id] = profile.email
         self.claimed: set[str] = set()
         active_ids = {p.employee_id for p in profiles.profiles if p.active}
         self.active_ids = active_ids
@@ -230,7 +237,7 @@ class _Planner:
 
     def _deactivate(self, user: ScimUser, employee_id: str | None) -> None:
         self.plan.actions.append(
-            Action("deactivate", self.email_of[user.id], employee_id, user, active=False)
+            Action("deactivate", self.email_now[user.id], employee_id, user, active=False)
         )
 
     def _invisible(self) -> None:

@@ -100,7 +100,20 @@ def summary_text(summary: RunSummary) -> str:
     for date, items in sorted(by_date.items()):
         lines += _failure_lines(f"{len(items)} still set aside since {date}", items, count=False)
     lines += _failure_lines("Warnings", summary.warnings)
+    lines += _dialect_lines(summary)
     return "\n".join(lines)
+
+
+def _dialect_lines(summary: RunSummary) -> list[str]:
+    """How the SCIM server takes updates, when it is not the plain standard way."""
+    plain = all(line.endswith("by sub-attribute path") for line in summary.dialect)
+    if plain and not summary.recoveries:
+        return []
+    lines = ["SCIM server dialect (remembered for the next run):"]
+    lines += [f"  {line}" for line in summary.dialect]
+    if summary.recoveries:
+        lines.append(f"  {summary.recoveries} user(s) needed another form this run")
+    return lines
 
 
 def failed_summary(error: HibobSyncError, *, dry_run: bool) -> RunSummary:

@@ -246,7 +246,11 @@ class ScimClient:
         return user
 
     def find_by_user_name(self, user_name: str) -> ScimUser | None:
-        """The user whose userName equals `user_name` (case-insensitive), by filter if offered."""
+        """The user whose userName equals `user_name` (case-insensitive), by filter if offered.
+
+        RFC 7643 makes userName case-insensitive, but some servers filter case-sensitively:
+        when the filter finds nobody, the list of every user decides.
+        """
         wanted = user_name.strip().lower()
         if self.discover().filter:
             quoted = user_name.strip().replace("\\", "\\\\").replace('"', '\\"')
@@ -261,6 +265,9 @@ class ScimClient:
                 for user in self._read_page(found if isinstance(found, list) else [], 1):
                     if user.user_name.strip().lower() == wanted:
                         return user
-                return None
-            log.info("%s: filter refused (HTTP %d); listing", self.service, response.status_code)
+                log.info("%s: the userName filter found nobody; listing", self.service)
+            else:
+                log.info(
+                    "%s: filter refused (HTTP %d); listing", self.service, response.status_code
+                )
         return next((u for u in self.list_users() if u.user_name.strip().lower() == wanted), None)

@@ -19,7 +19,6 @@ from hibob_sync.model import normalise_value as _normalise_value
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 HITHRIVE_USER = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 # HiThrive field -> SCIM attribute path (hithrive-scim.md). email also feeds the work email.
 DEFAULT_ATTRIBUTES: Mapping[str, str] = {
@@ -62,6 +61,11 @@ class AttributePath:
     @property
     def short(self) -> str:
         return f"{self.name}.{self.sub}" if self.sub else self.name
+
+    @property
+    def parent(self) -> AttributePath | None:
+        """The complex attribute of a sub-attribute path (manager for manager.value)."""
+        return AttributePath(self.schema, self.name) if self.sub else None
 
     @property
     def patch_path(self) -> str:
@@ -238,7 +242,7 @@ def from_resource(
 # -- writing -------------------------------------------------------------------------------
 
 
-def _wire(name: str, value: Value) -> Any:
+def wire(name: str, value: Value) -> Any:
     if name in MULTI_VALUED:
         return list(value or ())
     return value
@@ -271,7 +275,7 @@ def _remove_path(resource: dict[str, Any], path: AttributePath) -> None:
         del resource[path.schema]
 
 
-def _emails_with(resource: Mapping[str, Any], email: str) -> list[dict[str, Any]]:
+def emails_with(resource: Mapping[str, Any], email: str) -> list[dict[str, Any]]:
     """The resource's emails with `email` as the primary work address, others kept."""
     kept = []
     for entry in get_ci(resource, "emails") or []:
@@ -306,11 +310,11 @@ def apply_changes(
             if not value:
                 raise ValueError("the email of a SCIM user cannot be cleared")
             result["userName"] = value
-            result["emails"] = _emails_with(result, str(value))
+            result["emails"] = emails_with(result, str(value))
         elif value is None or value == ():
             _remove_path(result, where[name])
         else:
-            _set_path(result, where[name], _wire(name, value))
+            _set_path(result, where[name], wire(name, value))
     if active is not None:
         result["active"] = active
     if external_id:
@@ -329,36 +333,6 @@ def new_resource(
     if not values.get("email"):
         raise ValueError("a SCIM user needs an email (its userName)")
     return apply_changes({}, values, where, active=active, external_id=external_id)
-
-
-def patch_body(
-    user: ScimUser,
-    changes: Mapping[str, Value],
-    where: Mapping[str, AttributePath],
-    *,
-    active: bool | None = None,
-    external_id: str | None = None,
-) -> dict[str, Any]:
-    """A PatchOp carrying only the changed attributes: replace, or remove when cleared."""
-    operations: list[dict[str, Any]] = []
-    for name, value in changes.items():
-        if name == "email":
-            if not value:
-                raise ValueError("the email of a SCIM user cannot be cleared")
-            emails = _emails_with(user.resource, str(value))
-            operations.append({"op": "replace", "path": "userName", "value": value})
-            operations.append({"op": "replace", "path": "emails", "value": emails})
-        elif value is None or value == ():
-            operations.append({"op": "remove", "path": where[name].patch_path})
-        else:
-            operations.append(
-                {"op": "replace", "path": where[name].patch_path, "value": _wire(name, value)}
-            )
-    if external_id:
-        operations.append({"op": "replace", "path": "externalId", "value": external_id})
-    if active is not None:
-        operations.append({"op": "replace", "path": "active", "value": active})
-    return {"schemas": [PATCH_OP], "Operations": operations}
 
 
 def updated_user(

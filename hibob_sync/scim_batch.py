@@ -16,10 +16,10 @@ from hibob_sync.scim_attributes import (
     get_ci,
     new_resource,
     normalise_values,
-    patch_body,
     updated_user,
 )
 from hibob_sync.scim_discovery import ServerFeatures, as_status
+from hibob_sync.scim_patch import patch_body
 from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -83,7 +83,8 @@ class BulkWriter:
             )
             return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": data}
         assert write.user is not None
-        if self.writer.uses_patch:
+        step = self.writer.dialect.steps(values, client.placement, patch=self.features.patch)[0]
+        if step.method == "PATCH":
             method = "PATCH"
             data = patch_body(
                 write.user,
@@ -91,6 +92,7 @@ class BulkWriter:
                 client.placement,
                 active=write.active,
                 external_id=write.external_id,
+                forms=step.forms,
             )
         else:
             method = "PUT"

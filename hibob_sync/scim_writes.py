@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hibob_sync.errors import HibobSyncError, RemoteError
+from hibob_sync.errors import HibobSyncError, RemoteError, ServiceUnavailableError
+from hibob_sync.http import TransientHTTPError
 from hibob_sync.model import ScimUser, Value
 from hibob_sync.scim import ScimClient
 from hibob_sync.scim_attributes import (
@@ -20,10 +21,11 @@ from hibob_sync.scim_attributes import (
     from_resource,
     new_resource,
     normalise_values,
-    patch_body,
     updated_user,
 )
+from hibob_sync.scim_dialect import NOT_IMPLEMENTED, Dialect, Step, ladder_worthy
 from hibob_sync.scim_errors import ScimError
+from hibob_sync.scim_patch import patch_body
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +82,9 @@ class WriteResult:
 class ScimWriter:
     """Creates and updates users on one SCIM server, through its client."""
 
-    def __init__(self, client: ScimClient) -> None:
+    def __init__(self, client: ScimClient, dialect: Dialect | None = None) -> None:
         self.client = client
-        self.patch: bool | None = None  # None: as the server announces; False once refused
-
-    @property
-    def uses_patch(self) -> bool:
-        """Whether updates are PatchOps (else PUTs of the whole resource)."""
-        return self.client.discover().patch if self.patch is None else self.patch
+        self.dialect = dialect or Dialect()
 
     def create(
         self, values: Mapping[str, Value], external_id: str, active: bool = True
@@ -149,7 +146,11 @@ class ScimWriter:
         active: bool | None = None,
         external_id: str | None = None,
     ) -> ScimUser:
-        """PATCH only the changed attributes; PUT the whole resource where patch is not offered."""
+        """PATCH only the changed attributes in the form the server takes, else PUT the user.
+
+        A refusal that another form may avoid climbs the ladder of scim_dialect for this
+        user: at most two more requests, every change carried by each.
+        """
         client = self.client
         clean = normalise_values(changes)
         if not clean and active is None and external_id is None:
@@ -157,18 +158,55 @@ class ScimWriter:
         what = f"updating user {user.id}"
         if "email" in clean and not user.resource:
             user = client.get(user.id)  # its other emails must survive the new work email
-        if self.uses_patch:
-            body = patch_body(user, clean, client.placement, active=active, external_id=external_id)
-            response, payload = client.request("PATCH", f"/Users/{user.id}", what=what, body=body)
+        steps = self.dialect.steps(clean, client.placement, patch=client.discover().patch)
+        refusals: list[int] = []
+        path = f"/Users/{user.id}"
+        for index, step in enumerate(steps):
+            last = index == len(steps) - 1
+            if refusals and refusals[-1] in NOT_IMPLEMENTED and step.method == "PATCH":
+                continue  # another PATCH form will not help where PATCH itself is refused
+            body = self._body(step, user, clean, active, external_id)
+            try:
+                response, payload = client.request(step.method, path, what=what, body=body)
+            except ServiceUnavailableError as exc:
+                if last or not _persistent_500(exc):
+                    raise
+                refusals.append(500)
+                log.info(
+                    "%s: %s kept failing (HTTP 500); trying another form", client.service, what
+                )
+                continue
             if response.ok:
+                self.dialect.accepted(step, refusals, clean)
                 return updated_user(user, payload, clean, client.placement, active, external_id)
-            if response.status_code not in (405, 501):
-                raise client.error(response, payload, what)
-            log.warning("%s refused PATCH; using PUT from now on", client.service)
-            self.patch = False
-        body = self.put_body(user, clean, active, external_id)
-        _, payload = client.expect("PUT", f"/Users/{user.id}", what=what, body=body)
-        return updated_user(user, payload, clean, client.placement, active, external_id)
+            error = client.error(response, payload, what)
+            scim_type = error.scim_type if isinstance(error, ScimError) else None
+            if last or not ladder_worthy(response.status_code, scim_type):
+                raise error
+            log.info(
+                "%s refused %s (HTTP %d, %s); trying another form",
+                client.service,
+                what,
+                response.status_code,
+                scim_type or "no scimType",
+            )
+            refusals.append(response.status_code)
+        raise AssertionError("the ladder ends with a PUT")  # pragma: no cover
+
+    def _body(
+        self,
+        step: Step,
+        user: ScimUser,
+        changes: Mapping[str, Value],
+        active: bool | None,
+        external_id: str | None,
+    ) -> dict[str, Any]:
+        if step.method == "PUT":
+            return self.put_body(user, changes, active, external_id)
+        where = self.client.placement
+        return patch_body(
+            user, changes, where, active=active, external_id=external_id, forms=step.forms
+        )
 
     def put_body(
         self,
@@ -197,3 +235,9 @@ class ScimWriter:
         except RemoteError as exc:
             return WriteResult(write, error=exc)
         return WriteResult(write, user=user)
+
+
+def _persistent_500(exc: ServiceUnavailableError) -> bool:
+    """A 500 that outlasted the retries of one request: maybe this request, not the server."""
+    cause = exc.__cause__
+    return isinstance(cause, TransientHTTPError) and cause.status == 500

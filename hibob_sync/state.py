@@ -36,6 +36,13 @@ CREATE TABLE IF NOT EXISTS failures (
     since TEXT
 );
 CREATE INDEX IF NOT EXISTS failures_run ON failures(run_id);
+CREATE TABLE IF NOT EXISTS scim_dialect (
+    scim_url TEXT NOT NULL,
+    attribute TEXT NOT NULL,
+    form TEXT NOT NULL,
+    learned_at TEXT NOT NULL,
+    PRIMARY KEY (scim_url, attribute)
+);
 """
 KEEP_RUNS = 1000
 
@@ -175,6 +182,26 @@ class StateStore:
                     (run_id,),
                 )
             }
+
+    def dialect(self, scim_url: str) -> dict[str, str]:
+        """The forms a SCIM server took in earlier runs (scim_dialect.py), by attribute."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT attribute, form FROM scim_dialect WHERE scim_url = ?",
+                (scim_url.rstrip("/"),),
+            ).fetchall()
+        return {str(attribute): str(form) for attribute, form in rows}
+
+    def remember_dialect(self, scim_url: str, forms: Mapping[str, str], at: str) -> None:
+        """Keep what a SCIM server took, so the next run starts with it."""
+        with self._connect() as conn:
+            conn.executemany(
+                "INSERT INTO scim_dialect (scim_url, attribute, form, learned_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (scim_url, attribute)"
+                " DO UPDATE SET form = excluded.form, learned_at = excluded.learned_at"
+                " WHERE form != excluded.form",
+                [(scim_url.rstrip("/"), key, form, at) for key, form in forms.items()],
+            )
 
     def consecutive_failures(self, exit_codes: Sequence[int]) -> int:
         """How many of the newest runs in a row ended with one of ``exit_codes``."""

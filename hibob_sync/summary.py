@@ -25,6 +25,8 @@ class RunSummary:
     plan: Plan | None = None
     users: list[ScimUser] = field(default_factory=list)
     since: dict[Failure, str] = field(default_factory=dict)  # failures an earlier run had too
+    dialect: list[str] = field(default_factory=list)  # how the SCIM server takes updates
+    recoveries: int = 0  # users whose update needed another form this run
 
     @property
     def outcome(self) -> str:
@@ -53,4 +55,6 @@ class RunSummary:
                 for f in self.failures
             ],
             "warnings": [vars(f) for f in self.warnings],
+            "scim_dialect": self.dialect,
+            "scim_recoveries": self.recoveries,
         }

@@ -26,7 +26,7 @@ from hibob_sync.plan import Plan, make_plan
 from hibob_sync.problems import verdict
 from hibob_sync.profiles import build_profiles
 from hibob_sync.safeguards import check_deactivations, check_fetched, check_targets
-from hibob_sync.scim import ScimClient
+from hibob_sync.scim_dialect import Dialect, describe
 from hibob_sync.scim_writes import ScimWriter
 from hibob_sync.state import Failure, RunRecord, StateStore
 from hibob_sync.summary import RunSummary
@@ -69,7 +69,6 @@ class _Run:
         return _iso(self.clock())
 
     def execute(self) -> RunSummary:
-        require_scim_url(self.settings)
         hibob_login = credentials.hibob_credentials()
         scim_token = credentials.scim_token()
         last_good = (
@@ -83,7 +82,12 @@ class _Run:
         check_fetched(fetched, self.mapping, last_good)
         self.coverage = fetched.coverage
 
+        scim_url = require_scim_url(self.settings)
+        known = not self.dry_run or self.settings.state_path.exists()
+        dialect = Dialect(self.store.dialect(scim_url) if known else None)
         with scim_client(self.settings, scim_token, self.http) as scim:
+            if dialect.needs_resources:
+                scim.keep_resources = True
             check_targets(self.mapping, scim.missing_attributes(scim.discover()))
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
@@ -101,7 +105,10 @@ class _Run:
                     Failure(r.employee_id, r.email, r.reason) for r in plan.rejected
                 ]
                 return self._judge()
-            applied = self._apply(scim, plan, users)
+            applied = self._apply(ScimWriter(scim, dialect), plan, users)
+        self.store.remember_dialect(scim_url, dialect.forms, self.now())
+        self.summary.dialect = describe(dialect.forms)
+        self.summary.recoveries = dialect.recoveries
 
         self.summary.counts = self._counts(plan, applied)
         self.summary.failures = [
@@ -117,7 +124,7 @@ class _Run:
         self.summary.since = found.since
         return self._finish(found.exit_code, found.message)
 
-    def _apply(self, scim: ScimClient, plan: Plan, users: list[ScimUser]) -> Applied:
+    def _apply(self, writer: ScimWriter, plan: Plan, users: list[ScimUser]) -> Applied:
         total = len(plan.actions)
         done = 0
 
@@ -129,7 +136,7 @@ class _Run:
 
         self.applied = Applied()
         return apply_plan(
-            ScimWriter(scim),
+            writer,
             plan,
             users,
             concurrency=self.settings.concurrency,

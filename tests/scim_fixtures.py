@@ -6,14 +6,26 @@ empty server, reached through its own small reverse proxy in the test process. T
 records every request (method and path), and can answer a request itself (403, 404, 501, a
 crafted page...) or drop an answer after the server acted on it (a lost response).
 
+The proxy can also imitate the dialects of other SCIM servers (``ScimServer.dialect``,
+hithrive-scim.md "Interop rules"), each in front of the same scim2-server:
+
+- ``"no-sub-path"``: a PATCH op with a sub-attribute path (``…:manager.value``) gets
+  400 noTarget, as a Node server does when the complex attribute is absent;
+- ``"no-whole-complex"``: a PATCH op whose value is a whole complex object gets 500, as a
+  Django server does;
+- ``"no-add-remove"``: a PATCH with an ``add`` or ``remove`` op gets 501;
+- ``"case-sensitive-filter"``: ``userName eq "X"`` matches X exactly, case included.
+
 Fixtures: ``scim_server`` (HiThrive-like: patch, no bulk, maxResults 20) and
-``scim_server_factory(config=..., schemas=...)`` for the other set-ups.
+``scim_server_factory(config=..., schemas=...)`` for the other set-ups (schemas "datetime":
+the HiThrive extension with ``startDate`` typed dateTime).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -28,7 +40,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -43,10 +55,27 @@ CONFIG_FILES = {
     "hithrive": SCHEMAS_DIR / "spc_hithrive.json",  # patch, no bulk, maxResults 20
     "nopatch": SCHEMAS_DIR / "spc_nopatch.json",  # PUT only, no bulk, maxResults 20
 }
-SCHEMA_SETS = {
+SCHEMA_SETS: dict[str, tuple[Path | None, Path | None]] = {
     "hithrive": (SCHEMAS_DIR / "scim_schemas.json", SCHEMAS_DIR / "scim_resource_types.json"),
     "rfc": (None, None),  # RFC 7643 only: no HiThrive extension
 }
+HITHRIVE_URN = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
+DIALECTS = ("no-sub-path", "no-whole-complex", "no-add-remove", "case-sensitive-filter")
+
+
+def _datetime_schemas(workdir: Path) -> tuple[Path, Path]:
+    """The HiThrive schemas with startDate typed dateTime, as some servers type it."""
+    schemas = json.loads((SCHEMAS_DIR / "scim_schemas.json").read_text())
+    for schema in schemas:
+        for attribute in schema["attributes"] if schema["id"] == HITHRIVE_URN else []:
+            if attribute["name"] == "startDate":
+                attribute["type"] = "dateTime"
+    path = workdir / "scim_schemas_datetime.json"
+    path.write_text(json.dumps(schemas))
+    return path, SCHEMAS_DIR / "scim_resource_types.json"
+
+
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "date", "server"}
 )
@@ -78,7 +107,10 @@ class ScimProcess:
             config_file.write_text(json.dumps(config))
         if config_file is not None:
             args += ["--service-provider-config", str(config_file)]
-        schema_file, types_file = SCHEMA_SETS[schemas]
+        if schemas == "datetime":
+            schema_file, types_file = _datetime_schemas(workdir)
+        else:
+            schema_file, types_file = SCHEMA_SETS[schemas]
         if schema_file is not None and types_file is not None:
             args += ["--schema", str(schema_file), "--resource-type", str(types_file)]
         self.log_path = workdir / f"scim2-server-{uuid.uuid4().hex[:8]}.log"
@@ -155,6 +187,7 @@ class ScimServer:
         self.direct_url = f"http://127.0.0.1:{process.port}/{self.tenant}/v2"
         self.calls: list[Call] = []
         self._faults: list[_Fault] = []
+        self.dialect: str | None = None  # one of DIALECTS: imitate another server
         self._lock = threading.Lock()
         self._clients: list[ScimClient] = []
         self._proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
@@ -243,6 +276,32 @@ class ScimServer:
 
     # -- used by the proxy handler --
 
+    def _dialect_refusal(self, call: Call) -> tuple[int, Any] | None:
+        """The answer another server's dialect gives this request, where it differs."""
+        if call.method != "PATCH" or not isinstance(call.body, Mapping):
+            return None
+        operations = [op for op in call.body.get("Operations") or [] if isinstance(op, Mapping)]
+        for op in operations:
+            path = str(op.get("path") or "")
+            sub_path = "." in path.rsplit(":", 1)[-1]
+            if self.dialect == "no-sub-path" and sub_path:
+                return 400, _error(400, "noTarget", f"no target for {path}")
+            if self.dialect == "no-whole-complex" and isinstance(op.get("value"), Mapping):
+                return 500, _error(500, None, "internal server error")
+            if self.dialect == "no-add-remove" and str(op.get("op")).lower() in ("add", "remove"):
+                return 501, _error(501, None, f"PATCH {op.get('op')} is not implemented")
+        return None
+
+    def _dialect_filter(self, call: Call, data: bytes) -> bytes:
+        """A case-sensitive `userName eq` filter: keep only exact matches."""
+        wanted = _user_name_filter(call.query)
+        if self.dialect != "case-sensitive-filter" or wanted is None:
+            return data
+        body = json.loads(data)
+        kept = [r for r in body.get("Resources", []) if r.get("userName") == wanted]
+        body.update(Resources=kept, totalResults=len(kept), itemsPerPage=len(kept))
+        return json.dumps(body).encode()
+
     def _record(self, call: Call) -> _Fault | None:
         with self._lock:
             self.calls.append(call)
@@ -254,6 +313,22 @@ class ScimServer:
                             self._faults.remove(fault)
                     return fault
         return None
+
+
+def _error(status: int, scim_type: str | None, detail: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"schemas": [ERROR], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return body
+
+
+def _user_name_filter(query: str) -> str | None:
+    """X of a `filter=userName eq "X"` query, else None."""
+    for value in parse_qs(query).get("filter", []):
+        match = re.fullmatch(r'\s*userName\s+eq\s+"(.*)"\s*', value, flags=re.IGNORECASE)
+        if match:
+            return match.group(1).replace('\\"', '"').replace("\\\\", "\\")
+    return None
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -279,6 +354,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             data = json.dumps(fault.body).encode() if fault.body is not None else b""
             self._reply(fault.status, "Injected", dict(fault.headers), data)
             return
+        refusal = scim._dialect_refusal(Call(self.command, relative, split.query, parsed))
+        if fault is None and refusal is not None:
+            self._reply(refusal[0], "Dialect", {}, json.dumps(refusal[1]).encode())
+            return
         upstream = http.client.HTTPConnection("127.0.0.1", scim._upstream_port, timeout=30)
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -291,6 +370,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the server acted; the client never hears of it
             return
         data = data.replace(scim.direct_url.encode(), scim.url.encode())
+        if self.command == "GET" and relative == "/Users" and answer.status == 200:
+            data = scim._dialect_filter(Call(self.command, relative, split.query, parsed), data)
         reply_headers = {
             k: v.replace(scim.direct_url, scim.url)
             for k, v in answer.getheaders()

@@ -18,7 +18,6 @@ from hibob_sync.scim_attributes import (
     apply_changes,
     from_resource,
     parse_path,
-    patch_body,
     placement,
     validate_attributes,
 )
@@ -29,6 +28,7 @@ from hibob_sync.scim_discovery import (
     missing_attributes,
     schema_attributes,
 )
+from hibob_sync.scim_patch import patch_body
 from hibob_sync.scim_writes import ScimWrite, ScimWriter
 from tests.scim_fixtures import fast_http
 
