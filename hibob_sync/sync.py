@@ -69,6 +69,7 @@ class _Run:
         return _iso(self.clock())
 
     def execute(self) -> RunSummary:
+        scim_url = require_scim_url(self.settings)
         hibob_login = credentials.hibob_credentials()
         scim_token = credentials.scim_token()
         last_good = (
@@ -82,7 +83,6 @@ class _Run:
         check_fetched(fetched, self.mapping, last_good)
         self.coverage = fetched.coverage
 
-        scim_url = require_scim_url(self.settings)
         known = not self.dry_run or self.settings.state_path.exists()
         dialect = Dialect(self.store.dialect(scim_url) if known else None)
         with scim_client(self.settings, scim_token, self.http) as scim:

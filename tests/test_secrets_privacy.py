@@ -324,12 +324,13 @@ def test_a_scim_error_quoting_profile_values_is_masked(sync_env: SyncEnv) -> Non
         method="POST",
         path="/Users",
     )
-    sync_env.scim.respond(
-        400,
-        refusal(f"cannot replace title {old_title!r} with 'Canary Title Two'"),
-        method="PATCH",
-        path="/Users",
-    )
+    for method in ("PATCH", "PUT"):  # the PUT: a refused PATCH's last form (scim_dialect)
+        sync_env.scim.respond(
+            400,
+            refusal(f"cannot replace title {old_title!r} with 'Canary Title Two'"),
+            method=method,
+            path="/Users",
+        )
     result = sync_env.run("--json")
     assert result.exit_code == 1, result.output
     failures = {f["employee_id"]: f["reason"] for f in json.loads(result.stdout)["failures"]}
