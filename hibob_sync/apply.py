@@ -14,11 +14,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from hibob_sync.model import ScimUser, Value, scim_field
+from hibob_sync.model import Failure, ScimUser, Value, scim_field
 from hibob_sync.plan import Action, Plan
 from hibob_sync.scim_batch import write_many
 from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
-from hibob_sync.state import Failure
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,12 @@ class Item:
     exit_code: int = ExitCode.OK
     hint: str | None = None
 
+    @property
+    def line(self) -> str:
+        """The item as `check` prints it: `[ok  ]`, `[FAIL]` or `[note]`, then the text."""
+        mark = {True: "ok  ", False: "FAIL", None: "note"}[self.ok]
+        return f"[{mark}] {self.text}"
+
 
 @dataclass
 class Checklist:
@@ -48,10 +54,6 @@ class Checklist:
     @property
     def exit_code(self) -> int:
         return max((item.exit_code for item in self.items), default=ExitCode.OK)
-
-
-def _fields_of(mapping: FieldMapping, source: str) -> str:
-    return "/".join(name for name in mapping if source in mapping.sources[name])
 
 
 def check_hibob(
@@ -75,7 +77,7 @@ def check_hibob(
     for source in unknown:
         out.add(
             False,
-            f"HiBob has no field {source} (mapped to {_fields_of(mapping, source)})",
+            f"HiBob has no field {source} (mapped to {mapping.fields_of(source)})",
             ExitCode.CONFIG,
             "pick an existing field with `hibob-sync map`",
         )
@@ -83,7 +85,7 @@ def check_hibob(
     for source in sources:
         if source in unknown:
             continue
-        target = _fields_of(mapping, source)
+        target = mapping.fields_of(source)
         if source in missing:
             category = missing[source].category_name
             grant = f"the HiBob category '{category}'" if category else "its HiBob category"

@@ -309,9 +309,8 @@ def check(app: App) -> None:
     from hibob_sync.checks import run_checks
 
     checklist = run_checks(app.settings(), app.mapping(), http=app.http)
-    marks = {True: "ok  ", False: "FAIL", None: "note"}
     for item in checklist.items:
-        click.echo(f"[{marks[item.ok]}] {item.text}")
+        click.echo(item.line)
         if item.hint and item.ok is False:
             click.echo(f"       -> {item.hint}")
     code = checklist.exit_code

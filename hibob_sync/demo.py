@@ -125,8 +125,7 @@ def run_demo(employees: int, say: Say, folder: Path | None = None) -> int:
         say("\n$ hibob-sync check")
         checklist = run_checks(settings, mapping)
         for item in checklist.items:
-            mark = {True: "ok  ", False: "FAIL", None: "note"}[item.ok]
-            say(f"  [{mark}] {item.text}")
+            say(f"  {item.line}")
 
         say("\n$ hibob-sync run --dry-run   (first lines of the plan)")
         preview = run_sync(settings, mapping, dry_run=True)

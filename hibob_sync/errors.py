@@ -21,6 +21,25 @@ class ExitCode(IntEnum):
     NO_PERMISSION = 77
     CONFIG = 78
 
+    @classmethod
+    def outcome(cls, code: int) -> str:
+        """The word for a run's exit code in summaries and the history ("error" if unknown)."""
+        try:
+            return _OUTCOMES.get(cls(code), "error")
+        except ValueError:
+            return "error"
+
+
+_OUTCOMES: dict[ExitCode, str] = {
+    ExitCode.OK: "in sync",
+    ExitCode.PARTIAL: "some employees failed",
+    ExitCode.SAFEGUARD: "stopped by a safeguard",
+    ExitCode.UNAVAILABLE: "service unavailable",
+    ExitCode.LOCKED: "locked",
+    ExitCode.NO_PERMISSION: "credentials or permission",
+    ExitCode.CONFIG: "configuration",
+}
+
 
 class HibobSyncError(Exception):
     """Base of every error the tool expects; its message is shown to the user as is."""
@@ -76,6 +95,30 @@ class RemoteError(HibobSyncError):
     def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+class ScimError(RemoteError):
+    """The SCIM server refused a request (RFC 7644 §3.12 error: status, scimType, detail)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        scim_type: str | None = None,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, hint=hint)
+        self.scim_type = scim_type
+        self.detail = detail
+
+
+class NotifyError(HibobSyncError):
+    """An alert email could not be sent; the message says why, never with the password.
+
+    Alerts are best effort: the run logs this and keeps its own exit code.
+    """
 
 
 class SafeguardError(HibobSyncError):

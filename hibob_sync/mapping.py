@@ -66,6 +66,10 @@ class FieldMapping:
                 seen.setdefault(source, None)
         return tuple(seen)
 
+    def fields_of(self, source: str) -> str:
+        """The HiThrive fields a HiBob source feeds, as `a/b`: messages name both sides."""
+        return "/".join(name for name in self if source in self.sources[name])
+
     def with_field(self, name: str, sources: Sequence[str]) -> FieldMapping:
         """A copy with one field (re)mapped; validated."""
         updated = dict(self.sources)

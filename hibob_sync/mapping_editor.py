@@ -73,6 +73,5 @@ def catalogue_warnings(mapping: FieldMapping, catalogue: Sequence[CatalogueField
     """One line per mapped HiBob field that the company's catalogue does not know."""
     lines = []
     for source in unknown_sources(mapping.all_sources(), catalogue):
-        fields = "/".join(name for name in mapping if source in mapping.sources[name])
-        lines.append(f"mapping.{fields}: HiBob has no field {source}")
+        lines.append(f"mapping.{mapping.fields_of(source)}: HiBob has no field {source}")
     return lines

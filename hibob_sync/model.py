@@ -57,6 +57,19 @@ def normalise_value(name: str, value: object) -> Value:
     return text or None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An employee set aside, not synced or synced with a gap, and why.
+
+    The reason names fields but never holds a profile value, so a Failure may be logged,
+    stored and shown anywhere.
+    """
+
+    employee_id: str | None
+    email: str | None
+    reason: str
+
+
 @dataclass
 class ScimUser:
     """A SCIM user as read back: identity, state and the managed fields (SCIM_FIELDS keys)."""

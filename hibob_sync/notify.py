@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from hibob_sync.config import EmailSettings, Settings
 from hibob_sync.credentials import SMTP_PASSWORD, lookup
-from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.errors import ExitCode, HibobSyncError, NotifyError
 from hibob_sync.http import HttpSettings, make_session, send
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,6 @@ PASSWORD_HINT = (
     f"set {SMTP_PASSWORD.env}, or store it in the keyring "
     f"(`keyring set hibob-sync {SMTP_PASSWORD.key}`)"
 )
-
-
-class NotifyError(HibobSyncError):
-    """An alert email could not be sent; the message says why, never with the password."""
 
 
 @dataclass(frozen=True)

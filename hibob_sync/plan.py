@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
-from hibob_sync.model import ScimUser, Value, scim_field
-from hibob_sync.profiles import Profile, Profiles, Rejected
+from hibob_sync.model import Failure, ScimUser, Value, scim_field
+from hibob_sync.profiles import Profile, Profiles
 
 ActionKind = Literal["create", "update", "adopt", "reactivate", "deactivate"]
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)  # in the order they are applied
 
 
 @dataclass
@@ -43,8 +44,8 @@ class Plan:
 
     actions: list[Action] = field(default_factory=list)
     unchanged: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
-    warnings: list[Rejected] = field(default_factory=list)
+    rejected: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
     managed_active: int = 0  # active SCIM users hibob-sync manages, for the safeguard
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
@@ -52,7 +53,7 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """Counts per action kind, plus unchanged and rejected."""
-        counts = {kind: 0 for kind in ("create", "update", "adopt", "reactivate", "deactivate")}
+        counts: dict[str, int] = dict.fromkeys(ACTION_KINDS, 0)
         for action in self.actions:
             counts[action.kind] += 1
         counts["unchanged"] = self.unchanged
@@ -151,7 +152,7 @@ class _Planner:
         return set()
 
     def _warn(self, profile: Profile, reason: str) -> None:
-        self.plan.warnings.append(Rejected(profile.employee_id, profile.email, reason))
+        self.plan.warnings.append(Failure(profile.employee_id, profile.email, reason))
 
     def _match(self, profile: Profile) -> tuple[ScimUser | None, bool]:
         """The user for an active profile, and whether it came by email (not externalId)."""
@@ -182,7 +183,7 @@ class _Planner:
             return
         if user.id in self.claimed:
             self.plan.rejected.append(
-                Rejected(
+                Failure(
                     profile.employee_id,
                     profile.email,
                     "matches a SCIM user already matched to another employee",
@@ -191,7 +192,7 @@ class _Planner:
             return
         if by_email and user.external_id and user.external_id in self.active_ids:
             self.plan.rejected.append(
-                Rejected(
+                Failure(
                     profile.employee_id,
                     profile.email,
                     f"the email is held in HiThrive by the user of employee {user.external_id}; "

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hibob_sync.errors import ExitCode
-from hibob_sync.state import Failure
+from hibob_sync.model import Failure
 
 
 @dataclass(frozen=True)

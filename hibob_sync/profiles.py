@@ -16,7 +16,7 @@ from datetime import date
 
 from hibob_sync.hibob import HibobEmployee
 from hibob_sync.mapping import FieldMapping
-from hibob_sync.model import MULTI_VALUED, Value, normalise_email, normalise_value
+from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
 
 # Lifecycle statuses that keep a HiThrive account active. Hired (even with a future start
 # date) counts, so the account is there on day one; every kind of leave counts, because the
@@ -47,22 +47,13 @@ class Profile:
         return value
 
 
-@dataclass(frozen=True)
-class Rejected:
-    """An employee set aside, with a reason that names fields but holds no personal values."""
-
-    employee_id: str
-    email: str | None
-    reason: str
-
-
 @dataclass
 class Profiles:
     """The outcome of the profile step."""
 
     profiles: list[Profile] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    ignored: list[Rejected] = field(default_factory=list)  # not failures: e.g. old records
+    rejected: list[Failure] = field(default_factory=list)
+    ignored: list[Failure] = field(default_factory=list)  # not failures: e.g. old records
     seen_ids: set[str] = field(default_factory=set)  # every HiBob employee id returned
 
 
@@ -188,14 +179,14 @@ def _single(name: str, chosen: object, email_of: Mapping[str, str]) -> tuple[Val
 
 def build_profile(
     employee: HibobEmployee, mapping: FieldMapping, email_of: Mapping[str, str] | None = None
-) -> Profile | Rejected:
+) -> Profile | Failure:
     """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers)."""
     email_raw = _first_non_empty(employee.values.get(s) for s in mapping.sources["email"])
     email = normalise_email(str(email_raw)) if email_raw is not None else None
     if email is None:
-        return Rejected(employee.id, None, "no email in HiBob")
+        return Failure(employee.id, None, "no email in HiBob")
     if not EMAIL.match(email) or len(email) > MAX_TEXT:
-        return Rejected(employee.id, None, "the email in HiBob is not a valid address")
+        return Failure(employee.id, None, "the email in HiBob is not a valid address")
     values: dict[str, Value] = {"email": email}
     problems: list[str] = []
     for name in mapping:
@@ -206,7 +197,7 @@ def build_profile(
             problems.append(problem)
         values[name] = value
     if problems:
-        return Rejected(employee.id, email, "; ".join(problems))
+        return Failure(employee.id, email, "; ".join(problems))
     return Profile(employee.id, is_active(employee), values)
 
 
@@ -222,7 +213,7 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
     for employee in employees:
         result.seen_ids.add(employee.id)
         outcome = build_profile(employee, mapping, email_of)
-        if isinstance(outcome, Rejected):
+        if isinstance(outcome, Failure):
             if is_active(employee):
                 result.rejected.append(outcome)
             else:
@@ -240,13 +231,13 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
             for old in holders:
                 if old is not active[0]:
                     result.ignored.append(
-                        Rejected(old.employee_id, email, "an older, inactive record of this email")
+                        Failure(old.employee_id, email, "an older, inactive record of this email")
                     )
         elif not active:
             latest = max(holders, key=lambda p: p.employee_id)
             result.profiles.append(latest)
             result.ignored.extend(
-                Rejected(old.employee_id, email, "an older, inactive record of this email")
+                Failure(old.employee_id, email, "an older, inactive record of this email")
                 for old in holders
                 if old is not latest
             )
@@ -254,7 +245,7 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
             ids = ", ".join(sorted(p.employee_id for p in active))
             for holder in active:
                 result.rejected.append(
-                    Rejected(
+                    Failure(
                         holder.employee_id,
                         email,
                         f"the same email is used by {len(active)} active employees ({ids})",

@@ -14,13 +14,25 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from hibob_sync.errors import ExitCode, HibobSyncError
-from hibob_sync.model import Value
-from hibob_sync.plan import ActionKind, Plan
-from hibob_sync.state import Failure, RunRecord
+from hibob_sync.model import Failure, Value
+from hibob_sync.plan import ACTION_KINDS, ActionKind, Plan
+from hibob_sync.state import RunRecord
 from hibob_sync.summary import RunSummary
 
-SYMBOL = {"create": "+", "update": "~", "adopt": "=", "reactivate": "^", "deactivate": "-"}
-ORDER: tuple[ActionKind, ...] = ("create", "update", "adopt", "reactivate", "deactivate")
+# How each action kind shows: its mark in the plan, its word in the counts.
+SYMBOL: dict[ActionKind, str] = {
+    "create": "+",
+    "update": "~",
+    "adopt": "=",
+    "reactivate": "^",
+    "deactivate": "-",
+}
+DONE: dict[str, str] = {
+    **{kind: kind + ("d" if kind.endswith("e") else "ed") for kind in ACTION_KINDS},
+    "unchanged": "unchanged",
+    "rejected": "set aside",
+    "failed": "failed",
+}
 
 
 def _show(value: Value) -> str:
@@ -34,7 +46,7 @@ def _show(value: Value) -> str:
 def plan_text(plan: Plan) -> str:
     """The plan per user and per field: before -> after."""
     lines: list[str] = []
-    for kind in ORDER:
+    for kind in ACTION_KINDS:
         for action in plan.of_kind(kind):
             who = (
                 f"{action.email} (HiBob {action.employee_id})"
@@ -56,17 +68,7 @@ def plan_text(plan: Plan) -> str:
 
 def counts_text(counts: dict[str, int]) -> str:
     """`3 created, 1 updated, ...`, leaving out zeros."""
-    words = {
-        "create": "created",
-        "update": "updated",
-        "adopt": "adopted",
-        "reactivate": "reactivated",
-        "deactivate": "deactivated",
-        "unchanged": "unchanged",
-        "rejected": "set aside",
-        "failed": "failed",
-    }
-    parts = [f"{counts[k]} {word}" for k, word in words.items() if counts.get(k)]
+    parts = [f"{counts[k]} {word}" for k, word in DONE.items() if counts.get(k)]
     return ", ".join(parts) if parts else "nothing to do"
 
 
@@ -133,14 +135,11 @@ def summary_json(summary: RunSummary) -> str:
     return json.dumps(summary.as_dict(), indent=2, sort_keys=True)
 
 
-WRITES = ("create", "update", "adopt", "reactivate", "deactivate")
-
-
 def _did(run: RunRecord) -> str:
     """What a run did; a failed run says whether it wrote anything before it stopped."""
     if run.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
         return counts_text(run.counts)
-    wrote = {kind: run.counts[kind] for kind in WRITES if run.counts.get(kind)}
+    wrote: dict[str, int] = {k: run.counts[k] for k in ACTION_KINDS if run.counts.get(k)}
     if not wrote:
         return "nothing written"
     return counts_text(wrote) + " before it stopped"

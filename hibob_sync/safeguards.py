@@ -28,10 +28,6 @@ def check_employees(count: int) -> None:
         )
 
 
-def _fields_of(mapping: FieldMapping, source: str) -> list[str]:
-    return [name for name in mapping if source in mapping.sources[name]]
-
-
 def check_coverage(
     mapping: FieldMapping,
     missing: Sequence[MissingField],
@@ -49,9 +45,7 @@ def check_coverage(
         return
     unknown = [m for m in missing if m.category_name is None and catalogue_known]
     if unknown:
-        names = ", ".join(
-            f"{m.source} ({'/'.join(_fields_of(mapping, m.source))})" for m in unknown
-        )
+        names = ", ".join(f"{m.source} ({mapping.fields_of(m.source)})" for m in unknown)
         raise ConfigError(
             f"mapping: HiBob's field catalogue has no field {names}",
             hint="pick an existing field with `hibob-sync map` or `hibob-sync map set`",
@@ -59,7 +53,7 @@ def check_coverage(
 
     def describe(items: Sequence[MissingField]) -> str:
         return ", ".join(
-            f"{m.source} (for {'/'.join(_fields_of(mapping, m.source))}; "
+            f"{m.source} (for {mapping.fields_of(m.source)}; "
             f"grant View on the HiBob category '{m.category_name}')"
             for m in items
         )

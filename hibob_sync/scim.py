@@ -21,6 +21,7 @@ import requests
 from hibob_sync.errors import (
     HibobSyncError,
     RemoteError,
+    ScimError,
 )
 from hibob_sync.http import HttpSettings, make_session, send
 from hibob_sync.model import ScimUser
@@ -33,7 +34,7 @@ from hibob_sync.scim_discovery import (
     user_schemas,
 )
 from hibob_sync.scim_discovery import missing_attributes as _missing_attributes
-from hibob_sync.scim_errors import ScimError, http_error, scim_error
+from hibob_sync.scim_errors import http_error, scim_error
 
 __all__ = ["ScimClient", "ScimError", "ServerFeatures"]
 

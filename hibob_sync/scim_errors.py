@@ -5,29 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hibob_sync.errors import CredentialsError, HibobSyncError, PermissionMissingError, RemoteError
+from hibob_sync.errors import (
+    CredentialsError,
+    HibobSyncError,
+    PermissionMissingError,
+    ScimError,
+)
 from hibob_sync.scim_attributes import get_ci
 from hibob_sync.scim_discovery import as_status
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 MAX_DETAIL = 300
-
-
-class ScimError(RemoteError):
-    """The SCIM server refused a request (RFC 7644 §3.12 error: status, scimType, detail)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        scim_type: str | None = None,
-        detail: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, status=status, hint=hint)
-        self.scim_type = scim_type
-        self.detail = detail
 
 
 def http_error(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hibob_sync.errors import HibobSyncError, RemoteError, ServiceUnavailableError
+from hibob_sync.errors import HibobSyncError, RemoteError, ScimError, ServiceUnavailableError
 from hibob_sync.http import TransientHTTPError
 from hibob_sync.model import ScimUser, Value
 from hibob_sync.scim import ScimClient
@@ -24,7 +24,6 @@ from hibob_sync.scim_attributes import (
     updated_user,
 )
 from hibob_sync.scim_dialect import NOT_IMPLEMENTED, Dialect, Step, ladder_worthy
-from hibob_sync.scim_errors import ScimError
 from hibob_sync.scim_patch import patch_body
 
 log = logging.getLogger(__name__)

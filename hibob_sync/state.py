@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hibob_sync.errors import ConfigError
+from hibob_sync.model import Failure
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -45,15 +46,6 @@ CREATE TABLE IF NOT EXISTS scim_dialect (
 );
 """
 KEEP_RUNS = 1000
-
-
-@dataclass(frozen=True)
-class Failure:
-    """An employee that could not be synced, and why (no personal values)."""
-
-    employee_id: str | None
-    email: str | None
-    reason: str
 
 
 @dataclass

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hibob_sync.errors import ExitCode
-from hibob_sync.model import ScimUser
+from hibob_sync.model import Failure, ScimUser
 from hibob_sync.plan import Plan
-from hibob_sync.state import Failure
 
 
 @dataclass
@@ -30,15 +29,7 @@ class RunSummary:
 
     @property
     def outcome(self) -> str:
-        return {
-            ExitCode.OK: "in sync",
-            ExitCode.PARTIAL: "some employees failed",
-            ExitCode.SAFEGUARD: "stopped by a safeguard",
-            ExitCode.UNAVAILABLE: "service unavailable",
-            ExitCode.LOCKED: "locked",
-            ExitCode.NO_PERMISSION: "credentials or permission",
-            ExitCode.CONFIG: "configuration",
-        }.get(ExitCode(self.exit_code), "error")
+        return ExitCode.outcome(self.exit_code)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON form of --json: counts, IDs and emails only, never profile values."""

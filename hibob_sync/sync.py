@@ -22,13 +22,13 @@ from hibob_sync.http import HttpSettings
 from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.model import ScimUser
-from hibob_sync.plan import Plan, make_plan
+from hibob_sync.plan import ACTION_KINDS, Plan, make_plan
 from hibob_sync.problems import verdict
 from hibob_sync.profiles import build_profiles
 from hibob_sync.safeguards import check_deactivations, check_fetched, check_targets
 from hibob_sync.scim_dialect import Dialect, describe
 from hibob_sync.scim_writes import ScimWriter
-from hibob_sync.state import Failure, RunRecord, StateStore
+from hibob_sync.state import RunRecord, StateStore
 from hibob_sync.summary import RunSummary
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
@@ -95,15 +95,11 @@ class _Run:
             plan = make_plan(profiles, users, self.mapping.fields, self.settings.leavers)
             self.summary.plan = plan
             self.summary.users = users
-            self.summary.warnings = [
-                Failure(r.employee_id, r.email, r.reason) for r in plan.warnings
-            ]
+            self.summary.warnings = list(plan.warnings)
             check_deactivations(plan, self.settings.max_deactivations)
             if self.dry_run:
                 self.summary.counts = plan.counts()
-                self.summary.failures = [
-                    Failure(r.employee_id, r.email, r.reason) for r in plan.rejected
-                ]
+                self.summary.failures = list(plan.rejected)
                 return self._judge()
             applied = self._apply(ScimWriter(scim, dialect), plan, users)
         self.store.remember_dialect(scim_url, dialect.forms, self.now())
@@ -111,9 +107,7 @@ class _Run:
         self.summary.recoveries = dialect.recoveries
 
         self.summary.counts = self._counts(plan, applied)
-        self.summary.failures = [
-            Failure(r.employee_id, r.email, r.reason) for r in plan.rejected
-        ] + applied.failures
+        self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
         return self._judge()
 
@@ -146,12 +140,8 @@ class _Run:
 
     @staticmethod
     def _counts(plan: Plan, applied: Applied) -> dict[str, int]:
-        counts = {
-            kind: applied.done.get(kind, 0)
-            for kind in ("create", "update", "adopt", "reactivate", "deactivate")
-        }
-        counts["unchanged"] = plan.unchanged
-        counts["rejected"] = len(plan.rejected)
+        counts = plan.counts()
+        counts.update({kind: applied.done.get(kind, 0) for kind in ACTION_KINDS})
         counts["failed"] = len(applied.failures)
         return counts
 

@@ -15,7 +15,8 @@ import pytest
 
 from hibob_sync.hibob import HibobEmployee
 from hibob_sync.mapping import FieldMapping
-from hibob_sync.profiles import MAX_ITEMS, MAX_TEXT, Profile, Rejected, build_profiles
+from hibob_sync.model import Failure
+from hibob_sync.profiles import MAX_ITEMS, MAX_TEXT, Profile, build_profiles
 from hibob_sync.sandbox.catalogue import TEAMS_FIELD
 from tests.cli_helpers import run_cli
 from tests.reliability_helpers import scim_writes
@@ -236,7 +237,7 @@ def test_over_50_teams_or_an_over_long_team_is_rejected() -> None:
     result = build_profiles(employees, mapping)
     rejected = {r.employee_id: r for r in result.rejected}
     assert set(rejected) == {"e1", "e3"}
-    assert rejected["e1"] == Rejected(
+    assert rejected["e1"] == Failure(
         "e1", "e1@acme.example", f"teams has {MAX_ITEMS + 1} entries; at most 50 are allowed"
     )
     assert "longer than 255 characters" in rejected["e3"].reason

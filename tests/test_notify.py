@@ -18,8 +18,9 @@ import pytest
 
 from hibob_sync import credentials
 from hibob_sync.config import EmailSettings, Settings
+from hibob_sync.errors import NotifyError
 from hibob_sync.http import HttpSettings
-from hibob_sync.notify import Alert, NotifyError, alert_for, notify, ping, render, send_email
+from hibob_sync.notify import Alert, alert_for, notify, ping, render, send_email
 from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpServer, StartSmtp, TlsFiles, free_port
 
 HOST = "sync-host.test"

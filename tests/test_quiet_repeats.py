@@ -12,7 +12,8 @@ import sqlite3
 from email import message_from_bytes
 from pathlib import Path
 
-from hibob_sync.state import Failure, RunRecord, StateStore
+from hibob_sync.model import Failure
+from hibob_sync.state import RunRecord, StateStore
 from tests.smtp_fixtures import StartSmtp
 from tests.sync_fixtures import SyncEnv
 from tests.test_alerts_e2e import notify_block

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hibob_sync.model import Failure
 from hibob_sync.report import SHOWN, counts_text, summary_text
-from hibob_sync.state import Failure
 from hibob_sync.summary import RunSummary
 
 

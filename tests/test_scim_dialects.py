@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from hibob_sync.errors import ServiceUnavailableError
+from hibob_sync.errors import ScimError, ServiceUnavailableError
 from hibob_sync.model import ScimUser
 from hibob_sync.scim_dialect import Dialect
-from hibob_sync.scim_errors import ScimError
 from hibob_sync.scim_writes import ScimWriter
 from tests.scim_fixtures import ScimServer
 from tests.sync_fixtures import ENTERPRISE
