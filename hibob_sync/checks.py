@@ -19,6 +19,7 @@ from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.profiles import is_active
 from hibob_sync.scim import ScimClient
+from hibob_sync.scim_discovery import wrong_scim_url
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def probe_users(client: ScimClient) -> None:
     response, payload = client.request(
         "GET", "/Users", what="listing users", params={"startIndex": 1, "count": 1}
     )
+    if response.status_code == 404:
+        raise wrong_scim_url(client.base_url, "/Users is not there (HTTP 404)")
     if not response.ok:
         raise client.error(response, payload, "listing users")
 

@@ -75,10 +75,28 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def _log_file() -> bool:
+    """stderr goes to a log file or pipe (cron), not a person: lines get time and level."""
+    return not sys.stderr.isatty()
+
+
+_PREFIX = {"ERROR": "Error: ", "WARNING": "warning: ", "INFO": ""}
+
+
+def _err(message: str, level: str = "ERROR") -> None:
+    """One message on stderr: `Error: ...` on a terminal, `<time> ERROR ...` in a log."""
+    from hibob_sync.log_lines import stamp
+
+    text = stamp(message, level) if _log_file() else _PREFIX.get(level, "") + message
+    click.echo(text, err=True)
+
+
 def _setup_logging(verbosity: int) -> None:
+    from hibob_sync.log_lines import formatter
+
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.setFormatter(formatter(stamped=_log_file()))
     root = logging.getLogger("hibob_sync")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -106,6 +124,8 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
 
     Set-up: `hibob-sync connect`, then `hibob-sync check`; cron runs `hibob-sync run`.
     """
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; use one")
     verbosity = -1 if quiet else verbose
     _setup_logging(verbosity)
     injected = ctx.obj if isinstance(ctx.obj, HttpSettings) else None
@@ -130,7 +150,7 @@ def connect(app: App, from_env: bool) -> None:
     if problem:  # said before anything is typed, not after
         raise KeyringStoreError(problem)
     for warning in credentials.backend_warnings():
-        click.echo(f"warning: {warning}", err=True)
+        _err(warning, "WARNING")
     if not from_env and not sys.stdin.isatty() and not _prompts_allowed():
         raise CredentialsError(
             "connect asks for credentials at a terminal, and there is none",
@@ -292,10 +312,10 @@ def map_validate(app: App) -> None:
     try:
         catalogue = fetch_catalogue(app.settings(), app.http)
     except HibobSyncError as exc:
-        click.echo(f"note: not checked against HiBob's field catalogue ({exc.message})", err=True)
+        _err(f"not checked against HiBob's field catalogue ({exc.message})", "WARNING")
         return
     for warning in catalogue_warnings(mapping, catalogue):
-        click.echo(f"warning: {warning}", err=True)
+        _err(warning, "WARNING")
 
 
 @cli.command()
@@ -348,8 +368,12 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
         click.echo(report.plan_text(summary.plan))
     if as_json:
         click.echo(report.summary_json(summary))
-    elif dry_run or summary.exit_code != ExitCode.OK or _names_someone(app, summary):
-        click.echo(report.summary_text(summary), err=not dry_run)
+    elif dry_run:
+        click.echo(report.summary_text(summary))
+    elif summary.exit_code != ExitCode.OK or _names_someone(app, summary):
+        levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
+        level = levels.get(int(summary.exit_code), "ERROR")
+        _err(report.summary_text(summary), level)
     ctx = click.get_current_context()
     ctx.exit(int(summary.exit_code))
 
@@ -459,8 +483,11 @@ def main(argv: list[str] | None = None, *, http: HttpSettings | None = None) -> 
     show_trace = "--traceback" in args or any(a in ("-vv", "-vvv") for a in args)
     try:
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=http)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            _err("Interrupted.")
+            sys.exit(ExitCode.INTERRUPTED)
+        _err("Aborted.")
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
         exc.show()
@@ -468,9 +495,9 @@ def main(argv: list[str] | None = None, *, http: HttpSettings | None = None) -> 
     except HibobSyncError as exc:
         if show_trace:
             log.exception("traceback")
-        click.echo(f"Error: {exc}", err=True)
+        _err(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _err("Interrupted.")
+        sys.exit(ExitCode.INTERRUPTED)
     sys.exit(result if isinstance(result, int) else 0)

@@ -129,9 +129,15 @@ def load_yaml(path: Path, what: str) -> Any:
 class _Reader:
     """Walks one YAML mapping, checking types and rejecting unknown keys."""
 
-    def __init__(self, file: Path, data: Any, prefix: str = "") -> None:
+    def __init__(
+        self, file: Path, data: Any, prefix: str = "", root: _Reader | None = None
+    ) -> None:
         self.file = file
         self.prefix = prefix
+        # Every key path read anywhere in the file, so an unknown key can say where it belongs.
+        self.root = root or self
+        self.known: set[str] = set()
+        self.unknown: list[str] = []
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -151,6 +157,7 @@ class _Reader:
 
     def get(self, name: str, check: Callable[[Any], bool], expected: str, default: Any) -> Any:
         self.seen.add(name)
+        self.root.known.add(self.key(name))
         if name not in self.data or self.data[name] is None:
             return default
         value = self.data[name]
@@ -182,15 +189,20 @@ class _Reader:
 
     def child(self, name: str) -> _Reader:
         self.seen.add(name)
-        return _Reader(self.file, self.data.get(name), self.key(name) + ".")
+        self.root.known.add(self.key(name))
+        return _Reader(self.file, self.data.get(name), self.key(name) + ".", self.root)
 
     def done(self) -> None:
-        unknown = sorted(str(k) for k in self.data if k not in self.seen)
-        if unknown:
+        """Note unknown keys; the root reports the first once every level has been read."""
+        for name in sorted(str(k) for k in self.data if k not in self.seen):
             known = ", ".join(sorted(self.seen))
-            raise ConfigError(
-                f"{self.file}: unknown key {self.key(unknown[0])!s} (known keys here: {known})"
-            )
+            self.root.unknown.append(f"{self.key(name)} (known keys here: {known})")
+        if self.root is self and self.unknown:
+            first = self.unknown[0]
+            name = first.split(" ", 1)[0].rsplit(".", 1)[-1]
+            elsewhere = sorted(k for k in self.known if k.rsplit(".", 1)[-1] == name)
+            hint = f"{name} belongs at {' or '.join(elsewhere)}" if elsewhere else None
+            raise ConfigError(f"{self.file}: unknown key {first}", hint=hint)
 
 
 def _url(reader: _Reader, name: str, default: str | None) -> str | None:
@@ -199,6 +211,11 @@ def _url(reader: _Reader, name: str, default: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     key = reader.key(name)
+    if "YOUR-" in value.upper():
+        raise ConfigError(
+            f"{reader.file}: {key}: {value!r} still holds the example's placeholder; "
+            "put in the real URL"
+        )
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError(f"{reader.file}: {key}: expected an https:// URL, got {value!r}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):

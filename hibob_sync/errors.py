@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     LOCKED = 75
     NO_PERMISSION = 77
     CONFIG = 78
+    INTERRUPTED = 130
 
     @classmethod
     def outcome(cls, code: int) -> str:

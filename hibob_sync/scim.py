@@ -31,7 +31,9 @@ from hibob_sync.scim_discovery import (
     as_count,
     features_from_config,
     schema_attributes,
+    service_provider_config,
     user_schemas,
+    wrong_scim_url,
 )
 from hibob_sync.scim_discovery import missing_attributes as _missing_attributes
 from hibob_sync.scim_errors import http_error, scim_error
@@ -112,9 +114,10 @@ class ScimClient:
         what: str,
         body: Any = None,
         params: Mapping[str, str | int] | None = None,
+        expect_json: bool = True,
     ) -> tuple[requests.Response, Any]:
         """Send one request under the shared retry policy; 401/403 raise, the rest return."""
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"expect_json": expect_json}
         if params:
             kwargs["params"] = dict(params)
         if body is not None:
@@ -157,8 +160,14 @@ class ScimClient:
         with self._lock:
             if self._features is not None:
                 return self._features
-        config = self._optional("/ServiceProviderConfig")
-        features = features_from_config(config if isinstance(config, Mapping) else None)
+        what = "reading /ServiceProviderConfig"
+        response, _ = self.request("GET", "/ServiceProviderConfig", what=what, expect_json=False)
+        config: Mapping[str, Any] | None = None
+        if response.ok:
+            config = service_provider_config(response.content, self.base_url)
+        elif response.status_code not in _NOT_OFFERED:
+            raise self.error(response, None, what)
+        features = features_from_config(config)
         if not features.announced:
             log.warning("%s: no /ServiceProviderConfig; assuming patch, no bulk", self.service)
         schemas = self._optional("/Schemas")
@@ -195,9 +204,13 @@ class ScimClient:
         users: dict[str, ScimUser] = {}
         start = 1
         for _ in range(self._max_pages):
-            _, body = self.expect(
+            response, body = self.request(
                 "GET", "/Users", what="listing users", params={"startIndex": start, "count": count}
             )
+            if response.status_code == 404:
+                raise wrong_scim_url(self.base_url, "/Users is not there (HTTP 404)")
+            if not response.ok:
+                raise self.error(response, body, "listing users")
             resources = get_ci(body, "Resources") if isinstance(body, Mapping) else None
             if not isinstance(resources, list) or not resources:
                 return list(users.values())

@@ -5,14 +5,47 @@ Kept apart from the HTTP client so `check` and the tests can reason about the do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hibob_sync.errors import ConfigError
 from hibob_sync.model import HITHRIVE_FIELDS, scim_field
 from hibob_sync.scim_attributes import CORE_USER, AttributePath
 
 _SCHEMA_OF_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+_SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+_SCIM_URL_HINT = (
+    "set hithrive.scim_url to the SCIM base URL from the HiThrive admin (it usually ends in "
+    "/scim/v2); /ServiceProviderConfig and /Users are read below it"
+)
+
+
+def wrong_scim_url(base_url: str, problem: str) -> ConfigError:
+    """hithrive.scim_url points at something that is not a SCIM server: fix the config (78)."""
+    return ConfigError(f"hithrive.scim_url {base_url}: {problem}", hint=_SCIM_URL_HINT)
+
+
+def service_provider_config(content: bytes, base_url: str) -> Mapping[str, Any]:
+    """A 2xx /ServiceProviderConfig answer, which must be a SCIM document (RFC 7643 §5).
+
+    A login page or another API answering there means the URL is wrong, not that the
+    server is down, so it is a configuration error rather than something to retry.
+    """
+    try:
+        document = json.loads(content) if content else None
+    except ValueError:
+        document = None
+    if isinstance(document, Mapping):
+        schemas = document.get("schemas")
+        named = isinstance(schemas, list) and any(
+            isinstance(s, str) and s.lower() == _SPC_SCHEMA.lower() for s in schemas
+        )
+        if named or any(isinstance(document.get(k), Mapping) for k in ("patch", "bulk")):
+            return document
+    got = "no JSON" if document is None else "JSON that is not a ServiceProviderConfig"
+    raise wrong_scim_url(base_url, f"/ServiceProviderConfig is not a SCIM document ({got})")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ same kinds of mistakes are run through `run` and `check`.)
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ BAD_FILES: dict[str, tuple[str | None, str, str]] = {
 def assert_names_problem(result: Any, *needles: str, code: int = 78) -> None:
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
-    assert result.stderr.startswith("Error: "), result.stderr
+    assert re.match(r"\d{4}-\d\d-\d\dT\S+ ERROR ", result.stderr), result.stderr
     for needle in needles:
         assert needle in result.stderr, (needle, result.stderr)
 

@@ -92,7 +92,7 @@ def test_check_unknown_hibob_field_is_config_error(sync_env: SyncEnv) -> None:
     assert "HiBob has no field work.jobTitleTypo (mapped to job_title)" in result.stdout
     validate = sync_env.cli("map", "validate")
     assert validate.exit_code == 0
-    assert "warning: mapping.job_title: HiBob has no field work.jobTitleTypo" in validate.stderr
+    assert "WARNING mapping.job_title: HiBob has no field work.jobTitleTypo" in validate.stderr
 
 
 def test_check_scim_server_without_extension(

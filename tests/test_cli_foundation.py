@@ -111,7 +111,7 @@ BAD_CONFIGS = {
 def assert_config_error(result_output: str, exit_code: int, *needles: str) -> None:
     assert exit_code == 78, result_output
     assert "Traceback" not in result_output
-    assert "Error:" in result_output
+    assert " ERROR " in result_output
     for needle in needles:
         assert needle in result_output
 

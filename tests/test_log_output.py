@@ -1,0 +1,195 @@
+"""Output that reads well in a cron log, and set-up mistakes that are named as such (78)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.sync_fixtures import SyncEnv
+
+STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d (DEBUG|INFO|WARNING|ERROR) ")
+
+
+def test_every_stderr_line_is_stamped_in_a_log(sync_env: SyncEnv) -> None:
+    result = sync_env.run()
+    assert result.exit_code == 1  # the sandbox's planted bad records: a summary on stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) > 3
+    for line in lines:
+        assert STAMPED.match(line), line
+    assert any(" WARNING Done: " in line for line in lines)
+
+
+def test_terminal_output_stays_short(tmp_path: Path) -> None:
+    """On a terminal, no timestamps: `Error: ...` as before (stderr is a real pty here)."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hibob_sync", "--config", str(tmp_path / "none.yaml"), "run"],
+            stderr=follower,
+            stdout=subprocess.DEVNULL,
+            timeout=60,
+            env=os.environ.copy(),
+        )
+        os.close(follower)
+        follower = -1
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    text = output.decode()
+    assert proc.returncode == 78
+    assert text.startswith("Error: config file "), text
+    assert not STAMPED.match(text)
+
+
+def test_quiet_and_verbose_is_a_usage_error(sync_env: SyncEnv) -> None:
+    result = sync_env.cli("-q", "-v", "run")
+    assert result.exit_code == 2
+    assert "--quiet" in result.stderr and "--verbose" in result.stderr
+    assert sync_env.sandbox.request_count() == 0
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[socket.socket, int]]:
+    """A loopback port that accepts connections and never answers: a run waits on it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(60)
+    yield server, server.getsockname()[1]
+    server.close()
+
+
+def test_ctrl_c_exits_130(tmp_path: Path, silent_server: tuple[socket.socket, int]) -> None:
+    server, port = silent_server
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"hibob:\n  base_url: http://127.0.0.1:{port}/v1\n"
+        f"hithrive:\n  scim_url: http://127.0.0.1:{port}/scim/v2\n"
+        "sync:\n  state_path: state.db\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, HIBOB_SERVICE_USER_ID="u", HIBOB_SERVICE_USER_TOKEN="t")
+    env["HITHRIVE_SCIM_TOKEN"] = "s"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hibob_sync", "--config", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        connection, _ = server.accept()  # the run is now waiting for an answer
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        connection.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert b"Interrupted." in stderr
+    assert b"Traceback" not in stderr
+
+
+def test_hibob_base_url_answering_404_is_a_config_error(sync_env: SyncEnv) -> None:
+    text = sync_env.config.read_text().replace(sync_env.sandbox.url, sync_env.sandbox.url + "/v9")
+    sync_env.config.write_text(text)
+    for command in ("run", "check"):
+        result = sync_env.cli(command)
+        assert result.exit_code == 78, result.output
+        assert "hibob.base_url" in result.output
+
+
+class _WebPage(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html><body>Sign in to HiThrive</body></html>"
+        self.send_response(404 if self.path.startswith("/gone/") else 200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_page() -> Iterator[str]:
+    """A loopback web server answering every path with a login page, as a wrong URL might."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_scim_url_that_is_not_scim_is_a_config_error(sync_env: SyncEnv, web_page: str) -> None:
+    text = sync_env.config.read_text().replace(sync_env.scim.url, web_page + "/app")
+    sync_env.config.write_text(text)
+    for command in ("run", "check"):
+        result = sync_env.cli(command)
+        assert result.exit_code == 78, result.output
+        assert "hithrive.scim_url" in result.output
+        assert "/ServiceProviderConfig is not a SCIM document" in result.output
+    assert sync_env.clock.sleeps == []  # not retried as if the server were down
+
+
+def test_scim_url_without_users_is_a_config_error(sync_env: SyncEnv, web_page: str) -> None:
+    # 404 below this URL: no /ServiceProviderConfig (tolerated) and no /Users (not SCIM).
+    text = sync_env.config.read_text().replace(sync_env.scim.url, web_page + "/gone")
+    sync_env.config.write_text(text)
+    result = sync_env.cli("check")
+    assert result.exit_code == 78, result.output
+    assert "hithrive.scim_url" in result.stdout and "/Users is not there" in result.stdout
+    result = sync_env.run()
+    assert result.exit_code == 78, result.output
+    assert "hithrive.scim_url" in result.stderr
+
+
+def test_placeholder_is_caught_before_any_request(sync_env: SyncEnv) -> None:
+    text = sync_env.config.read_text().replace(sync_env.scim.url, "https://YOUR-TENANT/scim/v2")
+    sync_env.config.write_text(text)
+    result = sync_env.run()
+    assert result.exit_code == 78
+    assert "hithrive.scim_url" in result.stderr and "placeholder" in result.stderr
+    assert sync_env.sandbox.request_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "where"),
+    [
+        ("scim_url: https://x.example/scim/v2\n", "scim_url belongs at hithrive.scim_url"),
+        ("hibob:\n  leavers: ignore\n", "leavers belongs at sync.leavers"),
+        ("ca_bundle: ca.pem\n", "hibob.ca_bundle or hithrive.ca_bundle"),
+    ],
+)
+def test_unknown_key_says_where_it_belongs(tmp_path: Path, yaml_text: str, where: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    result = run_cli("--config", str(config), "run")
+    assert result.exit_code == 78
+    assert "unknown key" in result.stderr and where in result.stderr, result.stderr
