@@ -13,8 +13,8 @@ from hibob_sync import credentials
 from hibob_sync.clients import hibob_client, scim_client
 from hibob_sync.config import Settings
 from hibob_sync.credentials import HibobCredentials
-from hibob_sync.errors import ExitCode, HibobSyncError
-from hibob_sync.hibob import missing_fields, unknown_sources
+from hibob_sync.errors import ExitCode, HibobSyncError, RemoteError
+from hibob_sync.hibob import CatalogueField, HibobClient, missing_fields, unknown_sources
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.profiles import is_active
@@ -57,6 +57,16 @@ class Checklist:
         return max((item.exit_code for item in self.items), default=ExitCode.OK)
 
 
+def catalogue_of(client: HibobClient) -> list[CatalogueField]:
+    """The field catalogue; where it is not found, a search tells a wrong base URL (78) apart."""
+    try:
+        return client.fields()
+    except RemoteError as exc:
+        if exc.status == 404:
+            client.search(["root.email"], show_inactive=False)  # 404 here: hibob.base_url
+        raise
+
+
 def check_hibob(
     settings: Settings,
     mapping: FieldMapping,
@@ -68,7 +78,7 @@ def check_hibob(
     sources = mapping.all_sources()
     try:
         with hibob_client(settings, login, http) as client:
-            catalogue = client.fields()
+            catalogue = catalogue_of(client)
             found = client.search(sources, catalogue=catalogue)
     except HibobSyncError as exc:
         out.error(exc, "HiBob")
@@ -196,7 +206,7 @@ def verify_hibob(
     admin goes looking for the SCIM token.
     """
     with hibob_client(settings, login, http) as hibob:
-        catalogue = hibob.fields()
+        catalogue = catalogue_of(hibob)
         hibob.search(["root.email"], catalogue=catalogue, show_inactive=False)
     return f"HiBob service user {login.user_id} ({len(catalogue)} fields in the catalogue)"
 

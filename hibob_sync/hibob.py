@@ -214,7 +214,8 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
             hint="in HiBob, add the service user to a permission group that can view people "
             "and the mapped fields' categories, then run `hibob-sync check`",
         )
-    if status == 404:  # every endpoint the tool calls exists below the right base URL
+    if status == 404 and what == "the people search":
+        # The search exists on every tenant (the catalogue may not): the base URL is wrong.
         raise ConfigError(
             f"hibob.base_url looks wrong: {what} at {response.url} answered HTTP 404 (not found)",
             hint="set hibob.base_url to https://api.hibob.com/v1 "
@@ -225,7 +226,9 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
         detail = text(body.get("error")) or text(body.get("message"))
     detail = (detail or response.reason or "no details").strip()[:300]
     hint = None
-    if status == 400:
+    if status == 404:
+        hint = "check hibob.base_url in the config (e.g. https://api.hibob.com/v1)"
+    elif status == 400:
         hint = "check the mapped HiBob field IDs with `hibob-sync map validate`"
     raise RemoteError(
         f"HiBob answered {what} with HTTP {status}: {detail}", status=status, hint=hint
