@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import click
@@ -32,6 +33,11 @@ class CliResult:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+    @property
+    def messages(self) -> str:
+        """stderr without the time and level that start each line off a terminal."""
+        return re.sub(r"(?m)^\d{4}-\d\d-\d\dT\S+ (?:DEBUG|INFO|WARNING|ERROR) ", "", self.stderr)
 
 
 def run_cli(

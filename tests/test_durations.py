@@ -96,5 +96,5 @@ def test_bad_value_is_a_config_error_naming_file_and_key(
     config.write_text(CONFIG + extra, encoding="utf-8")
     result = run_cli("--config", str(config), "run")
     assert result.exit_code == 78, result.output
-    assert result.stderr.startswith(f"Error: {config}: {key}: expected "), result.stderr
+    assert result.messages.startswith(f"{config}: {key}: expected "), result.stderr
     assert "Traceback" not in result.output
