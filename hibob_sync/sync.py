@@ -21,6 +21,7 @@ from hibob_sync.fetch import fetch_hibob
 from hibob_sync.http import HttpSettings
 from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
+from hibob_sync.metrics import record_metrics
 from hibob_sync.model import ScimUser
 from hibob_sync.plan import ACTION_KINDS, Plan, make_plan
 from hibob_sync.problems import verdict
@@ -215,16 +216,31 @@ def run_sync(
             if run.applied is not None and run.summary.plan is not None:
                 run.summary.counts = run._counts(run.summary.plan, run.applied)  # what it did
             _record_quietly(run)
+            _write_metrics(settings, run.summary)
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
             _alert(settings, run.store, run.summary)
             raise
         run.record()
+        _write_metrics(settings, summary)
         _alert(settings, run.store, summary)  # exit 1: new problems only (problems.py)
         # The run finished: exit 1 (some employees named in the summary) is still a
         # completed run, and the healthcheck exists to notice runs that did not happen.
         event: notify.PingEvent = "success"
         notify.ping(settings.healthcheck_url, event, ping_http, f"exit {int(summary.exit_code)}")
         return summary
+
+
+def _write_metrics(settings: Settings, summary: RunSummary) -> None:
+    """The Prometheus textfile, after every run that was recorded (notify.metrics_file)."""
+    if settings.metrics_file is not None:
+        record_metrics(
+            settings.metrics_file,
+            settings.state_path,
+            started_at=summary.started_at,
+            finished_at=summary.finished_at,
+            exit_code=int(summary.exit_code),
+            counts=summary.counts,
+        )
 
 
 def _record_quietly(run: _Run) -> None:
