@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
-
 from hibob_sync.errors import HibobSyncError
 from hibob_sync.state import last_and_last_good
 
@@ -39,6 +37,9 @@ class RunMetrics:
 
 def write_metrics(path: Path, run: RunMetrics) -> None:
     """Write the textfile atomically (raises OSError when the folder is not writable)."""
+    # Imported here: only runs with notify.metrics_file set need it.
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
     registry = CollectorRegistry()
 
     def gauge(name: str, text: str, value: float) -> None:
