@@ -178,7 +178,8 @@ class _Applier:
             pairs: list[tuple[Action, ScimWrite]] = []
             for action in wave:
                 values = self._scim_changes(action, skip_manager=id(action) in deferred)
-                write = ScimWrite.for_create(values, action.external_id or "", active=True)
+                active = action.active is not False  # a future hire is created inactive
+                write = ScimWrite.for_create(values, action.external_id or "", active=active)
                 pairs.append((action, write))
             self._write(pairs)
 
@@ -199,7 +200,9 @@ class _Applier:
             known, manager_id = self._manager_id(action)
             user_id = self.id_of.get(action.email)
             if known and user_id is not None and manager_id is not None:
-                user = ScimUser(user_id, action.email, action.external_id, True)
+                user = ScimUser(
+                    user_id, action.email, action.external_id, action.active is not False
+                )
                 write = ScimWrite.for_update(user, {"manager_id": manager_id})
                 pairs.append((Action("update", action.email, action.employee_id, user), write))
         self._write(pairs)

@@ -70,6 +70,7 @@ class Settings:
     scim_attributes: Mapping[str, str] = field(default_factory=dict)
     mapping_path: Path = Path("mapping.yaml")
     leavers: str = "deactivate"
+    future_hires: str = "create_inactive"  # spec "Who is active": or "skip" (wait for day one)
     max_deactivations: Limit = Limit(10, True)
     state_path: Path = field(default_factory=lambda: Path(DEFAULT_STATE_PATH).expanduser())
     concurrency: int = 4
@@ -352,6 +353,12 @@ def load_settings(path: Path | None) -> Settings:
     leavers = sync.get(
         "leavers", lambda v: v in ("deactivate", "ignore"), "deactivate or ignore", "deactivate"
     )
+    future_hires = sync.get(
+        "future_hires",
+        lambda v: v in ("create_inactive", "skip"),
+        "create_inactive or skip",
+        "create_inactive",
+    )
     limit = _limit(sync, "max_deactivations")
     state_path = _path(sync, "state_path", base, DEFAULT_STATE_PATH)
     concurrency = sync.integer("concurrency", 4, minimum=1)
@@ -380,6 +387,7 @@ def load_settings(path: Path | None) -> Settings:
         scim_attributes=dict(attributes),
         mapping_path=mapping_path,
         leavers=leavers,
+        future_hires=future_hires,
         max_deactivations=limit,
         state_path=state_path or Path(DEFAULT_STATE_PATH).expanduser(),
         concurrency=concurrency,

@@ -47,6 +47,7 @@ class Plan:
     rejected: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
     managed_active: int = 0  # active SCIM users hibob-sync manages, for the safeguard
+    future_hires: set[str] = field(default_factory=set)  # employee IDs: never "deactivations"
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
         return [action for action in self.actions if action.kind == kind]
@@ -90,11 +91,17 @@ def _diff(
 
 class _Planner:
     def __init__(
-        self, profiles: Profiles, users: Sequence[ScimUser], fields: Sequence[str], leavers: str
+        self,
+        profiles: Profiles,
+        users: Sequence[ScimUser],
+        fields: Sequence[str],
+        leavers: str,
+        future_hires: str = "create_inactive",
     ) -> None:
         self.profiles = profiles
         self.fields = tuple(fields)
         self.leavers = leavers
+        self.create_ahead = future_hires == "create_inactive"
         self.plan = Plan(rejected=list(profiles.rejected))
         self.by_external: dict[str, ScimUser] = {}
         self.by_email: dict[str, ScimUser] = {}
@@ -117,16 +124,20 @@ class _Planner:
             if matched is not None:
                 self.email_of[matched.id] = profile.email
         self.claimed: set[str] = set()
-        active_ids = {p.employee_id for p in profiles.profiles if p.active}
-        self.active_ids = active_ids
-        creates = {p.email for p in profiles.profiles if p.active}
-        self.known_emails = set(self.by_email) | creates
-        self.leaver_emails = {p.email for p in profiles.profiles if not p.active}
+        # Future hires created ahead count as present, so their reports can link to them.
+        live = [p for p in profiles.profiles if p.active or (p.future_hire and self.create_ahead)]
+        self.active_ids = {p.employee_id for p in live}
+        self.known_emails = set(self.by_email) | {p.email for p in live}
+        self.leaver_emails = {
+            p.email for p in profiles.profiles if p.employee_id not in self.active_ids
+        }
 
     def run(self) -> Plan:
         for profile in self.profiles.profiles:
             if profile.active:
                 self._active(profile)
+            elif profile.future_hire:
+                self._future_hire(profile)
             else:
                 self._leaver(profile)
         self._invisible()
@@ -161,7 +172,23 @@ class _Planner:
             return user, False
         return self.by_email.get(profile.email), True
 
-    def _active(self, profile: Profile) -> None:
+    def _future_hire(self, profile: Profile) -> None:
+        """Hired, not yet Active: created ahead with active false (or, with skip, left alone).
+
+        HiBob turns them Active on their start date; that night `_active` activates the
+        account with one PATCH. An account of theirs that is active is made inactive, as HiBob
+        says, but never counts as a deactivation for the safeguard.
+        """
+        self.plan.future_hires.add(profile.employee_id)
+        if self.create_ahead:
+            self._active(profile, active=False)
+            return
+        user = self.by_external.get(profile.employee_id)
+        if user is not None and user.id not in self.claimed:
+            self.claimed.add(user.id)
+            self.plan.unchanged += 1
+
+    def _active(self, profile: Profile, active: bool = True) -> None:
         skip = self._manager_skip(profile)
         user, by_email = self._match(profile)
         if user is None:
@@ -177,7 +204,7 @@ class _Planner:
                     None,
                     created,
                     external_id=profile.employee_id,
-                    active=True,
+                    active=active,
                 )
             )
             return
@@ -212,12 +239,18 @@ class _Planner:
                     user,
                     changes,
                     external_id=profile.employee_id,
-                    active=True if not user.active else None,
+                    active=active if user.active != active else None,
                 )
             )
-        elif not user.active:
+        elif active and not user.active:
             self.plan.actions.append(
                 Action("reactivate", profile.email, profile.employee_id, user, changes, active=True)
+            )
+        elif not active and user.active:
+            self.plan.actions.append(
+                Action(
+                    "deactivate", profile.email, profile.employee_id, user, changes, active=False
+                )
             )
         elif changes:
             self.plan.actions.append(
@@ -252,7 +285,11 @@ class _Planner:
 
 
 def make_plan(
-    profiles: Profiles, users: Sequence[ScimUser], fields: Sequence[str], leavers: str
+    profiles: Profiles,
+    users: Sequence[ScimUser],
+    fields: Sequence[str],
+    leavers: str,
+    future_hires: str = "create_inactive",
 ) -> Plan:
     """Decide every write of this run (see module docstring)."""
-    return _Planner(profiles, users, fields, leavers).run()
+    return _Planner(profiles, users, fields, leavers, future_hires).run()

@@ -18,11 +18,15 @@ from hibob_sync.hibob import HibobEmployee
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
 
-# Lifecycle statuses that keep a HiThrive account active. Hired (even with a future start
-# date) counts, so the account is there on day one; every kind of leave counts, because the
-# person is still employed. Terminated, and anything HiBob marks Inactive, does not.
-INACTIVE_LIFECYCLE = frozenset({"terminated"})
-INACTIVE_STATUS = frozenset({"inactive"})
+# Who is active (spec.md "Who is active in HiThrive"): HiBob's access status decides. The
+# lifecycle status is the fallback only where the access status cannot be read: HiBob's help
+# centre has Hired Inactive until the start date and Terminated Inactive; leave and garden
+# leave follow the company's settings, which only the access status knows, so they count as
+# active in the fallback (the person is still employed).
+ACTIVE_STATUS = "active"
+INACTIVE_STATUS = "inactive"
+INACTIVE_LIFECYCLE = frozenset({"terminated", "hired"})
+HIRED = "hired"
 
 MAX_TEXT = 255
 MAX_ITEMS = 50
@@ -39,6 +43,7 @@ class Profile:
     employee_id: str
     active: bool
     values: dict[str, Value]
+    future_hire: bool = False  # Hired and not yet Active: created ahead, inactive
 
     @property
     def email(self) -> str:
@@ -58,12 +63,18 @@ class Profiles:
 
 
 def is_active(employee: HibobEmployee) -> bool:
-    """Whether the employee should have an active account (see INACTIVE_LIFECYCLE)."""
-    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    """Whether the employee should have an active account (see ACTIVE_STATUS)."""
     status = (employee.status or "").strip().lower()
-    if lifecycle:
-        return lifecycle not in INACTIVE_LIFECYCLE
-    return status not in INACTIVE_STATUS
+    if status in (ACTIVE_STATUS, INACTIVE_STATUS):
+        return status == ACTIVE_STATUS
+    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    return lifecycle not in INACTIVE_LIFECYCLE
+
+
+def is_future_hire(employee: HibobEmployee) -> bool:
+    """Hired and not (yet) Active: HiBob turns them Active on their start date."""
+    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    return lifecycle == HIRED and not is_active(employee)
 
 
 def _first_non_empty(values: Iterable[object]) -> object:
@@ -198,7 +209,7 @@ def build_profile(
         values[name] = value
     if problems:
         return Failure(employee.id, email, "; ".join(problems))
-    return Profile(employee.id, is_active(employee), values)
+    return Profile(employee.id, is_active(employee), values, is_future_hire(employee))
 
 
 def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) -> Profiles:
@@ -214,7 +225,7 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
         result.seen_ids.add(employee.id)
         outcome = build_profile(employee, mapping, email_of)
         if isinstance(outcome, Failure):
-            if is_active(employee):
+            if is_active(employee) or is_future_hire(employee):
                 result.rejected.append(outcome)
             else:
                 result.ignored.append(outcome)
@@ -224,7 +235,8 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
         if len(holders) == 1:
             result.profiles.append(holders[0])
             continue
-        active = [p for p in holders if p.active]
+        # Active records first; a future hire outranks an old, inactive record (a rehire).
+        active = [p for p in holders if p.active] or [p for p in holders if p.future_hire]
         if len(active) == 1:
             # A rehire with a new HiBob record: the active record owns the email.
             result.profiles.append(active[0])

@@ -75,8 +75,12 @@ def check_coverage(
 
 
 def check_deactivations(plan: Plan, limit: Limit) -> None:
-    """More deactivations than sync.max_deactivations allows."""
-    count = len(plan.of_kind("deactivate"))
+    """More deactivations than sync.max_deactivations allows.
+
+    A future hire whose account is made inactive until their start date is not a leaver:
+    never counted.
+    """
+    count = sum(1 for a in plan.of_kind("deactivate") if a.employee_id not in plan.future_hires)
     allowed = limit.allowed(plan.managed_active)
     if count > allowed:
         raise SafeguardError(

@@ -93,7 +93,13 @@ class _Run:
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
             profiles = build_profiles(fetched.employees, self.mapping)
-            plan = make_plan(profiles, users, self.mapping.fields, self.settings.leavers)
+            plan = make_plan(
+                profiles,
+                users,
+                self.mapping.fields,
+                self.settings.leavers,
+                self.settings.future_hires,
+            )
             self.summary.plan = plan
             self.summary.users = users
             self.summary.warnings = list(plan.warnings)

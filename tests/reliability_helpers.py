@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.sync_fixtures import SyncEnv
-from tests.test_run import actual, expected_users
+from tests.test_run import actual, expected_users, is_active_in_hibob
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -45,7 +45,7 @@ def assert_in_sync(env: SyncEnv) -> None:
         assert got == want, employee_id
         if manager and manager.strip().lower() in email_of.values():
             assert got_manager == manager.strip().lower(), employee_id
-        assert by_external[employee_id]["active"] is True, employee_id
+        assert by_external[employee_id]["active"] is is_active_in_hibob(env, employee_id)
 
     env.scim.reset_counts()
     result = env.run("--json")

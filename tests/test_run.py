@@ -19,8 +19,22 @@ def scim_writes(env: SyncEnv) -> list[tuple[str, str]]:
     return [(m, p) for m, p in env.scim.requests if m in WRITES]
 
 
+def is_active_in_hibob(env: SyncEnv, employee_id: str) -> bool:
+    """HiBob's access status decides (spec.md "Who is active in HiThrive")."""
+    return env.sandbox.company.get(employee_id)["internal.status"] == "Active"
+
+
+def active_users(env: SyncEnv) -> list[str]:
+    """The expected users HiBob has Active (future hires are held inactive), sorted."""
+    return sorted(i for i in expected_users(env) if is_active_in_hibob(env, i))
+
+
 def expected_users(env: SyncEnv) -> dict[str, dict[str, Any]]:
-    """What HiThrive should hold, computed from the sandbox's own data (not our mapping code)."""
+    """What HiThrive should hold, computed from the sandbox's own data (not our mapping code).
+
+    Active employees, and future hires (Hired, Inactive until the start date: created ahead,
+    inactive); not Terminated people, nor anyone else HiBob has Inactive.
+    """
     company = env.sandbox.company
     emails: dict[str, list[str]] = {}
     records = {i: company.get(i) for i in company.ids()}
@@ -30,7 +44,8 @@ def expected_users(env: SyncEnv) -> dict[str, dict[str, Any]]:
             emails.setdefault(email.strip().lower(), []).append(employee_id)
     expected: dict[str, dict[str, Any]] = {}
     for employee_id, record in records.items():
-        if record["internal.lifecycleStatus"] == "Terminated":
+        lifecycle, status = record["internal.lifecycleStatus"], record["internal.status"]
+        if status != "Active" and lifecycle != "Hired":
             continue
         email = record.get("root.email")
         if not isinstance(email, str) or not email.strip():
@@ -88,7 +103,7 @@ def assert_in_sync(env: SyncEnv) -> dict[str, dict[str, Any]]:
         assert got == want, employee_id
         if manager and manager.strip().lower() in email_of.values():
             assert got_manager == manager.strip().lower(), employee_id
-        assert by_external[employee_id]["active"] is True
+        assert by_external[employee_id]["active"] is is_active_in_hibob(env, employee_id)
         work = [e for e in by_external[employee_id]["emails"] if e.get("primary")]
         assert work and work[0]["value"] == want["userName"]
     return expected
@@ -122,12 +137,11 @@ def test_second_run_writes_nothing(sync_env: SyncEnv) -> None:
 
 def _active_employee(env: SyncEnv, *, with_reports: bool = False) -> str:
     company = env.sandbox.company
-    expected = expected_users(env)
     managers = {
         (company.get(i).get("work.reportsTo") or {}).get("id")  # type: ignore[union-attr]
         for i in company.ids()
     }
-    for employee_id in sorted(expected):
+    for employee_id in active_users(env):
         if with_reports == (employee_id in managers) and employee_id not in company.awkward.get(
             "terminated_manager", []
         ):
@@ -254,7 +268,7 @@ def test_dry_run_writes_nothing_and_shows_the_diff(sync_env: SyncEnv) -> None:
 def test_safeguard_too_many_deactivations(sync_env: SyncEnv) -> None:
     sync_env.run()
     company = sync_env.sandbox.company
-    for employee_id in sorted(expected_users(sync_env))[:8]:
+    for employee_id in active_users(sync_env)[:8]:
         company.terminate(employee_id)
     sync_env.scim.reset_counts()
     result = sync_env.run()
@@ -285,7 +299,7 @@ def test_safeguard_lost_permission(sync_env: SyncEnv) -> None:
     sync_env.sandbox.add_service_user(
         "restricted",
         "restricted-token",
-        categories={"basic", "work", "identification", "lifecycle", "category_1700000000000"},
+        categories={"root", "work", "identification", "lifecycle", "category_1700000000000"},
         people_scope="all",
     )
     os.environ["HIBOB_SERVICE_USER_ID"] = "restricted"
@@ -301,7 +315,7 @@ def test_missing_permission_on_first_run_is_77(sync_env: SyncEnv) -> None:
     sync_env.sandbox.add_service_user(
         "restricted",
         "restricted-token",
-        categories={"basic", "work", "identification", "lifecycle", "personal"},
+        categories={"root", "work", "identification", "lifecycle", "personal"},
         people_scope="all",
     )
     os.environ["HIBOB_SERVICE_USER_ID"] = "restricted"
@@ -364,7 +378,7 @@ def test_scim_server_without_target_attributes_is_78(
 
 
 def test_lifecycle_not_readable_is_77(sync_env: SyncEnv) -> None:
-    categories = {"basic", "work", "identification", "personal", "category_1700000000000"}
+    categories = {"root", "work", "identification", "personal", "category_1700000000000"}
     sync_env.sandbox.add_service_user(
         "nolife", "nolife-token", categories=categories, people_scope="all"
     )

@@ -216,11 +216,16 @@ def test_inactive_employees_need_show_inactive_and_an_unrestricted_scope(
     shown = {p["id"] for p in employees(hibob_sandbox, {**fields, "showInactive": True})}
     assert not default & terminated
     assert terminated <= shown and len(shown) == len(company)
+    # hibob-api.md: the condition "lifecycle status is Employed" filters on the lifecycle
+    # status, so it hides Hired, on-leave and garden-leave people whatever their access.
     hibob_sandbox.add_service_user("employed-only", "tok", people_scope="employed")
     limited = employees(
         hibob_sandbox, {**fields, "showInactive": True}, auth=("employed-only", "tok")
     )
-    assert {p["id"] for p in limited} == default
+    employed = set(company.by_status("Employed"))
+    assert {p["id"] for p in limited} == employed
+    on_leave = {*company.by_status("Leave"), *company.by_status("Garden leave")}
+    assert on_leave and on_leave <= default and not on_leave & employed
 
 
 def test_human_readable_modes_and_locale_dates(hibob_sandbox: HibobSandbox) -> None:

@@ -11,9 +11,14 @@ Endpoints (HTTP Basic: service user ID / token; wrong or missing -> 401):
   ``{"fieldPath": "root.id"|"root.email", "operator": "equals", "values": [...]}``; email
   matches trimmed and case-insensitively). A user in no permission group gets 403. Fields
   of categories the user lacks, and unknown IDs, are silently left out of the 200 answer;
-  a known field with no value comes back as null. Terminated (Inactive) employees come back
-  only with ``showInactive: true`` and people scope ``"all"``; scope ``"employed"`` sees
-  people whose ``internal.status`` is Active (Hired, Leave and Garden leave included).
+  a known field with no value comes back as null. Inactive employees (``internal.status``)
+  come back only with ``showInactive: true`` and people scope ``"all"``; scope
+  ``"employed"`` is HiBob's condition "lifecycle status is Employed": it sees Employed
+  people only (no Hired, Leave, Parental leave or Garden leave).
+- Statuses as HiBob's help centre has them: Hired is Inactive until the start date,
+  Employed and Garden leave are Active, Terminated is Inactive, and the leave types are
+  Active or Inactive as the company's leave setting says (``Company.leave_status``,
+  ``set_leave_status``). ``Company.hire``/``start``/``set_lifecycle`` move people along.
 - Errors: ``{"key": ..., "error": ...}``. Rate limit: ``rate_limit`` searches per user per
   ``rate_window`` seconds (fixed window from its first search), then 429; every search answer
   carries ``X-RateLimit-Limit/-Remaining/-Reset`` (Reset = epoch seconds of the window's end);

@@ -16,7 +16,7 @@ CUSTOM_CATEGORY = "category_1700000000000"
 
 # Category ID -> the display name an admin sees (and must grant) in HiBob.
 CATEGORIES: dict[str, str] = {
-    "basic": "Basic info",
+    "root": "Basic info",
     "work": "Work",
     "identification": "Identification",
     "personal": "Personal",
@@ -62,11 +62,11 @@ class FieldDef:
 
 
 FIELDS: tuple[FieldDef, ...] = (
-    FieldDef("root.id", "ID", "basic", "text"),
-    FieldDef("root.email", "Email", "basic", "text"),
-    FieldDef("root.firstName", "First name", "basic", "text"),
-    FieldDef("root.surname", "Last name", "basic", "text"),
-    FieldDef("root.displayName", "Display name", "basic", "text"),
+    FieldDef("root.id", "ID", "root", "text"),
+    FieldDef("root.email", "Email", "root", "text"),
+    FieldDef("root.firstName", "First name", "root", "text"),
+    FieldDef("root.surname", "Last name", "root", "text"),
+    FieldDef("root.displayName", "Display name", "root", "text"),
     FieldDef("work.title", "Job title", "work", "list", True, {"listId": "title"}),
     FieldDef("work.department", "Department", "work", "list", True, {"listId": "department"}),
     FieldDef("work.site", "Site", "work", "list", True, {"listId": "site"}),

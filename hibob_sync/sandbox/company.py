@@ -16,16 +16,19 @@ from hibob_sync.sandbox.roster import AWKWARD_CASES, DOMAIN, Company, Row, Snaps
 __all__ = ["AWKWARD_CASES", "Company", "Row", "Snapshot", "generate_company"]
 
 
-def generate_company(n: int, seed: int = 0, *, today: date | None = None) -> Company:
+def generate_company(
+    n: int, seed: int = 0, *, today: date | None = None, leave_status: str = "Active"
+) -> Company:
     """Build ``n`` employees, deterministic for (n, seed, today), with the awkward cases planted.
 
     ``today`` anchors the relative dates (future start of new hires, past terminations); it
-    defaults to the real date so "future" stays future.
+    defaults to the real date so "future" stays future. ``leave_status`` is the company's
+    leave setting: whether people on leave keep access (Active) or not (Inactive).
     """
     if n < 0:
         raise ValueError("n must be >= 0")
     rng = random.Random(seed)
-    company = Company(today=today, seed=seed)
+    company = Company(today=today, seed=seed, leave_status=leave_status)
     t = company.today.toordinal()
     ids: list[str] = []
     seen_ids: set[str] = set()
@@ -113,7 +116,9 @@ def generate_company(n: int, seed: int = 0, *, today: date | None = None) -> Com
                 else date.fromordinal(t - rng.randint(20 * 365, 64 * 365)).isoformat(),
                 REPORTS_TO: None if manager is None else ids[manager],
                 "internal.lifecycleStatus": status,
-                "internal.status": "Inactive" if status == "Terminated" else "Active",
+                "internal.status": company.access_status(
+                    status, date.fromordinal(start).isoformat()
+                ),
                 "internal.terminationDate": termination,
             }
         )
@@ -126,8 +131,10 @@ def generate_company(n: int, seed: int = 0, *, today: date | None = None) -> Com
 def _random_lifecycle(r: float) -> str:
     if r < 0.08:
         return "Terminated"
-    if r < 0.11:
+    if r < 0.105:
         return "Leave"
+    if r < 0.11:
+        return "Parental leave"
     if r < 0.12:
         return "Garden leave"
     if r < 0.14:

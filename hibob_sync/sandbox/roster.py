@@ -44,12 +44,20 @@ AWKWARD_CASES: tuple[str, ...] = (
 )
 
 
+# Access status (internal.status) per lifecycle status, from HiBob's help centre (hibob-api.md):
+# Hired is Inactive until the start date, Employed and Garden leave are Active, Terminated is
+# Inactive; the leave types follow the company's settings (``Company.leave_status``).
+LEAVE_TYPES: tuple[str, ...] = ("Leave", "Parental leave")
+ACCESS_STATUS: dict[str, str] = {"Employed": "Active", "Garden leave": "Active"}
+
+
 @dataclass(frozen=True)
 class Row:
     """One employee as the server sees it at one version: machine values, references resolved."""
 
     id: str
     active: bool
+    lifecycle: str | None
     email_key: str | None
     machine: dict[str, object]
 
@@ -81,9 +89,13 @@ _COMPANY_IDS = itertools.count(1)
 class Company:
     """Employees keyed by ``root.id``; every mutator is thread-safe and bumps ``version``."""
 
-    def __init__(self, *, today: date | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, *, today: date | None = None, seed: int = 0, leave_status: str = "Active"
+    ) -> None:
         self.uid = next(_COMPANY_IDS)  # tells answer caches apart when a company is swapped
         self.today = today or date.today()
+        # The company's leave settings: whether people on each leave type keep access.
+        self.leave_status: dict[str, str] = dict.fromkeys(LEAVE_TYPES, leave_status)
         self.version = 0
         self.awkward: dict[str, list[str]] = {case: [] for case in AWKWARD_CASES}
         self._lists = _make_lists()
@@ -175,6 +187,7 @@ class Company:
                 Row(
                     id=employee_id,
                     active=record.get("internal.status") == "Active",
+                    lifecycle=_text(record.get("internal.lifecycleStatus")),
                     email_key=email.strip().casefold() if isinstance(email, str) else None,
                     machine=machine,
                 )
@@ -210,6 +223,47 @@ class Company:
         item_id = str(self._id_rng.randrange(100_000_000, 999_999_999))
         items[item_id] = text
         return item_id
+
+    def access_status(self, lifecycle: str, start_date: str | None = None) -> str:
+        """The internal.status HiBob gives a lifecycle status (see ACCESS_STATUS)."""
+        if lifecycle == "Hired":
+            started = start_date is not None and start_date <= self.today.isoformat()
+            return "Active" if started else "Inactive"
+        if lifecycle in self.leave_status:
+            return self.leave_status[lifecycle]
+        return ACCESS_STATUS.get(lifecycle, "Inactive")
+
+    def set_leave_status(self, leave_type: str, status: str) -> None:
+        """Change the company's leave setting; everyone on that leave follows, as in HiBob."""
+        if leave_type not in LEAVE_TYPES or status not in ("Active", "Inactive"):
+            raise ValueError("a leave type of LEAVE_TYPES, and Active or Inactive")
+        with self._lock:
+            self.leave_status[leave_type] = status
+            for employee_id in self.by_status(leave_type):
+                self._employees[employee_id]["internal.status"] = status
+            self.version += 1
+
+    def hire(self, values: Mapping[str, object] | None = None, *, start_in_days: int = 14) -> str:
+        """Add a future hire: Hired, Inactive until the start date (``start`` turns them on)."""
+        start = date.fromordinal(self.today.toordinal() + start_in_days).isoformat()
+        return self.add(
+            {
+                "internal.lifecycleStatus": "Hired",
+                "internal.status": self.access_status("Hired", start),
+                "work.startDate": start,
+                **(values or {}),
+            }
+        )
+
+    def start(self, employee_id: str) -> None:
+        """The start date has come: HiBob makes the hire Employed and Active."""
+        self.set_lifecycle(employee_id, "Employed")
+
+    def set_lifecycle(self, employee_id: str, lifecycle: str) -> None:
+        """Move to a lifecycle status; the access status follows (leave: company settings)."""
+        start = self.get(employee_id).get("work.startDate")
+        status = self.access_status(lifecycle, start if isinstance(start, str) else None)
+        self.update(employee_id, {"internal.lifecycleStatus": lifecycle, "internal.status": status})
 
     def terminate(self, employee_id: str, termination_date: str | None = None) -> None:
         """Make an employee a leaver, as HiBob does once the termination date has passed."""
@@ -286,3 +340,7 @@ class Company:
     def lists(self) -> dict[str, dict[str, str]]:
         with self._lock:
             return {k: dict(v) for k, v in self._lists.items()}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

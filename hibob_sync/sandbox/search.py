@@ -170,14 +170,22 @@ def _display_function(
     return lambda column: column
 
 
-def select_rows(snapshot: Snapshot, request: SearchRequest, see_inactive: bool) -> list[Row]:
-    """Apply the filter and the active-only rule."""
+def select_rows(
+    snapshot: Snapshot, request: SearchRequest, see_inactive: bool, employed_only: bool = False
+) -> list[Row]:
+    """Apply the filter, the people scope and the active-only rule.
+
+    A people scope condition "lifecycle status is Employed" filters on the lifecycle status,
+    not the access status: it hides Hired, on-leave and garden-leave people too (hibob-api.md).
+    """
     rows: Sequence[Row] = snapshot.rows
     if request.filter_field == "root.id":
         rows = [snapshot.by_id[v] for v in request.filter_values if v in snapshot.by_id]
     elif request.filter_field == "root.email":
         keys = {v.strip().casefold() for v in request.filter_values}
         rows = [row for row in rows if row.email_key in keys]
+    if employed_only:
+        rows = [row for row in rows if row.lifecycle == "Employed"]
     if see_inactive:
         return list(rows)
     return [row for row in rows if row.active]
@@ -189,13 +197,15 @@ def render(
     granted: frozenset[str],
     see_inactive: bool,
     options: AnswerOptions,
+    employed_only: bool = False,
 ) -> bytes:
     """The whole ``{"employees": [...]}`` answer, built column by column and serialised once.
 
     Column-wise building (``dict(zip(keys, values))``) keeps 50,000 employees fast.
     """
     plans = _plans(request, granted, options, snapshot)
-    machines = [row.machine for row in select_rows(snapshot, request, see_inactive)]
+    rows = select_rows(snapshot, request, see_inactive, employed_only)
+    machines = [row.machine for row in rows]
     mode = request.human_readable
     columns = _Columns(machines)
     employees: list[dict[str, Any]]

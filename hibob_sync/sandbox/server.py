@@ -328,16 +328,27 @@ class HibobSandbox:
         options = AnswerOptions(
             self.answer_shape, self.subpaths, self.root_at_top, self.display_date_format
         )
-        see_inactive = request.show_inactive and user.people_scope == "all"
+        employed_only = user.people_scope == "employed"
+        see_inactive = request.show_inactive and not employed_only
         company = self.company
         snapshot = company.snapshot()
-        key = (company.uid, snapshot.version, request, user.categories, see_inactive, options)
+        key = (
+            company.uid,
+            snapshot.version,
+            request,
+            user.categories,
+            see_inactive,
+            employed_only,
+            options,
+        )
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is None:
-            cached = render(snapshot, request, user.categories, see_inactive, options)
+            cached = render(
+                snapshot, request, user.categories, see_inactive, options, employed_only
+            )
             with self._lock:
                 self._cache[key] = cached
                 while len(self._cache) > 8:
