@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import tenacity
@@ -43,6 +43,16 @@ class HttpSettings:
     backoff_max: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     clock: Callable[[], float] = field(default=time.time, compare=False)
+
+
+class Gate(Protocol):
+    """Admission around each attempt of one request (hibob_sync.limiter.Call)."""
+
+    def enter(self) -> None:
+        """Block until the attempt may be sent."""
+
+    def leave(self, status: int | None, wait: bool = False) -> None:
+        """The attempt's status (None: no answer); wait: the server asked to wait first."""
 
 
 class TransientHTTPError(Exception):
@@ -169,6 +179,7 @@ def send(
     *,
     expect_json: bool = True,
     parse: Callable[[bytes], Any] | None = None,
+    gate: Gate | None = None,
     **kwargs: Any,
 ) -> tuple[requests.Response, Any]:
     """Send one request under the shared retry policy.
@@ -178,13 +189,25 @@ def send(
     for a large answer); a ValueError from it counts as an incomplete answer and is retried.
     Answers that are not transient (2xx, 3xx, 4xx other than 429) are returned for the
     caller to judge; transient failures that outlast the policy, and TLS failures, become a
-    ServiceUnavailableError naming ``service``.
+    ServiceUnavailableError naming ``service``. A ``gate`` (the SCIM client's limiter) admits
+    each attempt and hears its answer, so a retry waits for its turn like any request.
     """
 
     def attempt() -> tuple[requests.Response, Any]:
-        response = session.request(method, url, **kwargs)
+        if gate is not None:
+            gate.enter()
+        try:
+            response = session.request(method, url, **kwargs)
+        except BaseException:
+            if gate is not None:
+                gate.leave(None)
+            raise
+        wait = None
         if response.status_code in RETRY_STATUSES:
             wait = _seconds_to_wait(response, settings.clock())
+        if gate is not None:
+            gate.leave(response.status_code, wait is not None)
+        if response.status_code in RETRY_STATUSES:
             raise TransientHTTPError(
                 response.status_code, f"HTTP {response.status_code} from {service}", wait
             )
