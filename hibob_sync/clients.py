@@ -56,4 +56,10 @@ def scim_client(
     """A SCIM client (a context manager), with the stored token unless given."""
     url = require_scim_url(settings)
     token = token if token is not None else credentials.scim_token()
-    return ScimClient(url, token, scim_http(settings, http), settings.scim_attributes)
+    return ScimClient(
+        url,
+        token,
+        scim_http(settings, http),
+        settings.scim_attributes,
+        concurrency=settings.concurrency,
+    )

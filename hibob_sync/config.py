@@ -20,6 +20,7 @@ import yaml
 
 from hibob_sync.durations import EXAMPLES, parse_duration
 from hibob_sync.errors import ConfigError
+from hibob_sync.limiter import DEFAULT_CEILING
 from hibob_sync.scim_attributes import validate_attributes
 
 CONFIG_ENV = "HIBOB_SYNC_CONFIG"
@@ -73,7 +74,7 @@ class Settings:
     future_hires: str = "create_inactive"  # spec "Who is active": or "skip" (wait for day one)
     max_deactivations: Limit = Limit(10, True)
     state_path: Path = field(default_factory=lambda: Path(DEFAULT_STATE_PATH).expanduser())
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CEILING  # the most SCIM requests in flight; the limiter adapts below
     timeout: float = 120.0
     email: EmailSettings | None = None
     healthcheck_url: str | None = None
@@ -361,7 +362,7 @@ def load_settings(path: Path | None) -> Settings:
     )
     limit = _limit(sync, "max_deactivations")
     state_path = _path(sync, "state_path", base, DEFAULT_STATE_PATH)
-    concurrency = sync.integer("concurrency", 4, minimum=1)
+    concurrency = sync.integer("concurrency", DEFAULT_CEILING, minimum=1)
     timeout = sync.number("timeout", 120.0)
     vanished_grace = _duration(sync, "vanished_grace", "3d")
     sync.done()

@@ -272,7 +272,9 @@ class Limiter:
         """What the run settled at, for the summary and the log."""
         with self._cond:
             c = self._controller
-            return LimiterReport(c.settled, c.peak, self.ceiling, c.pace, list(c.trace))
+            # Never above what was used: a short night never reached its limit.
+            settled = min(c.settled, c.peak) if c.peak else c.settled
+            return LimiterReport(settled, c.peak, self.ceiling, c.pace, list(c.trace))
 
     # -- used by Call -------------------------------------------------------------------------
 

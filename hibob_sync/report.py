@@ -93,6 +93,8 @@ def summary_text(summary: RunSummary) -> str:
     """The run summary: counts, then the new problems, the old ones by date, the warnings."""
     verb = "Would do" if summary.dry_run else "Done"
     lines = [f"{verb}: {counts_text(summary.counts)}."]
+    if summary.concurrency:
+        lines.append(concurrency_text(summary.concurrency))
     new = [f for f in summary.failures if f not in summary.since]
     lines += _failure_lines("Employees not synced, new since the last run", new)
     by_date: dict[str, list[Failure]] = {}
@@ -116,6 +118,17 @@ def _dialect_lines(summary: RunSummary) -> list[str]:
     if summary.recoveries:
         lines.append(f"  {summary.recoveries} user(s) needed another form this run")
     return lines
+
+
+def concurrency_text(settled: dict[str, float]) -> str:
+    """How many SCIM requests the run settled at keeping in flight (the limiter adapts)."""
+    text = (
+        f"SCIM concurrency settled at {settled['settled']:g} "
+        f"(ceiling sync.concurrency {settled['ceiling']:g}, at most {settled['peak']:g} in flight)"
+    )
+    if "pace" in settled:
+        text += f", paced at {settled['pace']:g} requests/s after 429 answers"
+    return text + "."
 
 
 def failed_summary(error: HibobSyncError, *, dry_run: bool) -> RunSummary:

@@ -24,19 +24,19 @@ from hibob_sync.errors import (
     ScimError,
 )
 from hibob_sync.http import HttpSettings, make_session, send
+from hibob_sync.limiter import DEFAULT_CEILING, Limiter, LimiterSettings
 from hibob_sync.model import ScimUser
 from hibob_sync.scim_attributes import AttributePath, from_resource, get_ci, placement
 from hibob_sync.scim_discovery import (
     ServerFeatures,
-    as_count,
     features_from_config,
     schema_attributes,
     service_provider_config,
     user_schemas,
-    wrong_scim_url,
 )
 from hibob_sync.scim_discovery import missing_attributes as _missing_attributes
 from hibob_sync.scim_errors import http_error, scim_error
+from hibob_sync.scim_paging import list_users
 
 __all__ = ["ScimClient", "ScimError", "ServerFeatures"]
 
@@ -61,6 +61,7 @@ class ScimClient:
         *,
         page_size: int | None = None,
         max_pages: int = MAX_PAGES,
+        concurrency: int = DEFAULT_CEILING,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.placement: dict[str, AttributePath] = placement(attributes)
@@ -73,6 +74,8 @@ class ScimClient:
         self._idle: list[requests.Session] = []
         self._lock = threading.Lock()
         self._features: ServerFeatures | None = None
+        # Every request waits its turn here; `concurrency` is only the ceiling (see limiter).
+        self.limiter = Limiter(LimiterSettings(ceiling=concurrency))
         # A listing keeps each raw resource only where updates are PUTs of the whole resource.
         self.keep_resources: bool | None = None
 
@@ -124,10 +127,14 @@ class ScimClient:
             kwargs["data"] = json.dumps(body).encode()
             kwargs["headers"] = {"Content-Type": MEDIA_TYPE}
         session = self._checkout()
+        gate = self.limiter.call(f"{method} {_kind(path, params)}")
         try:
             url = self.base_url + path
-            response, payload = send(session, self._http, self.service, method, url, **kwargs)
+            response, payload = send(
+                session, self._http, self.service, method, url, gate=gate, **kwargs
+            )
         finally:
+            gate.end()
             with self._lock:
                 self._idle.append(session)
         if response.status_code in (401, 403):
@@ -199,38 +206,12 @@ class ScimClient:
     # -- reading ----------------------------------------------------------------------------
 
     def list_users(self) -> list[ScimUser]:
-        """Every user, paged by index; bounded so a server that never ends cannot hang a run."""
+        """Every user, paged by index, the pages after the first fetched concurrently."""
         count = self._page_size or self.discover().max_results or DEFAULT_PAGE_SIZE
-        users: dict[str, ScimUser] = {}
-        start = 1
-        for _ in range(self._max_pages):
-            response, body = self.request(
-                "GET", "/Users", what="listing users", params={"startIndex": start, "count": count}
-            )
-            if response.status_code == 404:
-                raise wrong_scim_url(self.base_url, "/Users is not there (HTTP 404)")
-            if not response.ok:
-                raise self.error(response, body, "listing users")
-            resources = get_ci(body, "Resources") if isinstance(body, Mapping) else None
-            if not isinstance(resources, list) or not resources:
-                return list(users.values())
-            page = self._read_page(resources, start)
-            if page and all(user.id in users for user in page):
-                raise RemoteError(
-                    f"{self.service} returned the same users again at startIndex={start}; "
-                    "it seems to ignore index paging, so the user list would be incomplete"
-                )
-            for user in page:
-                users.setdefault(user.id, user)
-            start += len(resources)
-            total = as_count(get_ci(body, "totalResults"))
-            if total is not None and start > total:
-                return list(users.values())
-        raise RemoteError(
-            f"{self.service}: listing users did not end after {self._max_pages} pages"
-        )
+        return list_users(self, count, self._max_pages)
 
-    def _read_page(self, resources: list[Any], start: int) -> list[ScimUser]:
+    def read_page(self, resources: list[Any], start: int) -> list[ScimUser]:
+        """The users of one list answer's resources (starting at index `start`)."""
         keep = self.keep_resources
         if keep is None:
             keep = not self.discover().patch
@@ -276,7 +257,7 @@ class ScimClient:
             )
             if response.ok and isinstance(body, Mapping):
                 found = get_ci(body, "Resources") or []
-                for user in self._read_page(found if isinstance(found, list) else [], 1):
+                for user in self.read_page(found if isinstance(found, list) else [], 1):
                     if user.user_name.strip().lower() == wanted:
                         return user
                 log.info("%s: the userName filter found nobody; listing", self.service)
@@ -285,3 +266,11 @@ class ScimClient:
                     "%s: filter refused (HTTP %d); listing", self.service, response.status_code
                 )
         return next((u for u in self.list_users() if u.user_name.strip().lower() == wanted), None)
+
+
+def _kind(path: str, params: Mapping[str, str | int] | None) -> str:
+    """What a request's latency is compared with: every /Users/{id} alike, a list page, a
+    filtered search (one user, much cheaper than a page), /Bulk..."""
+    parts = path.strip("/").split("/")
+    kind = "/" + parts[0] + ("/{id}" if len(parts) > 1 else "")
+    return kind + ("?filter" if params and "filter" in params else "")

@@ -26,6 +26,7 @@ class RunSummary:
     since: dict[Failure, str] = field(default_factory=dict)  # failures an earlier run had too
     dialect: list[str] = field(default_factory=list)  # how the SCIM server takes updates
     recoveries: int = 0  # users whose update needed another form this run
+    concurrency: dict[str, float] | None = None  # where the SCIM limiter settled
 
     @property
     def outcome(self) -> str:
@@ -48,4 +49,5 @@ class RunSummary:
             "warnings": [vars(f) for f in self.warnings],
             "scim_dialect": self.dialect,
             "scim_recoveries": self.recoveries,
+            **({"concurrency": self.concurrency} if self.concurrency else {}),
         }

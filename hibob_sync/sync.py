@@ -19,6 +19,7 @@ from hibob_sync.config import Settings
 from hibob_sync.errors import ExitCode, HibobSyncError, LockedError
 from hibob_sync.fetch import fetch_hibob
 from hibob_sync.http import HttpSettings
+from hibob_sync.limiter import LimiterReport
 from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.metrics import record_metrics
@@ -109,6 +110,7 @@ class _Run:
                 self.summary.failures = list(plan.rejected)
                 return self._judge()
             applied = self._apply(ScimWriter(scim, dialect), plan, users)
+            self.summary.concurrency = _settled(scim.limiter.report())
         self.store.remember_dialect(scim_url, dialect.forms, self.now())
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
@@ -176,6 +178,25 @@ class _Run:
                 since=self.summary.since,
             )
         )
+
+
+def _settled(report: LimiterReport) -> dict[str, float]:
+    """The SCIM limiter's outcome, logged (-v) and kept for the summary."""
+    log.info(
+        "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d)%s",
+        report.settled,
+        report.peak,
+        report.ceiling,
+        f"; paced at {report.pace:.1f} requests/s after 429 answers" if report.pace else "",
+    )
+    settled: dict[str, float] = {
+        "settled": report.settled,
+        "peak": report.peak,
+        "ceiling": report.ceiling,
+    }
+    if report.pace is not None:
+        settled["pace"] = round(report.pace, 1)
+    return settled
 
 
 def _alert(settings: Settings, store: StateStore, summary: RunSummary) -> None:

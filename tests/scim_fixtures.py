@@ -164,16 +164,20 @@ class Call:
 
 @dataclass
 class _Fault:
-    kind: str  # "respond" | "drop"
+    kind: str  # "respond" | "drop" | "before" | "rewrite"
     method: str | None
     path: str | None
     times: int | None
     status: int = 0
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    query: str | None = None  # a substring the query must contain
+    action: Callable[[Any], Any] | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method is not None and self.method != method:
+            return False
+        if self.query is not None and self.query not in query:
             return False
         return self.path is None or path == self.path or path.startswith(self.path + "/")
 
@@ -233,6 +237,21 @@ class ScimServer:
             self._faults.append(
                 _Fault("respond", method, path, times, status, body, dict(headers or {}))
             )
+
+    def before(
+        self, action: Callable[[Any], Any], *, method: str, path: str, query: str, times: int = 1
+    ) -> None:
+        """Run `action(None)` when a matching request arrives, before the server sees it."""
+        with self._lock:
+            self._faults.append(_Fault("before", method, path, times, query=query, action=action))
+
+    def rewrite(
+        self, action: Callable[[Any], Any], *, method: str, path: str, query: str, times: int = 1
+    ) -> None:
+        """Pass the server's JSON answer to a matching request through `action` (e.g. cut a
+        page short)."""
+        with self._lock:
+            self._faults.append(_Fault("rewrite", method, path, times, query=query, action=action))
 
     def drop_response(self, method: str, path: str, times: int = 1) -> None:
         """Let the server act on the next matching request, then cut the connection."""
@@ -306,7 +325,7 @@ class ScimServer:
         with self._lock:
             self.calls.append(call)
             for fault in self._faults:
-                if fault.matches(call.method, call.path):
+                if fault.matches(call.method, call.path, call.query):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -354,6 +373,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             data = json.dumps(fault.body).encode() if fault.body is not None else b""
             self._reply(fault.status, "Injected", dict(fault.headers), data)
             return
+        if fault is not None and fault.kind == "before" and fault.action is not None:
+            fault.action(None)
         refusal = scim._dialect_refusal(Call(self.command, relative, split.query, parsed))
         if fault is None and refusal is not None:
             self._reply(refusal[0], "Dialect", {}, json.dumps(refusal[1]).encode())
@@ -369,6 +390,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop":
             self.close_connection = True  # the server acted; the client never hears of it
             return
+        if fault is not None and fault.kind == "rewrite" and fault.action is not None:
+            data = json.dumps(fault.action(json.loads(data))).encode()
         data = data.replace(scim.direct_url.encode(), scim.url.encode())
         if self.command == "GET" and relative == "/Users" and answer.status == 200:
             data = scim._dialect_filter(Call(self.command, relative, split.query, parsed), data)

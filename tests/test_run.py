@@ -118,6 +118,9 @@ def test_first_run_creates_everyone_with_every_field(sync_env: SyncEnv) -> None:
     for employee_id in company.awkward["duplicate_email"]:
         assert employee_id in result.stderr
     assert "Traceback" not in result.output
+    # sync.concurrency (2 here) is the ceiling of what the limiter found.
+    assert "SCIM concurrency settled at " in result.stderr
+    assert "(ceiling sync.concurrency 2, at most " in result.stderr
 
     expected = assert_in_sync(sync_env)
     # One write per user: managers were created before their reports.
@@ -132,6 +135,8 @@ def test_second_run_writes_nothing(sync_env: SyncEnv) -> None:
     assert scim_writes(sync_env) == []
     summary = json.loads(result.stdout)
     assert summary["counts"]["create"] == 0 and summary["counts"]["update"] == 0
+    assert summary["concurrency"]["ceiling"] == 2
+    assert 1 <= summary["concurrency"]["settled"] <= summary["concurrency"]["peak"] <= 2
     assert summary["counts"]["unchanged"] == len(expected_users(sync_env))
 
 
