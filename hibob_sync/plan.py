@@ -8,7 +8,7 @@ are adopted only when their email matches; other users are never touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -79,13 +79,20 @@ def current_values(
     return values
 
 
+Same = Callable[[str, Value, Value], bool]
+
+
+def _equal(_field: str, a: Value, b: Value) -> bool:
+    return a == b
+
+
 def _diff(
-    desired: dict[str, Value], current: dict[str, Value], skip: set[str]
+    desired: dict[str, Value], current: dict[str, Value], skip: set[str], same: Same = _equal
 ) -> dict[str, tuple[Value, Value]]:
     return {
         name: (current.get(name), value)
         for name, value in desired.items()
-        if name not in skip and current.get(name) != value
+        if name not in skip and not same(name, current.get(name), value)
     }
 
 
@@ -99,6 +106,7 @@ class _Planner:
         future_hires: str = "create_inactive",
     ) -> None:
         self.profiles = profiles
+        self.same: Same = _equal
         self.fields = tuple(fields)
         self.leavers = leavers
         self.create_ahead = future_hires == "create_inactive"
@@ -229,7 +237,7 @@ class _Planner:
             return
         self.claimed.add(user.id)
         current = current_values(user, self.fields, self.email_of)
-        changes = _diff(profile.values, current, skip)
+        changes = _diff(profile.values, current, skip, self.same)
         if by_email:
             self.plan.actions.append(
                 Action(
@@ -290,6 +298,14 @@ def make_plan(
     fields: Sequence[str],
     leavers: str,
     future_hires: str = "create_inactive",
+    *,
+    same: Same | None = None,
 ) -> Plan:
-    """Decide every write of this run (see module docstring)."""
-    return _Planner(profiles, users, fields, leavers, future_hires).run()
+    """Decide every write of this run (see module docstring).
+
+    ``same`` compares a field's values by meaning (scim_values.semantics: a server's
+    caseExact); plain equality without it.
+    """
+    planner = _Planner(profiles, users, fields, leavers, future_hires)
+    planner.same = same or _equal
+    return planner.run()

@@ -30,7 +30,9 @@ from hibob_sync.scim_attributes import AttributePath, from_resource, get_ci, pla
 from hibob_sync.scim_discovery import (
     ServerFeatures,
     features_from_config,
+    required_extensions,
     schema_attributes,
+    schema_details,
     service_provider_config,
     user_schemas,
 )
@@ -184,6 +186,8 @@ class ScimClient:
             features,
             schema_attributes=attributes or None,
             user_schemas=user_schemas(types) if types is not None else None,
+            attribute_info=schema_details(schemas) if attributes else None,
+            required_extensions=required_extensions(types) if types is not None else frozenset(),
         )
         with self._lock:
             self._features = features

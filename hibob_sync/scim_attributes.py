@@ -32,6 +32,8 @@ DEFAULT_ATTRIBUTES: Mapping[str, str] = {
     "groups": f"{HITHRIVE_USER}:groups",
 }
 
+DATE_FIELDS = frozenset({"start_date", "birthday"})
+_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
 _NAME = r"[A-Za-z][A-Za-z0-9_-]*"
 _SHORT_PATH = re.compile(rf"(?P<name>{_NAME})(?:\.(?P<sub>\$?{_NAME}))?")
 _URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(?::[A-Za-z0-9._~%!$&'()*+,;=@-]+)+")
@@ -176,6 +178,12 @@ def read_path(resource: Mapping[str, Any], path: AttributePath) -> Any:
     return get_ci(value, path.sub)
 
 
+def as_date(text: str) -> str:
+    """A dateTime at midnight UTC is the date it starts (what the tool writes into one)."""
+    match = _MIDNIGHT.fullmatch(text.strip())
+    return match.group(1) if match else text
+
+
 def _as_strings(raw: Any) -> list[str]:
     items = raw if isinstance(raw, list) else [raw]
     out = []
@@ -212,6 +220,8 @@ def read_values(
         else:
             if isinstance(raw, list):
                 raw = raw[0] if raw else None
+            if name in DATE_FIELDS and isinstance(raw, str):
+                raw = as_date(raw)
             values[name] = _normalise_value(name, None if isinstance(raw, Mapping) else raw)
     return values
 

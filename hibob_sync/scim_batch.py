@@ -76,7 +76,7 @@ class BulkWriter:
     def operation(self, write: ScimWrite, bulk_id: str) -> dict[str, Any]:
         """One BulkRequest operation: POST a new user, PATCH (or PUT) an existing one."""
         client = self.client
-        values = normalise_values(write.values)
+        values = self.writer.typed(normalise_values(write.values))
         if write.kind == "create":
             data = new_resource(
                 values, write.external_id or "", write.active is not False, client.placement

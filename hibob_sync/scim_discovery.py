@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as field_of
 from typing import Any
 
 from hibob_sync.errors import ConfigError
@@ -49,6 +50,18 @@ def service_provider_config(content: bytes, base_url: str) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class AttributeInfo:
+    """What /Schemas says of one attribute (RFC 7643 §7): enough to write and compare it."""
+
+    type: str = "string"  # lower case: string, datetime, boolean, complex, reference...
+    multi_valued: bool = False
+    case_exact: bool = False
+    required: bool = False
+    read_only: bool = False
+    name: str = ""  # the full path as announced, for messages
+
+
+@dataclass(frozen=True)
 class ServerFeatures:
     """The capabilities the client relies on; unknown schema data is None, never "missing"."""
 
@@ -62,6 +75,9 @@ class ServerFeatures:
     schema_attributes: frozenset[str] | None = None
     user_schemas: frozenset[str] | None = None
     announced: bool = True
+    # Full path (lower case, `urn:…:name[.sub]`) -> what /Schemas says of it; None: no /Schemas.
+    attribute_info: Mapping[str, AttributeInfo] | None = field_of(default=None, compare=False)
+    required_extensions: frozenset[str] = frozenset()  # lower-case URNs a User must carry
 
     @property
     def use_bulk(self) -> bool:
@@ -138,6 +154,47 @@ def schema_attributes(body: Any) -> frozenset[str]:
             for sub in _attributes(attribute.get("subAttributes")):
                 paths.add(f"{urn}:{name}.{sub['name']}")
     return frozenset(paths)
+
+
+def schema_details(body: Any) -> dict[str, AttributeInfo]:
+    """Type, multiValued, caseExact, required and mutability of every announced attribute."""
+    details: dict[str, AttributeInfo] = {}
+    for schema in _resources(body):
+        urn = schema.get("id")
+        if not isinstance(urn, str) or urn == _SCHEMA_OF_SCHEMA:
+            continue
+        for attribute in _attributes(schema.get("attributes")):
+            path = f"{urn}:{attribute['name']}"
+            details[path.lower()] = _info(attribute, path)
+            for sub in _attributes(attribute.get("subAttributes")):
+                full = f"{path}.{sub['name']}"
+                details[full.lower()] = _info(sub, full)
+    return details
+
+
+def _info(attribute: Mapping[str, Any], name: str) -> AttributeInfo:
+    return AttributeInfo(
+        name=name,
+        type=str(attribute.get("type") or "string").lower(),
+        multi_valued=attribute.get("multiValued") is True,
+        case_exact=attribute.get("caseExact") is True,
+        required=attribute.get("required") is True,
+        read_only=str(attribute.get("mutability") or "").lower() == "readonly",
+    )
+
+
+def required_extensions(body: Any) -> frozenset[str]:
+    """The schema extensions the User resource type marks required (lower case)."""
+    for resource_type in _resources(body):
+        if resource_type.get("name") == "User" or resource_type.get("endpoint") == "/Users":
+            return frozenset(
+                str(extension["schema"]).lower()
+                for extension in resource_type.get("schemaExtensions") or []
+                if isinstance(extension, Mapping)
+                and extension.get("schema")
+                and extension.get("required") is True
+            )
+    return frozenset()
 
 
 def _attributes(items: Any) -> Iterable[Mapping[str, Any]]:

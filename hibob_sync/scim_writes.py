@@ -25,6 +25,7 @@ from hibob_sync.scim_attributes import (
 )
 from hibob_sync.scim_dialect import NOT_IMPLEMENTED, Dialect, Step, ladder_worthy
 from hibob_sync.scim_patch import patch_body
+from hibob_sync.scim_values import typed_values
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,17 @@ class ScimWriter:
         self.client = client
         self.dialect = dialect or Dialect()
 
+    def typed(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """Values as this server types them (scim_values): dates into dateTime attributes."""
+        return typed_values(values, self.client.placement, self.client.discover())
+
     def create(
         self, values: Mapping[str, Value], external_id: str, active: bool = True
     ) -> ScimUser:
         """POST a new user; a 409 on its userName adopts the user if it is ours or unowned."""
         client = self.client
         clean = normalise_values(values)
-        body = new_resource(clean, external_id, active, client.placement)
+        body = new_resource(self.typed(clean), external_id, active, client.placement)
         response, payload = client.request("POST", "/Users", what="creating a user", body=body)
         if response.ok:
             return self.created(payload, response.headers.get("Location"), body)
@@ -164,7 +169,7 @@ class ScimWriter:
             last = index == len(steps) - 1
             if refusals and refusals[-1] in NOT_IMPLEMENTED and step.method == "PATCH":
                 continue  # another PATCH form will not help where PATCH itself is refused
-            body = self._body(step, user, clean, active, external_id)
+            body = self._body(step, user, self.typed(clean), active, external_id)
             try:
                 response, payload = client.request(step.method, path, what=what, body=body)
             except ServiceUnavailableError as exc:

@@ -29,6 +29,7 @@ from hibob_sync.problems import verdict
 from hibob_sync.profiles import build_profiles
 from hibob_sync.safeguards import check_deactivations, check_fetched, check_targets
 from hibob_sync.scim_dialect import Dialect, describe
+from hibob_sync.scim_values import semantics
 from hibob_sync.scim_writes import ScimWriter
 from hibob_sync.state import RunRecord, StateStore
 from hibob_sync.summary import RunSummary
@@ -94,12 +95,14 @@ class _Run:
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
             profiles = build_profiles(fetched.employees, self.mapping)
+            same = semantics(scim.discover(), scim.placement)
             plan = make_plan(
                 profiles,
                 users,
                 self.mapping.fields,
                 self.settings.leavers,
                 self.settings.future_hires,
+                same=same,
             )
             self.summary.plan = plan
             self.summary.users = users

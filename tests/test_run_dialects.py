@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.sync_fixtures import ENTERPRISE, SyncEnv
+import pytest
+
+from tests.scim_fixtures import ScimServerFactory
+from tests.sync_fixtures import ENTERPRISE, HITHRIVE, SyncEnv
 from tests.test_run import _active_employee, expected_users, scim_writes
 
 
@@ -129,3 +132,27 @@ def test_manager_email_change_keeps_reports_and_takes_a_moved_report(sync_env: S
     assert all(manager_of(sync_env, r) == boss for r in reports if r in expected_users(sync_env))
     assert sync_env.users_by_external_id()[boss]["userName"] == "renamed.boss@example.com"
     assert scim_writes(sync_env) and run_json(sync_env)["counts"]["update"] == 0
+
+
+@pytest.fixture
+def datetime_env(sync_env: SyncEnv, scim_server_factory: ScimServerFactory) -> SyncEnv:
+    """The run against scim2-server whose startDate is typed dateTime (as some servers type it)."""
+    sync_env.scim = scim_server_factory(schemas="datetime")
+    sync_env.write_config()
+    return sync_env
+
+
+def test_a_datetime_start_date_round_trips_and_a_quiet_night_writes_nothing(
+    datetime_env: SyncEnv,
+) -> None:
+    run_json(datetime_env)
+    expected = expected_users(datetime_env)
+    users = datetime_env.users_by_external_id()
+    for employee_id, want in expected.items():
+        stored = users[employee_id][HITHRIVE].get("startDate")
+        if want["startDate"]:
+            # Written as a dateTime at midnight UTC, read back as the date.
+            assert stored == f"{want['startDate']}T00:00:00Z", employee_id
+    summary = run_json(datetime_env)
+    assert scim_writes(datetime_env) == []
+    assert summary["counts"]["update"] == 0 and summary["counts"]["unchanged"] == len(expected)
