@@ -20,6 +20,7 @@ from hibob_sync.scim_attributes import (
 )
 from hibob_sync.scim_discovery import ServerFeatures, as_status
 from hibob_sync.scim_patch import patch_body
+from hibob_sync.scim_values import typed_values
 from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -76,7 +77,7 @@ class BulkWriter:
     def operation(self, write: ScimWrite, bulk_id: str) -> dict[str, Any]:
         """One BulkRequest operation: POST a new user, PATCH (or PUT) an existing one."""
         client = self.client
-        values = self.writer.typed(normalise_values(write.values))
+        values = typed_values(normalise_values(write.values), client.placement, self.features)
         if write.kind == "create":
             data = new_resource(
                 values, write.external_id or "", write.active is not False, client.placement
