@@ -72,7 +72,10 @@ def _create_waves(creates: Sequence[Action]) -> tuple[list[list[Action]], list[A
 
 # Profile values a SCIM server might quote back in an error. Emails and employee numbers are
 # left: they name the employee anyway, and short numbers would mangle the rest of a message.
-_QUOTABLE = frozenset({"job_title", "start_date", "birthday", "teams", "groups"})
+_QUOTABLE = frozenset(
+    {"job_title", "start_date", "birthday", "teams", "groups", "first_name", "last_name"}
+    | {"display_name"}
+)
 
 
 def _redact(text: str, action: Action, write: ScimWrite) -> str:

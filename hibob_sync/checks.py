@@ -19,7 +19,10 @@ from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.profiles import is_active
 from hibob_sync.scim import ScimClient
+from hibob_sync.scim_dialect import describe
 from hibob_sync.scim_discovery import wrong_scim_url
+from hibob_sync.scim_values import filler_hint, type_problems, unfilled_required
+from hibob_sync.state import StateStore
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,35 @@ def check_scim(
             out.add(True, "the SCIM server supports PATCH (only changed attributes are sent)")
         else:
             out.add(None, "the SCIM server does not support PATCH; whole users are PUT instead")
+        check_scim_schema(settings, mapping, client, out)
+
+
+def check_scim_schema(
+    settings: Settings, mapping: FieldMapping, client: ScimClient, out: Checklist
+) -> None:
+    """What /Schemas says of the targets (types, required attributes), and the dialect the
+    server was found to speak in earlier runs (scim_dialect.py)."""
+    features = client.discover()
+    known = settings.state_path.exists()  # check never creates the state store
+    for problem in type_problems(features, client.placement, mapping.fields):
+        out.add(
+            False if problem.fatal else None,
+            f"the SCIM attribute {problem.path} (for {problem.field}) {problem.reason}",
+            ExitCode.CONFIG,
+            f"set hithrive.attributes.{problem.field} to an attribute that can hold it"
+            if problem.fatal
+            else None,
+        )
+    for path in unfilled_required(features, client.placement, mapping.fields):
+        out.add(
+            False,
+            f"the SCIM server requires {path} to create a user, and the mapping does not fill it",
+            ExitCode.CONFIG,
+            filler_hint(path, client.placement),
+        )
+    forms = StateStore(settings.state_path).dialect(client.base_url) if known else {}
+    if forms:
+        out.add(None, "SCIM dialect learned in earlier runs: " + "; ".join(describe(forms)))
 
 
 def probe_users(client: ScimClient) -> None:

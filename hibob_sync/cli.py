@@ -22,7 +22,7 @@ from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
 from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSyncError
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
-from hibob_sync.model import HITHRIVE_FIELDS
+from hibob_sync.model import ALL_FIELDS, HITHRIVE_FIELDS, NAME_FIELDS
 
 if TYPE_CHECKING:
     from hibob_sync.summary import RunSummary
@@ -260,7 +260,7 @@ def _edit_mapping(app: App | None) -> None:
 
 
 def _print_mapping(mapping: FieldMapping) -> None:
-    for name in HITHRIVE_FIELDS:
+    for name in (*HITHRIVE_FIELDS, *(f for f in NAME_FIELDS if f in mapping.sources)):
         sources = mapping.sources.get(name)
         shown = ", ".join(sources) if sources else "(not mapped)"
         click.echo(f"{name:<14} {shown}")
@@ -278,7 +278,7 @@ def map_show(app: App) -> None:
 
 
 @map_group.command("set")
-@click.argument("field_name", metavar="FIELD", type=click.Choice(HITHRIVE_FIELDS))
+@click.argument("field_name", metavar="FIELD", type=click.Choice(ALL_FIELDS))
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
 @pass_app
 def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
@@ -290,7 +290,7 @@ def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
 
 
 @map_group.command("unset")
-@click.argument("field_name", metavar="FIELD", type=click.Choice(HITHRIVE_FIELDS))
+@click.argument("field_name", metavar="FIELD", type=click.Choice(ALL_FIELDS))
 @pass_app
 def map_unset(app: App, field_name: str) -> None:
     """Stop syncing a HiThrive FIELD (email cannot be unmapped)."""

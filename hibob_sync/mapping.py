@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hibob_sync.config import load_yaml
 from hibob_sync.errors import ConfigError
-from hibob_sync.model import HITHRIVE_FIELDS
+from hibob_sync.model import ALL_FIELDS
 
 FIELD_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)+$")
 
@@ -41,6 +41,9 @@ FIELD_HELP: dict[str, str] = {
     "teams": "teams (multi-valued)",
     "groups": "groups (multi-valued)",
     "manager_email": "the manager's email (reports-to)",
+    "first_name": "first name (optional: for SCIM apps that require name.givenName)",
+    "last_name": "last name (optional: for SCIM apps that require name.familyName)",
+    "display_name": "display name (optional: for SCIM apps that require displayName)",
 }
 
 
@@ -51,7 +54,7 @@ class FieldMapping:
     sources: Mapping[str, tuple[str, ...]]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(name for name in HITHRIVE_FIELDS if name in self.sources)
+        return iter(name for name in ALL_FIELDS if name in self.sources)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -78,7 +81,7 @@ class FieldMapping:
 
     def without_field(self, name: str) -> FieldMapping:
         """A copy with one field unmapped; validated (email cannot be removed)."""
-        if name not in HITHRIVE_FIELDS:
+        if name not in ALL_FIELDS:
             raise ConfigError(_unknown_field(name, "map unset"))
         updated = {k: v for k, v in self.sources.items() if k != name}
         return validate(updated, "map unset")
@@ -90,9 +93,7 @@ def default_mapping() -> FieldMapping:
 
 
 def _unknown_field(name: str, where: str) -> str:
-    return (
-        f"{where}: unknown HiThrive field {name!r}; expected one of: {', '.join(HITHRIVE_FIELDS)}"
-    )
+    return f"{where}: unknown HiThrive field {name!r}; expected one of: {', '.join(ALL_FIELDS)}"
 
 
 def _sources(name: str, raw: object, where: str) -> tuple[str, ...]:
@@ -120,7 +121,7 @@ def validate(raw: object, where: str) -> FieldMapping:
         )
     sources: dict[str, tuple[str, ...]] = {}
     for name, value in raw.items():
-        if name not in HITHRIVE_FIELDS:
+        if name not in ALL_FIELDS:
             raise ConfigError(_unknown_field(str(name), f"{where}: mapping"))
         if value is None:
             continue

@@ -18,11 +18,14 @@ HITHRIVE_FIELDS: tuple[str, ...] = (
     "groups",
     "manager_email",
 )
+# Optional, never in the default mapping: for SCIM apps that require a name to create a user.
+NAME_FIELDS: tuple[str, ...] = ("first_name", "last_name", "display_name")
+ALL_FIELDS: tuple[str, ...] = HITHRIVE_FIELDS + NAME_FIELDS
 MULTI_VALUED: frozenset[str] = frozenset({"teams", "groups"})
 
 # On the SCIM side the manager is a reference to the manager's SCIM id, not an email.
 SCIM_FIELDS: tuple[str, ...] = tuple(
-    "manager_id" if name == "manager_email" else name for name in HITHRIVE_FIELDS
+    "manager_id" if name == "manager_email" else name for name in ALL_FIELDS
 )
 
 Value = str | tuple[str, ...] | None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hibob_sync.errors import ConfigError
-from hibob_sync.model import HITHRIVE_FIELDS, MULTI_VALUED, SCIM_FIELDS, ScimUser, Value, scim_field
+from hibob_sync.model import ALL_FIELDS, MULTI_VALUED, SCIM_FIELDS, ScimUser, Value, scim_field
 from hibob_sync.model import normalise_value as _normalise_value
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -30,6 +30,9 @@ DEFAULT_ATTRIBUTES: Mapping[str, str] = {
     "birthday": f"{HITHRIVE_USER}:birthDate",
     "teams": f"{HITHRIVE_USER}:teams",
     "groups": f"{HITHRIVE_USER}:groups",
+    "first_name": "name.givenName",
+    "last_name": "name.familyName",
+    "display_name": "displayName",
 }
 
 DATE_FIELDS = frozenset({"start_date", "birthday"})
@@ -114,10 +117,8 @@ def validate_attributes(overrides: Mapping[str, object] | None) -> dict[str, str
 
 def _checked(field: str, value: object) -> str:
     key = f"hithrive.attributes.{field}"
-    if field not in HITHRIVE_FIELDS:
-        raise ConfigError(
-            f"{key}: unknown HiThrive field; expected one of {', '.join(HITHRIVE_FIELDS)}"
-        )
+    if field not in ALL_FIELDS:
+        raise ConfigError(f"{key}: unknown HiThrive field; expected one of {', '.join(ALL_FIELDS)}")
     if not isinstance(value, str) or not value.strip():
         example = DEFAULT_ATTRIBUTES[field]
         raise ConfigError(f"{key}: expected a SCIM attribute path such as {example}")

@@ -12,7 +12,7 @@ from dataclasses import field as field_of
 from typing import Any
 
 from hibob_sync.errors import ConfigError
-from hibob_sync.model import HITHRIVE_FIELDS, scim_field
+from hibob_sync.model import ALL_FIELDS, scim_field
 from hibob_sync.scim_attributes import CORE_USER, AttributePath
 
 _SCHEMA_OF_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
@@ -225,7 +225,7 @@ def missing_attributes(
     announced = {path.lower() for path in features.schema_attributes or ()}
     schemas = {urn.lower() for urn in features.user_schemas or ()}
     missing = []
-    for field in HITHRIVE_FIELDS:
+    for field in ALL_FIELDS:
         path = where[scim_field(field)]
         no_schema = features.user_schemas is not None and path.schema.lower() not in schemas
         no_attribute = features.schema_attributes is not None and path.full.lower() not in announced

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from hibob_sync.model import MULTI_VALUED, Value, scim_field
+from hibob_sync.model import ALL_FIELDS, MULTI_VALUED, Value, scim_field
 from hibob_sync.scim_attributes import CORE_USER, DATE_FIELDS, AttributePath
 from hibob_sync.scim_discovery import AttributeInfo, ServerFeatures
 
@@ -140,3 +140,11 @@ def unfilled_required(
             if not subs:  # else the required sub-attributes are named instead
                 missing.append(info.name or key)
     return sorted(missing)
+
+
+def filler_hint(path: str, where: Mapping[str, AttributePath]) -> str:
+    """How to fill a required attribute: the mapping field that goes there, if there is one."""
+    fields = [f for f in ALL_FIELDS if where[scim_field(f)].full.lower() == path.lower()]
+    if fields:
+        return f"map {fields[0]} to a HiBob field (`hibob-sync map set {fields[0]} <HiBob field>`)"
+    return "point a field at it with hithrive.attributes, or ask the app to make it optional"

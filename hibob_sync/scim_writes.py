@@ -25,7 +25,7 @@ from hibob_sync.scim_attributes import (
 )
 from hibob_sync.scim_dialect import NOT_IMPLEMENTED, Dialect, Step, ladder_worthy
 from hibob_sync.scim_patch import patch_body
-from hibob_sync.scim_values import typed_values
+from hibob_sync.scim_values import filler_hint, typed_values, unfilled_required
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,29 @@ class ScimWriter:
         error = client.error(response, payload, "creating a user")
         if response.status_code == 409:
             return self.resolve_conflict(clean, external_id, active, error)
-        raise error
+        raise self.name_required(error, clean)
+
+    def name_required(self, error: HibobSyncError, values: Mapping[str, Value]) -> HibobSyncError:
+        """A refused create that lacks an attribute /Schemas requires says which, and how to
+        fill it (a refusal rarely names it, and an admin cannot guess)."""
+        present = [
+            "manager_email" if name == "manager_id" else name
+            for name, value in values.items()
+            if value not in (None, ())
+        ]
+        placement = self.client.placement
+        missing = unfilled_required(self.client.discover(), placement, present)
+        if not missing or not isinstance(error, ScimError) or error.status != 400:
+            return error
+        fix = filler_hint(missing[0], placement)
+        return ScimError(
+            f"{error.message}; the server requires {', '.join(missing)}, "
+            f"which this user has no value for: {fix}",
+            status=error.status,
+            scim_type=error.scim_type,
+            detail=error.detail,
+            hint=fix,
+        )
 
     def created(self, payload: Any, location: str | None, body: Mapping[str, Any]) -> ScimUser:
         """The new user from the server's answer, or from what was sent plus its Location."""

@@ -18,7 +18,8 @@ hithrive-scim.md "Interop rules"), each in front of the same scim2-server:
 
 Fixtures: ``scim_server`` (HiThrive-like: patch, no bulk, maxResults 20) and
 ``scim_server_factory(config=..., schemas=...)`` for the other set-ups (schemas "datetime":
-the HiThrive extension with ``startDate`` typed dateTime).
+the HiThrive extension with ``startDate`` typed dateTime; "names": displayName and
+name.givenName required).
 """
 
 from __future__ import annotations
@@ -60,17 +61,25 @@ SCHEMA_SETS: dict[str, tuple[Path | None, Path | None]] = {
     "rfc": (None, None),  # RFC 7643 only: no HiThrive extension
 }
 HITHRIVE_URN = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
+CORE_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 DIALECTS = ("no-sub-path", "no-whole-complex", "no-add-remove", "case-sensitive-filter")
 
 
-def _datetime_schemas(workdir: Path) -> tuple[Path, Path]:
-    """The HiThrive schemas with startDate typed dateTime, as some servers type it."""
+def _variant_schemas(workdir: Path, variant: str) -> tuple[Path, Path]:
+    """The HiThrive schemas as other servers announce them: "datetime" types startDate
+    dateTime; "names" requires displayName and name.givenName (as many SCIM apps do)."""
     schemas = json.loads((SCHEMAS_DIR / "scim_schemas.json").read_text())
     for schema in schemas:
-        for attribute in schema["attributes"] if schema["id"] == HITHRIVE_URN else []:
-            if attribute["name"] == "startDate":
+        for attribute in schema["attributes"]:
+            name = attribute["name"]
+            if variant == "datetime" and schema["id"] == HITHRIVE_URN and name == "startDate":
                 attribute["type"] = "dateTime"
-    path = workdir / "scim_schemas_datetime.json"
+            if variant == "names" and schema["id"] == CORE_URN and name == "displayName":
+                attribute["required"] = True
+            if variant == "names" and schema["id"] == CORE_URN and name == "name":
+                attribute["required"] = True
+                attribute["subAttributes"][2]["required"] = True  # givenName
+    path = workdir / f"scim_schemas_{variant}.json"
     path.write_text(json.dumps(schemas))
     return path, SCHEMAS_DIR / "scim_resource_types.json"
 
@@ -107,8 +116,8 @@ class ScimProcess:
             config_file.write_text(json.dumps(config))
         if config_file is not None:
             args += ["--service-provider-config", str(config_file)]
-        if schemas == "datetime":
-            schema_file, types_file = _datetime_schemas(workdir)
+        if schemas in ("datetime", "names"):
+            schema_file, types_file = _variant_schemas(workdir, schemas)
         else:
             schema_file, types_file = SCHEMA_SETS[schemas]
         if schema_file is not None and types_file is not None:

@@ -156,3 +156,57 @@ def test_a_datetime_start_date_round_trips_and_a_quiet_night_writes_nothing(
     summary = run_json(datetime_env)
     assert scim_writes(datetime_env) == []
     assert summary["counts"]["update"] == 0 and summary["counts"]["unchanged"] == len(expected)
+
+
+@pytest.fixture
+def names_env(sync_env: SyncEnv, scim_server_factory: ScimServerFactory) -> SyncEnv:
+    """The run against a server whose /Schemas requires displayName and name.givenName."""
+    sync_env.scim = scim_server_factory(schemas="names")
+    sync_env.write_config()
+    return sync_env
+
+
+def test_check_names_required_attributes_and_the_mapping_field_for_each(
+    names_env: SyncEnv,
+) -> None:
+    result = names_env.cli("check")
+    assert result.exit_code == 78, result.output
+    out = " ".join(result.stdout.split())
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    for path, field in (
+        (f"{core}:displayName", "display_name"),
+        (f"{core}:name.givenName", "first_name"),
+    ):
+        assert f"the SCIM server requires {path} to create a user" in out
+        assert f"hibob-sync map set {field}" in out
+
+    assert names_env.cli("map", "set", "first_name", "root.firstName").exit_code == 0
+    assert names_env.cli("map", "set", "display_name", "root.displayName").exit_code == 0
+    result = names_env.cli("check")
+    assert "requires" not in result.stdout, result.output
+
+
+def test_a_create_refused_for_a_required_attribute_names_it_and_its_field(
+    names_env: SyncEnv,
+) -> None:
+    refusal = {"status": "400", "scimType": "invalidValue", "detail": "missing attribute"}
+    names_env.scim.respond(400, refusal, method="POST", path="/Users", times=None)
+    summary = run_json(names_env)
+    reasons = {f["reason"] for f in summary["failures"] if f["reason"].startswith("SCIM")}
+    assert reasons and all(
+        "requires urn:ietf:params:scim:schemas:core:2.0:User:displayName" in r
+        and "map display_name" in r
+        for r in reasons
+    )
+
+
+def test_check_names_an_attribute_whose_type_cannot_hold_its_field(sync_env: SyncEnv) -> None:
+    text = sync_env.config.read_text().replace(
+        "hithrive:\n", "hithrive:\n  attributes:\n    teams: nickName\n"
+    )
+    sync_env.config.write_text(text)
+    result = sync_env.cli("check")
+    assert result.exit_code == 78, result.output
+    out = " ".join(result.stdout.split())
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+    assert f"{core}:nickName (for teams) is single-valued, but teams has several values" in out
