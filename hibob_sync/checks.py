@@ -7,6 +7,7 @@ credentials or permissions, 78 for config or mapping).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from hibob_sync import credentials
@@ -14,10 +15,16 @@ from hibob_sync.clients import hibob_client, scim_client
 from hibob_sync.config import Settings
 from hibob_sync.credentials import HibobCredentials
 from hibob_sync.errors import ExitCode, HibobSyncError, RemoteError
-from hibob_sync.hibob import CatalogueField, HibobClient, missing_fields, unknown_sources
+from hibob_sync.hibob import (
+    CatalogueField,
+    HibobClient,
+    SearchResult,
+    missing_fields,
+    unknown_sources,
+)
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
-from hibob_sync.profiles import is_active
+from hibob_sync.profiles import is_active, is_future_hire
 from hibob_sync.scim import ScimClient
 from hibob_sync.scim_dialect import describe
 from hibob_sync.scim_discovery import wrong_scim_url
@@ -96,6 +103,7 @@ def check_hibob(
             "pick an existing field with `hibob-sync map`",
         )
     missing = {m.source: m for m in missing_fields(found, sources, catalogue)}
+    birth = set(mapping.sources.get("birthday", ()))
     for source in sources:
         if source in unknown:
             continue
@@ -107,24 +115,73 @@ def check_hibob(
                 False,
                 f"cannot read {source} ({target}): grant View on {grant}",
                 ExitCode.NO_PERMISSION,
-                "Settings > Permission groups > the service user's group > Categories",
+                _BIRTH_RULE if source in birth else _CATEGORIES,
             )
         else:
             out.add(True, f"can read {source} ({target})")
-    if settings.leavers == "deactivate":
-        inactive = sum(1 for e in found.employees if not is_active(e))
-        if inactive:
-            out.add(
-                True, f"inactive employees are visible ({inactive}), so leavers are deactivated"
-            )
-        else:
-            out.add(
-                False,
-                "no inactive employees are visible, so leavers could never be deactivated",
-                ExitCode.NO_PERMISSION,
-                "remove the 'Lifecycle status is Employed' condition from the service user's "
-                "people scope; if nobody has ever left, set sync.leavers: ignore",
-            )
+            if source in birth:
+                _short_birth_dates(found, source, out)
+    _lifecycle(settings, found, catalogue, out)
+
+
+_CATEGORIES = "Settings > Permission groups > the service user's group > Categories"
+# hibob-api.md: under HiBob's older permission rule View alone on the date of birth's category
+# gives nothing or the short date; a full date of birth needs View and Edit.
+_BIRTH_RULE = (
+    "a full date of birth needs View and Edit on that category under HiBob's older permission "
+    "rule (View alone gives no date or one without the year); " + _CATEGORIES
+)
+_SHORT_DATE = re.compile(r"^(?:--)?\d{2}-\d{2}$")
+
+
+def _short_birth_dates(found: SearchResult, source: str, out: Checklist) -> None:
+    """Dates of birth that all come back without the year: the older permission rule."""
+    values = [e.values.get(source) for e in found.employees]
+    dates = [v for v in values if isinstance(v, str) and v.strip()]
+    if dates and all(_SHORT_DATE.match(v.strip()) for v in dates):
+        out.add(
+            None,
+            f"{source} comes back without the year for every employee: a full date of birth "
+            "needs View and Edit on its HiBob category under HiBob's older permission rule",
+        )
+
+
+def _lifecycle(
+    settings: Settings, found: SearchResult, catalogue: list[CatalogueField], out: Checklist
+) -> None:
+    """Who is active comes from the Lifecycle fields; leavers need inactive people in scope.
+
+    Two different problems, two different fixes: status fields unreadable (grant the
+    category) versus inactive employees outside the people scope (change the scope).
+    """
+    employees = found.employees
+    if employees and all(e.lifecycle_status is None and e.status is None for e in employees):
+        category = next(
+            (f.category_name for f in catalogue if f.id == "internal.status" and f.category_name),
+            "Lifecycle",
+        )
+        out.add(
+            False,
+            "cannot read the access and lifecycle status (internal.status, "
+            f"internal.lifecycleStatus): grant View on the HiBob category '{category}'",
+            ExitCode.NO_PERMISSION,
+            "without them leavers cannot be told from active employees; " + _CATEGORIES,
+        )
+        return
+    if settings.leavers != "deactivate":
+        return
+    inactive = sum(1 for e in employees if not is_active(e) and not is_future_hire(e))
+    if inactive:
+        out.add(True, f"inactive employees are visible ({inactive}), so leavers are deactivated")
+    else:
+        out.add(
+            False,
+            "no inactive employees are visible, so leavers could never be deactivated",
+            ExitCode.NO_PERMISSION,
+            "remove the 'Lifecycle status is Employed' condition from the service user's "
+            "people scope (it also hides Hired and on-leave people); if nobody has ever left, "
+            "set sync.leavers: ignore",
+        )
 
 
 def check_scim(

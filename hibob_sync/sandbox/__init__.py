@@ -42,6 +42,10 @@ surname, displayName}`` (null for nobody). Display values are item names, dates 
 ``display_date_format`` (default ``%d/%m/%Y``, to catch clients reading dates from them), the
 number as text, and the manager's display name.
 
+Dates of birth (``birth_dates``): ``"full"`` (default); under HiBob's older permission rule
+a service user with View but not Edit on the category gets ``"short"`` (``MM-DD``) or
+``"none"`` (left out).
+
 Sub-paths: what HiBob does with ``work.reportsTo.email`` in ``fields`` is unknown. With
 ``subpaths="value"`` (default) a sub-path of an employee reference is answered with that one
 key (``{"work": {"reportsTo": {"email": ...}}}`` / ``"/work/reportsTo/email"``); with

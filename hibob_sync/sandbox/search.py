@@ -28,6 +28,10 @@ DEFAULT_FIELDS: tuple[str, ...] = (
 )
 Shape = Literal["hybrid", "nested", "slash"]
 SubPaths = Literal["value", "omit"]
+# What a date of birth comes back as: "full", or under HiBob's older permission rule with View
+# but not Edit on its category, "short" (MM-DD, no year) or "none" (left out).
+BirthDates = Literal["full", "short", "none"]
+BIRTH_DATE = "personal.birthDate"
 
 
 class BadRequest(Exception):
@@ -58,6 +62,7 @@ class AnswerOptions:
     subpaths: SubPaths = "value"
     root_at_top: bool = True
     display_date_format: str = "%d/%m/%Y"
+    birth_dates: BirthDates = "full"
 
 
 def parse_search(raw: bytes) -> SearchRequest:
@@ -132,6 +137,8 @@ def _plans(
                 continue  # unknown to HiBob: silently left out
         if fdef.category_id not in granted:
             continue  # not readable by this service user: silently left out
+        if fdef.id == BIRTH_DATE and options.birth_dates == "none":
+            continue  # View without Edit under the older permission rule: nothing
         base = fdef.json_path(options.root_at_top).split(".")
         path = (*base, sub) if sub else tuple(base)
         display = _display_function(fdef, sub, snapshot, options.display_date_format)
@@ -207,7 +214,7 @@ def render(
     rows = select_rows(snapshot, request, see_inactive, employed_only)
     machines = [row.machine for row in rows]
     mode = request.human_readable
-    columns = _Columns(machines)
+    columns = _Columns(machines, options.birth_dates == "short")
     employees: list[dict[str, Any]]
     replace = mode == "REPLACE"
     tree = _tree(plans)
@@ -242,8 +249,9 @@ def _rows(count: int, keys: list[str], columns: list[list[Any]]) -> list[dict[st
 class _Columns:
     """Per-field value columns of one answer, each computed once."""
 
-    def __init__(self, machines: list[dict[str, object]]) -> None:
+    def __init__(self, machines: list[dict[str, object]], short_birth_dates: bool) -> None:
         self._machines = machines
+        self._short_birth_dates = short_birth_dates
         self._cache: dict[tuple[str, str | None], list[object]] = {}
 
     def machine(self, plan: _Plan) -> list[object]:
@@ -252,6 +260,8 @@ class _Columns:
         if column is None:
             field_id = plan.field_id
             column = [m.get(field_id) for m in self._machines]
+            if field_id == BIRTH_DATE and self._short_birth_dates:
+                column = [v[5:] if isinstance(v, str) else v for v in column]  # MM-DD
             if plan.sub is not None:
                 sub = plan.sub
                 column = [v.get(sub) if isinstance(v, dict) else None for v in column]

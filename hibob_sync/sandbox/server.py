@@ -33,6 +33,7 @@ from hibob_sync.sandbox.faults import Fault, FaultQueue
 from hibob_sync.sandbox.search import (
     AnswerOptions,
     BadRequest,
+    BirthDates,
     Shape,
     SubPaths,
     parse_search,
@@ -92,6 +93,7 @@ class HibobSandbox:
         subpaths: SubPaths = "value",
         root_at_top: bool = True,
         display_date_format: str = "%d/%m/%Y",
+        birth_dates: BirthDates = "full",
         rate_limit: int = 50,
         rate_window: float = 60.0,
         retry_after_header: bool = False,
@@ -104,6 +106,7 @@ class HibobSandbox:
         self.subpaths: SubPaths = subpaths
         self.root_at_top = root_at_top
         self.display_date_format = display_date_format
+        self.birth_dates: BirthDates = birth_dates
         self.retry_after_header = retry_after_header
         self.limiter = RateLimiter(rate_limit, rate_window, clock)
         self.user_id = user_id
@@ -326,7 +329,11 @@ class HibobSandbox:
             status, body, _ = _error(400, exc.key, exc.error)
             return status, body, headers
         options = AnswerOptions(
-            self.answer_shape, self.subpaths, self.root_at_top, self.display_date_format
+            self.answer_shape,
+            self.subpaths,
+            self.root_at_top,
+            self.display_date_format,
+            self.birth_dates,
         )
         employed_only = user.people_scope == "employed"
         see_inactive = request.show_inactive and not employed_only
