@@ -1,11 +1,12 @@
 """HiBob sandbox fixtures (a pytest plugin: ``pytest_plugins = ["tests.hibob_fixtures"]``).
 
-``hibob_sandbox``: a started HibobSandbox per test (40 seeded employees, a service user with
-every category and people scope "all" as ``.user_id`` / ``.token``), whose rate limiter runs
-on ``hibob_clock``. ``hibob_clock``: a fake clock whose ``sleep`` records the wait and moves
-time on instead of sleeping. ``hibob_http``: HttpSettings on that clock. ``hibob_client``: a
-HibobClient for the sandbox's user; ``make_hibob_client(user_id=..., token=..., **http)``
-builds others (different users, fewer attempts...).
+``hibob_sandbox``: a started ScriptedSandbox (``tests/hibob_faults.py``: faults and records)
+per test: 40 seeded employees, a service user with every category and people scope "all" as
+``.user_id`` / ``.token``, a rate limiter on ``hibob_clock``. ``hibob_clock``: a fake clock
+whose ``sleep`` records the wait and moves time on instead of sleeping. ``hibob_http``:
+HttpSettings on that clock. ``hibob_client``: a HibobClient for the sandbox's user;
+``make_hibob_client(user_id=..., token=..., **http)`` builds others (different users, fewer
+attempts...).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 
 from hibob_sync.hibob import HibobClient
 from hibob_sync.http import HttpSettings
-from hibob_sync.sandbox import HibobSandbox, generate_company
+from hibob_sync.sandbox import generate_company
+from tests.hibob_faults import ScriptedSandbox
 
 HIBOB_USER_ID = "sandbox-service-user"
 HIBOB_TOKEN = "sandbox-token-never-shown"
@@ -52,9 +54,9 @@ def hibob_clock() -> FakeClock:
 
 
 @pytest.fixture
-def hibob_sandbox(hibob_clock: FakeClock) -> Iterator[HibobSandbox]:
+def hibob_sandbox(hibob_clock: FakeClock) -> Iterator[ScriptedSandbox]:
     company = generate_company(SANDBOX_EMPLOYEES, SANDBOX_SEED, today=SANDBOX_TODAY)
-    sandbox = HibobSandbox(company, user_id=HIBOB_USER_ID, token=HIBOB_TOKEN, clock=hibob_clock)
+    sandbox = ScriptedSandbox(company, user_id=HIBOB_USER_ID, token=HIBOB_TOKEN, clock=hibob_clock)
     with sandbox:
         yield sandbox
 
@@ -73,7 +75,7 @@ def hibob_http(hibob_clock: FakeClock) -> HttpSettings:
 
 @pytest.fixture
 def make_hibob_client(
-    hibob_sandbox: HibobSandbox, hibob_http: HttpSettings
+    hibob_sandbox: ScriptedSandbox, hibob_http: HttpSettings
 ) -> Iterator[Callable[..., HibobClient]]:
     clients: list[HibobClient] = []
 

@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from hibob_sync.http import HttpSettings
-from hibob_sync.sandbox import HibobSandbox
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from tests.cli_helpers import CliResult, run_cli
+from tests.hibob_faults import ScriptedSandbox
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID, FakeClock
 from tests.scim_fixtures import ScimServer
 
@@ -30,7 +30,7 @@ HITHRIVE = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
 class SyncEnv:
     """Both servers, the files, and a way to run the CLI against them."""
 
-    sandbox: HibobSandbox
+    sandbox: ScriptedSandbox
     scim: ScimServer
     folder: Path
     http: HttpSettings
@@ -88,7 +88,7 @@ class SyncEnv:
 
 @pytest.fixture
 def sync_env(
-    hibob_sandbox: HibobSandbox,
+    hibob_sandbox: ScriptedSandbox,
     scim_server: ScimServer,
     hibob_clock: FakeClock,
     tmp_path: Path,

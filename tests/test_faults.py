@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from hibob_sync.sandbox import SEARCH_PATH, HibobSandbox, generate_company
+from hibob_sync.sandbox import SEARCH_PATH, generate_company
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
+from tests.hibob_faults import ScriptedSandbox
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID, SANDBOX_TODAY, FakeClock
 from tests.reliability_helpers import assert_in_sync, assert_no_duplicates, scim_writes
 from tests.scim_fixtures import ScimServer, ScimServerFactory
@@ -213,7 +214,7 @@ def big_env(
     """A couple of hundred employees, run by a separate process."""
     clock = FakeClock()
     company = generate_company(EMPLOYEES, 23, today=SANDBOX_TODAY)
-    sandbox = HibobSandbox(company, user_id=HIBOB_USER_ID, token=HIBOB_TOKEN)
+    sandbox = ScriptedSandbox(company, user_id=HIBOB_USER_ID, token=HIBOB_TOKEN)
     folder = tmp_path / "big"
     folder.mkdir()
     (folder / "mapping.yaml").write_text(MAPPING_YAML, encoding="utf-8")

@@ -51,8 +51,8 @@ Sub-paths: what HiBob does with ``work.reportsTo.email`` in ``fields`` is unknow
 key (``{"work": {"reportsTo": {"email": ...}}}`` / ``"/work/reportsTo/email"``); with
 ``"omit"`` it is treated as an unknown field and left out.
 
-Faults (``fail_next``, ``drop_next_connection``, ``delay_next``, ``truncate_next``,
-``answer_next``), request counters and recorded search bodies are described on HibobSandbox.
+Outages and request records are not the demo's business: the test suite scripts them in
+``tests/hibob_faults.py`` through ``HibobSandbox.intercept`` and ``send_answer``.
 """
 
 from hibob_sync.sandbox.access import ServiceUser

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from hibob_sync.sandbox import names
+import hibob_sync.sandbox.names as names
 from hibob_sync.sandbox.catalogue import GROUPS_FIELD, LIST_FIELDS, REPORTS_TO, TEAMS_FIELD
 from hibob_sync.sandbox.roster import AWKWARD_CASES, DOMAIN, Company, Row, Snapshot
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from hibob_sync.sandbox import names
+import hibob_sync.sandbox.names as names
 from hibob_sync.sandbox.catalogue import (
     FIELDS_BY_ID,
     GROUPS_FIELD,

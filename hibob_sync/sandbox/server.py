@@ -1,19 +1,19 @@
-"""A local HiBob look-alike on loopback: real HTTP, HiBob's shapes, scripted faults.
+"""A local HiBob look-alike on loopback: real HTTP, HiBob's shapes.
 
 It answers ``POST /v1/people/search`` and ``GET /v1/company/people/fields`` the way HiBob
 documents them (Basic auth by service user, silent omission of unreadable or unknown fields,
-active-only unless asked and permitted, a per-user rate limit), and lets tests script outages.
+active-only unless asked and permitted, a per-user rate limit). Outages and request records
+are a test harness's business: it subclasses ``HibobSandbox`` and uses the two hooks.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import socket
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -29,7 +29,6 @@ from hibob_sync.sandbox.access import (
 )
 from hibob_sync.sandbox.catalogue import ALL_CATEGORIES, catalogue_json
 from hibob_sync.sandbox.company import Company, generate_company
-from hibob_sync.sandbox.faults import Fault, FaultQueue
 from hibob_sync.sandbox.search import (
     AnswerOptions,
     BadRequest,
@@ -44,8 +43,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_PATH = "/v1/people/search"
 FIELDS_PATH = "/v1/company/people/fields"
-_ENDPOINTS = {("POST", SEARCH_PATH): "search", ("GET", FIELDS_PATH): "fields"}
-_STATUS_KEYS = {429: "tooManyRequests", 500: "internalError", 502: "badGateway"}
+ENDPOINTS = {("POST", SEARCH_PATH): "search", ("GET", FIELDS_PATH): "fields"}
 
 
 class _Server(ThreadingHTTPServer):
@@ -55,10 +53,10 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], sandbox: HibobSandbox) -> None:
         self.sandbox = sandbox
-        super().__init__(address, _Handler)
+        super().__init__(address, Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
@@ -114,13 +112,10 @@ class HibobSandbox:
         self._host, self._port = host, port
         self._users: dict[str, ServiceUser] = {}
         self._lock = threading.Lock()
-        self._faults = FaultQueue()
-        self._counts: Counter[str] = Counter()
-        self._bodies: list[Any] = []
         self._cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()
         if user_id is not None and token is not None:
             self.add_service_user(user_id, token)
 
@@ -129,7 +124,7 @@ class HibobSandbox:
         """Bind (port 0 = any free port) and serve in a daemon thread."""
         if self._server is not None:
             return self
-        self._stopping.clear()
+        self.stopping.clear()
         self._server = _Server((self._host, self._port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -142,7 +137,7 @@ class HibobSandbox:
         server, thread = self._server, self._thread
         if server is None:
             return
-        self._stopping.set()
+        self.stopping.set()
         server.shutdown()
         server.server_close()
         if thread is not None:
@@ -196,137 +191,58 @@ class HibobSandbox:
     def rate_limit(self, value: int) -> None:
         self.limiter.limit = value
 
-    # -- fault injection -------------------------------------------------------------------
-    def fail_next(
-        self,
-        n: int = 1,
-        status: int = 503,
-        *,
-        headers: dict[str, str] | None = None,
-        path: str | None = None,
-    ) -> None:
-        """Answer the next ``n`` requests with ``status`` and a HiBob-style error body."""
-        self._faults.add(Fault("status", status=status, headers=dict(headers or {}), path=path), n)
-
-    def drop_next_connection(self, *, mid_answer: bool = False, path: str | None = None) -> None:
-        """Close the connection before answering, or after half of the promised body."""
-        self._faults.add(Fault("drop_mid" if mid_answer else "drop_before", path=path))
-
-    def delay_next(self, seconds: float, *, path: str | None = None) -> None:
-        """Wait before answering the next request (stop() cuts the wait short)."""
-        self._faults.add(Fault("delay", seconds=seconds, path=path))
-
-    def truncate_next(self, *, path: str | None = None) -> None:
-        """Send half of the next JSON answer with a matching Content-Length (valid HTTP)."""
-        self._faults.add(Fault("truncate", path=path))
-
-    def answer_next(
-        self,
-        status: int,
-        body: bytes | str | Any,
-        *,
-        headers: dict[str, str] | None = None,
-        path: str | None = None,
-    ) -> None:
-        """Answer the next request with exactly this (e.g. a 200 of the wrong shape)."""
-        if isinstance(body, str):
-            raw = body.encode("utf-8")
-        elif isinstance(body, bytes):
-            raw = body
-        else:
-            raw = json.dumps(body).encode("utf-8")
-        self._faults.add(
-            Fault("raw", status=status, body=raw, headers=dict(headers or {}), path=path)
-        )
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    # -- records ---------------------------------------------------------------------------
-    def request_count(self, endpoint: str | None = None) -> int:
-        """Requests received: ``"search"``, ``"fields"``, ``"other"``, or all when None."""
-        with self._lock:
-            return self._counts[endpoint] if endpoint else sum(self._counts.values())
-
-    @property
-    def requests_by_endpoint(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    @property
-    def search_bodies(self) -> list[Any]:
-        """Every search body received, decoded (the raw text when it was not JSON)."""
-        with self._lock:
-            return copy.deepcopy(self._bodies)
-
-    def reset_records(self) -> None:
-        with self._lock:
-            self._counts.clear()
-            self._bodies.clear()
-
     # -- request handling ------------------------------------------------------------------
-    def _handle(self, handler: _Handler, method: str) -> None:
+    def _handle(self, handler: Handler, method: str) -> None:
         path = urlsplit(handler.path).path
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length > 0 else b""
-        endpoint = _ENDPOINTS.get((method, path), "other")
-        with self._lock:
-            self._counts[endpoint] += 1
-            if endpoint == "search":
-                try:
-                    self._bodies.append(json.loads(raw))
-                except ValueError:
-                    self._bodies.append(raw.decode("utf-8", "replace"))
-        faults = self._faults.take(path)
-        shaping: Fault | None = None
-        for fault in faults:
-            if fault.kind == "delay":
-                if self._stopping.wait(fault.seconds):
-                    return
-            elif fault.kind == "status":
-                key = _STATUS_KEYS.get(fault.status, "serviceUnavailable")
-                text = "Service temporarily unavailable, please retry later"
-                return _send_error(handler, fault.status, key, text, fault.headers)
-            elif fault.kind == "raw":
-                return _send(handler, fault.status, fault.body, fault.headers)
-            elif fault.kind == "drop_before":
-                handler.close_connection = True
-                return
-            else:
-                shaping = fault
+        endpoint = ENDPOINTS.get((method, path), "other")
+        if self.intercept(handler, endpoint, path, raw):
+            return
         status, body, headers = self._answer(handler, method, path, endpoint, raw)
-        _send(handler, status, body, headers, shaping)
+        self.send_answer(handler, status, body, headers)
+
+    # -- hooks for a test harness (tests/hibob_scripted.py scripts outages through them) -------
+    def intercept(self, handler: Handler, endpoint: str, path: str, raw: bytes) -> bool:
+        """Called before each answer; True means the request was answered (or dropped)."""
+        return False
+
+    def send_answer(
+        self, handler: Handler, status: int, body: bytes, headers: dict[str, str]
+    ) -> None:
+        """Write the answer HiBob would give."""
+        send(handler, status, body, headers)
 
     def _answer(
-        self, handler: _Handler, method: str, path: str, endpoint: str, raw: bytes
+        self, handler: Handler, method: str, path: str, endpoint: str, raw: bytes
     ) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             users = dict(self._users)
         user = authenticate(handler.headers.get("Authorization"), users)
         if user is None:
-            return _error(401, "unauthorized", "Invalid service user ID or token")
+            return error(401, "unauthorized", "Invalid service user ID or token")
         if endpoint == "fields":
             return 200, json.dumps(catalogue_json(self.root_at_top)).encode("utf-8"), {}
         if endpoint == "other":
             if path in (SEARCH_PATH, FIELDS_PATH):
-                return _error(405, "methodNotAllowed", f"{method} is not allowed on {path}")
-            return _error(404, "notFound", f"No such resource: {path}")
+                return error(405, "methodNotAllowed", f"{method} is not allowed on {path}")
+            return error(404, "notFound", f"No such resource: {path}")
         decision = self.limiter.check(user.user_id)
         headers = decision.headers()
         if not decision.allowed:
             if self.retry_after_header:
                 headers["Retry-After"] = str(decision.retry_after)
-            status, body, _ = _error(429, "tooManyRequests", "Rate limit exceeded")
+            status, body, _ = error(429, "tooManyRequests", "Rate limit exceeded")
             return status, body, headers
         if user.categories is None:
-            status, body, _ = _error(
+            status, body, _ = error(
                 403, "forbidden", "The service user has no permission to view people"
             )
             return status, body, headers
         try:
             request = parse_search(raw)
         except BadRequest as exc:
-            status, body, _ = _error(400, exc.key, exc.error)
+            status, body, _ = error(400, exc.key, exc.error)
             return status, body, headers
         options = AnswerOptions(
             self.answer_shape,
@@ -363,35 +279,16 @@ class HibobSandbox:
         return 200, cached, headers
 
 
-def _error(status: int, key: str, text: str) -> tuple[int, bytes, dict[str, str]]:
+def error(status: int, key: str, text: str) -> tuple[int, bytes, dict[str, str]]:
     return status, json.dumps({"key": key, "error": text}).encode("utf-8"), {}
 
 
-def _send_error(
-    handler: _Handler, status: int, key: str, text: str, headers: dict[str, str]
-) -> None:
-    _send(handler, status, _error(status, key, text)[1], headers)
-
-
-def _send(
-    handler: _Handler,
-    status: int,
-    body: bytes,
-    headers: dict[str, str],
-    shaping: Fault | None = None,
-) -> None:
-    """Write one answer, cut short as a scripted fault asks."""
-    declared = len(body)
-    if shaping is not None and shaping.kind == "truncate":
-        body = body[: len(body) // 2]
-        declared = len(body)
-    elif shaping is not None and shaping.kind == "drop_mid":
-        body = body[: len(body) // 2]
-        handler.close_connection = True
+def send(handler: Handler, status: int, body: bytes, headers: dict[str, str]) -> None:
+    """Write one answer (a client that went away is not an error)."""
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
-        handler.send_header("Content-Length", str(declared))
+        handler.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()
