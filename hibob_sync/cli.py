@@ -379,8 +379,10 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
 
 
 def _names_someone(app: App, summary: RunSummary) -> bool:
-    """Exit 0 still names old problems and warnings, except under -q (cron stays quiet)."""
-    return app.verbosity > 0 or (app.verbosity == 0 and bool(summary.failures or summary.warnings))
+    """Exit 0 still names old problems, warnings and countdowns, except under -q (cron)."""
+    pending = summary.plan.pending if summary.plan else []
+    named = bool(summary.failures or summary.warnings or pending)
+    return app.verbosity > 0 or (app.verbosity == 0 and named)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,16 @@ class Action:
         return after if isinstance(after, str) else None
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A managed user whose employee HiBob stopped returning, waiting out sync.vanished_grace."""
+
+    employee_id: str
+    email: str
+    missing_since: str  # ISO 8601, when a run first did not see the employee
+    countdown: str  # e.g. "2 of 3 days"
+
+
 @dataclass
 class Plan:
     """Everything a run will do, plus what it found along the way."""
@@ -48,6 +58,7 @@ class Plan:
     warnings: list[Failure] = field(default_factory=list)
     managed_active: int = 0  # active SCIM users hibob-sync manages, for the safeguard
     future_hires: set[str] = field(default_factory=set)  # employee IDs: never "deactivations"
+    pending: list[Pending] = field(default_factory=list)  # held back by vanished.py
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
         return [action for action in self.actions if action.kind == kind]
@@ -59,6 +70,7 @@ class Plan:
             counts[action.kind] += 1
         counts["unchanged"] = self.unchanged
         counts["rejected"] = len(self.rejected)
+        counts["pending"] = len(self.pending)
         return counts
 
 

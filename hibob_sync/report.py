@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.model import Failure, Value
-from hibob_sync.plan import ACTION_KINDS, ActionKind, Plan
+from hibob_sync.plan import ACTION_KINDS, ActionKind, Pending, Plan
 from hibob_sync.state import RunRecord
 from hibob_sync.summary import RunSummary
 
@@ -31,6 +31,7 @@ DONE: dict[str, str] = {
     **{kind: kind + ("d" if kind.endswith("e") else "ed") for kind in ACTION_KINDS},
     "unchanged": "unchanged",
     "rejected": "set aside",
+    "pending": "waiting to deactivate",
     "failed": "failed",
 }
 
@@ -64,6 +65,22 @@ def plan_text(plan: Plan) -> str:
     if not lines:
         lines.append("Nothing to change: every employee in scope is in sync.")
     return "\n".join(lines)
+
+
+def pending_lines(pending: Sequence[Pending]) -> list[str]:
+    """Users waiting out sync.vanished_grace, each with its countdown (in every summary,
+    so `run --dry-run` and the nightly log both show them)."""
+    if not pending:
+        return []
+    lines = [f"Waiting to deactivate: HiBob no longer returns them at all ({len(pending)}):"]
+    for item in pending[:SHOWN]:
+        lines.append(
+            f"  {item.email} (HiBob {item.employee_id}): missing since "
+            f"{item.missing_since}, {item.countdown} of sync.vanished_grace"
+        )
+    if len(pending) > SHOWN:
+        lines.append(f"  ... and {len(pending) - SHOWN} more (`run --json` lists them all)")
+    return lines
 
 
 def counts_text(counts: dict[str, int]) -> str:
@@ -104,6 +121,8 @@ def summary_text(summary: RunSummary) -> str:
     for date, items in sorted(by_date.items()):
         lines += _failure_lines(f"{len(items)} still set aside since {date}", items, count=False)
     lines += _failure_lines("Warnings", summary.warnings)
+    if summary.plan is not None:
+        lines += pending_lines(summary.plan.pending)
     lines += _dialect_lines(summary)
     return "\n".join(lines)
 
@@ -169,7 +188,25 @@ def history_text(runs: Sequence[RunRecord]) -> str:
             lines += textwrap.wrap(
                 run.message, width=100, initial_indent=" " * 32, subsequent_indent=" " * 32
             )
+        lines += _vanished_lines(run)
     return "\n".join(lines)
+
+
+def _vanished_lines(run: RunRecord) -> list[str]:
+    """When each employee HiBob stopped returning went missing, by HiBob ID."""
+    parts = [f"HiBob {i} missing since {since}" for i, since in sorted(run.waiting.items())]
+    parts += [
+        f"HiBob {i} deactivated, missing since {since}"
+        for i, since in sorted(run.vanished_deactivated.items())
+    ]
+    if not parts:
+        return []
+    return textwrap.wrap(
+        "vanished: " + "; ".join(parts),
+        width=100,
+        initial_indent=" " * 32,
+        subsequent_indent=" " * 34,
+    )
 
 
 def history_json(runs: Sequence[RunRecord]) -> str:
@@ -184,6 +221,11 @@ def history_json(runs: Sequence[RunRecord]) -> str:
                 "message": r.message,
                 "counts": r.counts,
                 "failures": [{**vars(f), "since": r.since.get(f)} for f in r.failures],
+                "vanished": [
+                    {"employee_id": i, "missing_since": since, "deactivated": i in done}
+                    for done in (r.vanished_deactivated,)
+                    for i, since in sorted({**r.waiting, **done}.items())
+                ],
             }
             for r in runs
         ],

@@ -78,14 +78,23 @@ def check_deactivations(plan: Plan, limit: Limit) -> None:
     """More deactivations than sync.max_deactivations allows.
 
     A future hire whose account is made inactive until their start date is not a leaver:
-    never counted.
+    never counted. Users waiting out sync.vanished_grace count too: a mass disappearance
+    stops the run tonight, not in three days when the countdowns end.
     """
     count = sum(1 for a in plan.of_kind("deactivate") if a.employee_id not in plan.future_hires)
+    count += len(plan.pending)
     allowed = limit.allowed(plan.managed_active)
     if count > allowed:
+        waiting = (
+            f" ({len(plan.pending)} of them no longer returned by HiBob at all, after "
+            "sync.vanished_grace)"
+            if plan.pending
+            else ""
+        )
         raise SafeguardError(
-            f"the run would deactivate {count} of {plan.managed_active} managed users, more "
-            f"than sync.max_deactivations ({limit}, i.e. {allowed}) allows; nothing was written",
+            f"the run would deactivate {count} of {plan.managed_active} managed users{waiting}, "
+            f"more than sync.max_deactivations ({limit}, i.e. {allowed}) allows; nothing was "
+            "written",
             hint="review the plan with `hibob-sync run --dry-run`; if it is right (e.g. a "
             "reorganisation), raise sync.max_deactivations for one run",
         )

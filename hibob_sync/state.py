@@ -44,6 +44,17 @@ CREATE TABLE IF NOT EXISTS scim_dialect (
     learned_at TEXT NOT NULL,
     PRIMARY KEY (scim_url, attribute)
 );
+CREATE TABLE IF NOT EXISTS vanished (
+    employee_id TEXT PRIMARY KEY,
+    missing_since TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_vanished (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    employee_id TEXT NOT NULL,
+    missing_since TEXT NOT NULL,
+    deactivated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS run_vanished_run ON run_vanished(run_id);
 """
 KEEP_RUNS = 1000
 
@@ -63,6 +74,9 @@ class RunRecord:
     id: int | None = None
     # The date each failure was first seen, where an earlier run saw it too.
     since: dict[Failure, str] = field(default_factory=dict)
+    # Employees HiBob stopped returning (vanished.py), by ID: since when, waiting or not.
+    waiting: dict[str, str] = field(default_factory=dict)
+    vanished_deactivated: dict[str, str] = field(default_factory=dict)
 
 
 class StateStore:
@@ -122,6 +136,12 @@ class StateStore:
                     for f in run.failures
                 ],
             )
+            conn.executemany(
+                "INSERT INTO run_vanished (run_id, employee_id, missing_since, deactivated)"
+                " VALUES (?, ?, ?, ?)",
+                [(run_id, i, since, 0) for i, since in run.waiting.items()]
+                + [(run_id, i, since, 1) for i, since in run.vanished_deactivated.items()],
+            )
             conn.execute(
                 "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?", (KEEP_RUNS,)
             )
@@ -144,6 +164,13 @@ class StateStore:
                     failure = Failure(employee_id, email, reason)
                     run.failures.append(failure)
                     run.since[failure] = str(since or run.started_at)[:10]
+                for employee_id, missing_since, deactivated in conn.execute(
+                    "SELECT employee_id, missing_since, deactivated FROM run_vanished"
+                    " WHERE run_id = ?",
+                    (run.id,),
+                ):
+                    kept = run.vanished_deactivated if deactivated else run.waiting
+                    kept[str(employee_id)] = str(missing_since)
         return runs
 
     def last_good_coverage(self) -> set[str] | None:
@@ -193,6 +220,21 @@ class StateStore:
                 " DO UPDATE SET form = excluded.form, learned_at = excluded.learned_at"
                 " WHERE form != excluded.form",
                 [(scim_url.rstrip("/"), key, form, at) for key, form in forms.items()],
+            )
+
+    def missing_since(self) -> dict[str, str]:
+        """The running countdowns (vanished.py): HiBob employee ID -> missing since."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT employee_id, missing_since FROM vanished").fetchall()
+        return {str(employee_id): str(since) for employee_id, since in rows}
+
+    def set_missing(self, missing: Mapping[str, str]) -> None:
+        """Replace the countdowns with this run's: the ones not in it ended."""
+        with self._connect() as conn:
+            conn.execute("DELETE FROM vanished")
+            conn.executemany(
+                "INSERT INTO vanished (employee_id, missing_since) VALUES (?, ?)",
+                sorted(missing.items()),
             )
 
     def consecutive_failures(self, exit_codes: Sequence[int]) -> int:

@@ -47,6 +47,7 @@ class RunSummary:
                 for f in self.failures
             ],
             "warnings": [vars(f) for f in self.warnings],
+            "pending_deactivations": [vars(p) for p in self.plan.pending] if self.plan else [],
             "scim_dialect": self.dialect,
             "scim_recoveries": self.recoveries,
             **({"concurrency": self.concurrency} if self.concurrency else {}),

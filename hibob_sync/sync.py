@@ -33,6 +33,7 @@ from hibob_sync.scim_values import semantics
 from hibob_sync.scim_writes import ScimWriter
 from hibob_sync.state import RunRecord, StateStore
 from hibob_sync.summary import RunSummary
+from hibob_sync.vanished import Countdowns, hold_vanished
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
 
@@ -67,6 +68,7 @@ class _Run:
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
         self.applied: Applied | None = None  # filled while applying, so a failed run has it
+        self.countdowns: Countdowns | None = None  # the grace windows this run kept
 
     def now(self) -> str:
         return _iso(self.clock())
@@ -104,6 +106,13 @@ class _Run:
                 self.settings.future_hires,
                 same=same,
             )
+            countdowns = hold_vanished(
+                plan,
+                profiles.seen_ids,
+                self.store.missing_since() if known else {},
+                datetime.fromtimestamp(self.clock(), timezone.utc),
+                self.settings.vanished_grace,
+            )
             self.summary.plan = plan
             self.summary.users = users
             self.summary.warnings = list(plan.warnings)
@@ -112,6 +121,8 @@ class _Run:
                 self.summary.counts = plan.counts()
                 self.summary.failures = list(plan.rejected)
                 return self._judge()
+            self.store.set_missing(countdowns.missing)  # past the safeguards: they count
+            self.countdowns = countdowns
             applied = self._apply(ScimWriter(scim, dialect), plan, users)
             self.summary.concurrency = _settled(scim.limiter.report())
         self.store.remember_dialect(scim_url, dialect.forms, self.now())
@@ -179,6 +190,12 @@ class _Run:
                 coverage=sorted(self.coverage) if good and self.coverage is not None else None,
                 failures=self.summary.failures,
                 since=self.summary.since,
+                waiting=(
+                    {p.employee_id: p.missing_since for p in self.summary.plan.pending}
+                    if self.countdowns and self.summary.plan
+                    else {}
+                ),
+                vanished_deactivated=self.countdowns.due if self.countdowns else {},
             )
         )
 

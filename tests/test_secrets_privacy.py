@@ -282,8 +282,11 @@ def test_no_profile_value_in_logs_state_or_history_and_state_is_0600(
             "message",
             "counts",
             "failures",
+            "vanished",
         }
         assert all(isinstance(count, int) for count in run["counts"].values())
+        for vanished in run["vanished"]:  # HiBob IDs and times only
+            assert set(vanished) == {"employee_id", "missing_since", "deactivated"}
         for failure in run["failures"]:
             assert set(failure) == {"employee_id", "email", "reason", "since"}
             assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", failure["since"])  # a date, no value
