@@ -86,8 +86,9 @@ _PREFIX = {"ERROR": "Error: ", "WARNING": "warning: ", "INFO": ""}
 def _err(message: str, level: str = "ERROR") -> None:
     """One message on stderr: `Error: ...` on a terminal, `<time> ERROR ...` in a log."""
     from hibob_sync.log_lines import stamp
+    from hibob_sync.safe_text import line_safe
 
-    text = stamp(message, level) if _log_file() else _PREFIX.get(level, "") + message
+    text = stamp(message, level) if _log_file() else line_safe(_PREFIX.get(level, "") + message)
     click.echo(text, err=True)
 
 
@@ -327,12 +328,13 @@ def check(app: App) -> None:
     or mapping problems.
     """
     from hibob_sync.checks import run_checks
+    from hibob_sync.safe_text import line_safe
 
     checklist = run_checks(app.settings(), app.mapping(), http=app.http)
     for item in checklist.items:
-        click.echo(item.line)
+        click.echo(line_safe(item.line))
         if item.hint and item.ok is False:
-            click.echo(f"       -> {item.hint}")
+            click.echo(line_safe(f"       -> {item.hint}"))
     code = checklist.exit_code
     verdict = "all good" if code == ExitCode.OK else f"problems found (exit {int(code)})"
     click.echo(f"Verdict: {verdict}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from hibob_sync.safe_text import line_safe
+
 
 def timestamp(when: datetime | None = None) -> str:
     """ISO 8601 local time with its UTC offset, to the second."""
@@ -20,7 +22,7 @@ def timestamp(when: datetime | None = None) -> str:
 def stamp(text: str, level: str, when: datetime | None = None) -> str:
     """Every line of ``text`` prefixed with the time and level, so none stands alone."""
     prefix = f"{timestamp(when)} {level} "
-    return "\n".join(prefix + line for line in (text.splitlines() or [""]))
+    return "\n".join(prefix + line for line in (line_safe(text).split("\n") or [""]))
 
 
 class StampedFormatter(logging.Formatter):
@@ -31,8 +33,15 @@ class StampedFormatter(logging.Formatter):
         return stamp(text, record.levelname, datetime.fromtimestamp(record.created).astimezone())
 
 
+class _SafeFormatter(logging.Formatter):
+    """``LEVEL message`` with any quoted data made safe for a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return line_safe(super().format(record))
+
+
 def formatter(stamped: bool) -> logging.Formatter:
     """The formatter for stderr: stamped for a log file, ``LEVEL message`` on a terminal."""
     if stamped:
         return StampedFormatter("%(message)s")
-    return logging.Formatter("%(levelname)s %(message)s")
+    return _SafeFormatter("%(levelname)s %(message)s")

@@ -13,6 +13,7 @@ from hibob_sync.config import Settings
 from hibob_sync.hibob import CatalogueField, unknown_sources
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
+from hibob_sync.safe_text import shown
 
 # Fields that are bookkeeping, not profile data: not offered for mapping.
 HIDDEN = frozenset({"root.id", "internal.lifecycleStatus", "internal.status"})
@@ -66,7 +67,7 @@ def resolve_answer(
 
 def label(field: CatalogueField) -> str:
     """`Job title (work.title, category Work)`."""
-    return f"{field.name} ({field.id}, category {field.category_name})"
+    return shown(f"{field.name} ({field.id}, category {field.category_name})")
 
 
 def catalogue_warnings(mapping: FieldMapping, catalogue: Sequence[CatalogueField]) -> list[str]:

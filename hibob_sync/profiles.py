@@ -17,6 +17,7 @@ from datetime import date
 from hibob_sync.hibob import HibobEmployee
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
+from hibob_sync.safe_text import cleaned, has_controls
 
 # Who is active (spec.md "Who is active in HiThrive"): HiBob's access status decides. The
 # lifecycle status is the fallback only where the access status cannot be read: HiBob's help
@@ -44,6 +45,7 @@ class Profile:
     active: bool
     values: dict[str, Value]
     future_hire: bool = False  # Hired and not yet Active: created ahead, inactive
+    cleaned: tuple[str, ...] = ()  # fields whose HiBob text held control characters
 
     @property
     def email(self) -> str:
@@ -59,6 +61,7 @@ class Profiles:
     profiles: list[Profile] = field(default_factory=list)
     rejected: list[Failure] = field(default_factory=list)
     ignored: list[Failure] = field(default_factory=list)  # not failures: e.g. old records
+    cleaned: list[Failure] = field(default_factory=list)  # synced without control characters
     seen_ids: set[str] = field(default_factory=set)  # every HiBob employee id returned
 
 
@@ -196,20 +199,43 @@ def build_profile(
     email = normalise_email(str(email_raw)) if email_raw is not None else None
     if email is None:
         return Failure(employee.id, None, "no email in HiBob")
-    if not EMAIL.match(email) or len(email) > MAX_TEXT:
+    if not EMAIL.match(email) or len(email) > MAX_TEXT or has_controls(email):
         return Failure(employee.id, None, "the email in HiBob is not a valid address")
     values: dict[str, Value] = {"email": email}
     problems: list[str] = []
+    scrubbed: list[str] = []
     for name in mapping:
         if name == "email":
             continue
         value, problem = _value_for(name, mapping.sources[name], employee, email_of or {})
         if problem:
             problems.append(problem)
+        elif _holds_controls(value):
+            if name == "manager_email":
+                problems.append("manager_email is not a valid email address")
+                continue
+            value = _cleaned(value)
+            scrubbed.append(name)
         values[name] = value
     if problems:
         return Failure(employee.id, email, "; ".join(problems))
-    return Profile(employee.id, is_active(employee), values, is_future_hire(employee))
+    return Profile(
+        employee.id, is_active(employee), values, is_future_hire(employee), cleaned=tuple(scrubbed)
+    )
+
+
+def _holds_controls(value: Value) -> bool:
+    if isinstance(value, str):
+        return has_controls(value)
+    return isinstance(value, tuple) and any(has_controls(item) for item in value)
+
+
+def _cleaned(value: Value) -> Value:
+    """A text value without control characters (safe_text.cleaned); lists stay sorted."""
+    if isinstance(value, str):
+        return cleaned(value) or None
+    assert isinstance(value, tuple)
+    return tuple(sorted({text for item in value if (text := cleaned(item))}))
 
 
 def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) -> Profiles:
@@ -231,6 +257,15 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
                 result.ignored.append(outcome)
             continue
         by_email[outcome.email].append(outcome)
+        if outcome.cleaned:
+            result.cleaned.append(
+                Failure(
+                    outcome.employee_id,
+                    outcome.email,
+                    f"control characters removed from {', '.join(outcome.cleaned)} "
+                    "(fix the text in HiBob)",
+                )
+            )
     for email, holders in by_email.items():
         if len(holders) == 1:
             result.profiles.append(holders[0])

@@ -2,7 +2,8 @@
 
 Pure functions returning strings, so the CLI only prints them. The dry-run diff shows
 values (it is what an admin asked to see, on their terminal); the summary and history show
-only counts, HiBob IDs, emails and reasons.
+only counts, HiBob IDs, emails and reasons. Every HiBob or SCIM value goes through
+safe_text.shown: HR data is untrusted text and must not steer a terminal or forge log lines.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.model import Failure, Value
 from hibob_sync.plan import ACTION_KINDS, ActionKind, Pending, Plan
+from hibob_sync.safe_text import shown
 from hibob_sync.state import RunRecord
 from hibob_sync.summary import RunSummary
 
@@ -33,6 +35,7 @@ DONE: dict[str, str] = {
     "rejected": "set aside",
     "pending": "waiting to deactivate",
     "failed": "failed",
+    "cleaned": "synced without control characters",
 }
 
 
@@ -40,8 +43,8 @@ def _show(value: Value) -> str:
     if value is None or value == ():
         return "(empty)"
     if isinstance(value, tuple):
-        return ", ".join(value)
-    return value
+        return ", ".join(shown(item) for item in value)
+    return shown(value)
 
 
 def plan_text(plan: Plan) -> str:
@@ -50,9 +53,9 @@ def plan_text(plan: Plan) -> str:
     for kind in ACTION_KINDS:
         for action in plan.of_kind(kind):
             who = (
-                f"{action.email} (HiBob {action.employee_id})"
+                f"{shown(action.email)} (HiBob {shown(action.employee_id)})"
                 if action.employee_id
-                else action.email
+                else shown(action.email)
             )
             lines.append(f"{SYMBOL[kind]} {kind:<10} {who}")
             for name, (before, after) in action.changes.items():
@@ -61,7 +64,7 @@ def plan_text(plan: Plan) -> str:
                 else:
                     lines.append(f"      {name}: {_show(before)} -> {_show(after)}")
             if action.external_id and kind == "adopt":
-                lines.append(f"      externalId: (none) -> {action.external_id}")
+                lines.append(f"      externalId: (none) -> {shown(action.external_id)}")
     if not lines:
         lines.append("Nothing to change: every employee in scope is in sync.")
     return "\n".join(lines)
@@ -97,12 +100,12 @@ def _failure_lines(title: str, items: Sequence[Failure], *, count: bool = True) 
         return []
     lines = [f"{title} ({len(items)}):" if count else f"{title}:"]
     for item in items[:SHOWN]:
-        who = item.email or "(no valid email)"
-        lines.append(f"  {who} (HiBob {item.employee_id}): {item.reason}")
+        who = shown(item.email) if item.email else "(no valid email)"
+        lines.append(f"  {who} (HiBob {shown(item.employee_id or '')}): {shown(item.reason)}")
     if len(items) > SHOWN:
         reasons = Counter(item.reason for item in items[SHOWN:])
         lines.append(f"  ... and {len(items) - SHOWN} more (`run --json` lists them all):")
-        lines += [f"    {count} x {reason}" for reason, count in reasons.most_common(5)]
+        lines += [f"    {count} x {shown(reason)}" for reason, count in reasons.most_common(5)]
     return lines
 
 
@@ -186,7 +189,7 @@ def history_text(runs: Sequence[RunRecord]) -> str:
         lines.append(f"{run.started_at:<25} {run.exit_code:>4}  {run.outcome:<26} {_did(run)}")
         if run.message:
             lines += textwrap.wrap(
-                run.message, width=100, initial_indent=" " * 32, subsequent_indent=" " * 32
+                shown(run.message), width=100, initial_indent=" " * 32, subsequent_indent=" " * 32
             )
         lines += _vanished_lines(run)
     return "\n".join(lines)

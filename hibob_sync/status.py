@@ -19,6 +19,7 @@ from pathlib import Path
 from hibob_sync.durations import format_duration, parse_duration
 from hibob_sync.errors import HibobSyncError
 from hibob_sync.report import counts_text
+from hibob_sync.safe_text import shown
 from hibob_sync.state import RunRecord, last_and_last_good
 
 DEFAULT_MAX_AGE = "26h"  # a nightly job, with two hours of slack
@@ -72,7 +73,7 @@ class Status:
         if any(run.counts.values()):
             text += f": {counts_text(run.counts)}"
         if run.message:
-            text += f"; {run.message[:200]}"
+            text += f"; {shown(run.message[:200])}"
         return text
 
     def as_dict(self) -> dict[str, object]:

@@ -23,7 +23,7 @@ from hibob_sync.limiter import LimiterReport
 from hibob_sync.lock import run_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.metrics import record_metrics
-from hibob_sync.model import ScimUser
+from hibob_sync.model import Failure, ScimUser
 from hibob_sync.plan import ACTION_KINDS, Plan, make_plan
 from hibob_sync.problems import verdict
 from hibob_sync.profiles import build_profiles
@@ -115,10 +115,10 @@ class _Run:
             )
             self.summary.plan = plan
             self.summary.users = users
-            self.summary.warnings = list(plan.warnings)
+            self.summary.warnings = list(plan.warnings) + profiles.cleaned
             check_deactivations(plan, self.settings.max_deactivations)
             if self.dry_run:
-                self.summary.counts = plan.counts()
+                self.summary.counts = _with_cleaned(plan.counts(), profiles.cleaned)
                 self.summary.failures = list(plan.rejected)
                 return self._judge()
             self.store.set_missing(countdowns.missing)  # past the safeguards: they count
@@ -129,7 +129,7 @@ class _Run:
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
 
-        self.summary.counts = self._counts(plan, applied)
+        self.summary.counts = _with_cleaned(self._counts(plan, applied), profiles.cleaned)
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
         return self._judge()
@@ -296,3 +296,10 @@ def _record_quietly(run: _Run) -> None:
         run.record()
     except HibobSyncError as exc:
         log.warning("could not record the run: %s", exc.message)
+
+
+def _with_cleaned(counts: dict[str, int], cleaned: list[Failure]) -> dict[str, int]:
+    """The counts, plus employees whose text lost control characters (when there are any)."""
+    if cleaned:
+        counts["cleaned"] = len(cleaned)
+    return counts
