@@ -136,6 +136,13 @@ class HibobClient:
         )
         if not isinstance(result, ParsedSearch):
             raise shape_error("the people search", 'an "employees" list')
+        for source, count in result.undisplayed.items():
+            log.warning(
+                "HiBob sent no display value for %d values of the list field %s; "
+                "their list item IDs are used instead",
+                count,
+                source,
+            )
         if result.skipped:
             log.warning(
                 "HiBob returned %d employees without an ID; they were skipped", result.skipped

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ijson
@@ -63,6 +63,8 @@ class ParsedSearch:
     employees: list[HibobEmployee]
     present: set[str]
     skipped: int
+    # List fields whose value came without a display value: the list item ID was kept.
+    undisplayed: dict[str, int] = field(default_factory=dict)
 
 
 def catalogue_entry(entry: object) -> CatalogueField | None:
@@ -140,6 +142,7 @@ def parse_search(
             parsed.present.update(employee.values)
     except ijson.JSONError as exc:
         raise ValueError(f"incomplete or invalid JSON: {exc}") from None
+    parsed.undisplayed = {s: readers[s].undisplayed for s in wanted if readers[s].undisplayed}
     if not parsed.employees and not parsed.skipped:
         # Nothing streamed: an empty list, or no "employees" list at all?
         whole = json.loads(content)
@@ -175,6 +178,7 @@ class _Reader:
         if parts[0] == "root" and len(parts) > 1:
             paths.append(tuple(parts[1:]))  # HiBob puts root fields at the top of an employee
         self.paths = [_Path(p) for p in dict.fromkeys(paths)]
+        self.undisplayed = 0
 
     def read(self, employee: _Node) -> object:
         """The value to use, or _MISSING when HiBob left the field out."""
@@ -202,6 +206,8 @@ class _Reader:
         if is_date or isinstance(machine, dict):
             return machine
         if display is _MISSING or isinstance(display, dict):
+            if display is _MISSING and machine is not None and self.type in LIST_TYPES:
+                self.undisplayed += 1
             return machine
         if display is None and self.type not in LIST_TYPES:
             return machine

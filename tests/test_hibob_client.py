@@ -400,6 +400,23 @@ def test_the_lists_guide_example_reads_names_and_iso_dates(
     }
 
 
+def test_list_values_without_a_display_value_are_named_in_a_warning(
+    hibob_sandbox: HibobSandbox, hibob_client: HibobClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Source: HiBob's "How to work with lists" guide: list fields' machine values are list
+    # item IDs; names come only in the employee-level humanReadable object.
+    catalogue = hibob_client.fields()
+    answer = {"employees": [{"id": "1", "work": {"title": "255490048"}, "humanReadable": {}}]}
+    hibob_sandbox.answer_next(200, answer, path="/v1/people/search")
+    with caplog.at_level(logging.WARNING, logger="hibob_sync.hibob"):
+        (got,) = hibob_client.search(["work.title"], catalogue=catalogue).employees
+    assert got.values == {"work.title": "255490048"}
+    assert [r.getMessage() for r in caplog.records] == [
+        "HiBob sent no display value for 1 values of the list field work.title; "
+        "their list item IDs are used instead"
+    ]
+
+
 def test_no_filter_means_no_filters_key(
     hibob_sandbox: HibobSandbox, hibob_client: HibobClient
 ) -> None:

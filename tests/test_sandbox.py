@@ -442,3 +442,29 @@ def test_command_line_serves_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+
+
+def test_statuses_follow_hibobs_access_table() -> None:
+    # Source: hibob-api.md, access status per lifecycle status (HiBob's help centre): Hired is
+    # Inactive until the start date, Employed and Garden leave Active, Terminated Inactive,
+    # leave types Active or Inactive as the company's leave settings say.
+    for leave_status in ("Active", "Inactive"):
+        company = generate_company(200, 5, today=SANDBOX_TODAY, leave_status=leave_status)
+        status = {i: company.get(i)["internal.status"] for i in company.ids()}
+        want = {
+            "Hired": "Inactive",
+            "Employed": "Active",
+            "Garden leave": "Active",
+            "Terminated": "Inactive",
+            "Leave": leave_status,
+            "Parental leave": leave_status,
+        }
+        for lifecycle, expected in want.items():
+            people = company.by_status(lifecycle)
+            assert people, lifecycle
+            assert {status[i] for i in people} == {expected}, lifecycle
+    hire = company.hire(start_in_days=3)
+    assert company.get(hire)["internal.status"] == "Inactive"
+    company.start(hire)
+    assert company.get(hire)["internal.lifecycleStatus"] == "Employed"
+    assert company.get(hire)["internal.status"] == "Active"

@@ -30,12 +30,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--shape", choices=("hybrid", "nested", "slash"), default="hybrid")
     parser.add_argument("--scope", choices=("all", "employed"), default="all")
+    parser.add_argument(
+        "--leave-status",
+        choices=("Active", "Inactive"),
+        default="Active",
+        help="the company's leave setting: whether people on leave keep access",
+    )
     args = parser.parse_args(argv)
     token = args.user_token or os.environ.get(TOKEN_ENV)
     if not token:
         parser.error(f"set {TOKEN_ENV} or pass --user-token")
     sandbox = HibobSandbox(
-        generate_company(args.employees, args.seed), port=args.port, answer_shape=args.shape
+        generate_company(args.employees, args.seed, leave_status=args.leave_status),
+        port=args.port,
+        answer_shape=args.shape,
     )
     sandbox.add_service_user(args.user_id, token, people_scope=args.scope)
     sandbox.start()
