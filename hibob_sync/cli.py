@@ -1,7 +1,8 @@
 """The command line: parse options, call the core, print. Nothing else lives here.
 
 ``main`` is the one place where the tool's exceptions become an ``Error: ...`` line and an
-exit status; ``--traceback`` (hidden) or ``-vv`` shows the stack for bug reports.
+exit status; ``--traceback`` (hidden) or ``-vv`` shows the stack for bug reports. What the
+commands take from the world (terminals, clock, HTTP settings) comes in an ``Environment``.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from hibob_sync import __version__
-from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
-from hibob_sync.errors import ConfigError, CredentialsError, ExitCode, HibobSyncError
-from hibob_sync.http import HttpSettings
+from hibob_sync.config import CONFIG_ENV
+from hibob_sync.environment import App, Environment
+from hibob_sync.errors import CredentialsError, ExitCode, HibobSyncError
 from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
 from hibob_sync.model import ALL_FIELDS, HITHRIVE_FIELDS, NAME_FIELDS
 
@@ -28,48 +27,6 @@ if TYPE_CHECKING:
     from hibob_sync.summary import RunSummary
 
 log = logging.getLogger("hibob_sync")
-
-
-@dataclass
-class App:
-    """What every command needs: the config path and, on demand, settings and mapping."""
-
-    config_option: str | None
-    verbosity: int
-    http: HttpSettings | None = None  # injected by tests (a clock that never sleeps)
-    _settings: Settings | None = field(default=None, repr=False)
-
-    @property
-    def config_path(self) -> Path | None:
-        return find_config(self.config_option)
-
-    def settings(self, *, required: bool = True) -> Settings:
-        """Load config.yaml once; without one, a clear error (or defaults if not required)."""
-        if self._settings is None:
-            path = self.config_path
-            if path is None and required:
-                raise ConfigError(
-                    "no config file: looked for ./config.yaml and ~/.config/hibob-sync/config.yaml",
-                    hint="copy config.example.yaml to config.yaml, "
-                    f"or pass --config / set {CONFIG_ENV}",
-                )
-            self._settings = load_settings(path)
-        return self._settings
-
-    def mapping_path(self) -> Path:
-        settings = self.settings(required=False)
-        if settings.path is None:
-            return Path("mapping.yaml")
-        return settings.mapping_path
-
-    def mapping(self) -> FieldMapping:
-        path = self.mapping_path()
-        if not path.exists():
-            log.warning(
-                "no mapping file at %s: using the default mapping (see `hibob-sync map show`)",
-                path,
-            )
-        return load_mapping(path)
 
 
 pass_app = click.make_pass_decorator(App)
@@ -127,10 +84,12 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
     """
     if quiet and verbose:
         raise click.UsageError("-q/--quiet and -v/--verbose contradict each other; use one")
-    verbosity = -1 if quiet else verbose
-    _setup_logging(verbosity)
-    injected = ctx.obj if isinstance(ctx.obj, HttpSettings) else None
-    ctx.obj = App(config_option=config, verbosity=verbosity, http=injected)
+    app = ctx.find_object(App) or App(Environment())
+    app.config_option = config
+    app.verbosity = -1 if quiet else verbose
+    app.traceback = traceback
+    _setup_logging(app.verbosity)
+    ctx.obj = app
 
 
 @cli.command()
@@ -152,7 +111,7 @@ def connect(app: App, from_env: bool) -> None:
         raise KeyringStoreError(problem)
     for warning in credentials.backend_warnings():
         _err(warning, "WARNING")
-    if not from_env and not sys.stdin.isatty() and not _prompts_allowed():
+    if not from_env and not app.env.stdin_isatty:
         raise CredentialsError(
             "connect asks for credentials at a terminal, and there is none",
             hint="set the env vars and use `hibob-sync connect --from-env`",
@@ -185,11 +144,6 @@ def connect(app: App, from_env: bool) -> None:
     click.echo("Stored in the keyring (service hibob-sync). Next: `hibob-sync check`.")
 
 
-def _prompts_allowed() -> bool:
-    """Tests drive the prompts through stdin; real use needs a terminal."""
-    return os.environ.get("HIBOB_SYNC_ALLOW_PROMPTS") == "1"
-
-
 @cli.command()
 @pass_app
 def disconnect(app: App) -> None:
@@ -218,7 +172,7 @@ def _edit_mapping(app: App | None) -> None:
     from hibob_sync.mapping_editor import fetch_catalogue, label, resolve_answer
 
     assert app is not None
-    if not sys.stdin.isatty() and not _prompts_allowed():
+    if not app.env.stdin_isatty:
         raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
     path = app.mapping_path()
     mapping = app.mapping()
@@ -363,8 +317,8 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
         with _progress(app) as progress:
             summary = run_sync(settings, mapping, dry_run=dry_run, http=app.http, progress=progress)
     except HibobSyncError as exc:
-        if as_json:  # scripts get a summary on stdout for every outcome
-            click.echo(report.summary_json(report.failed_summary(exc, dry_run=dry_run)))
+        if as_json and exc.summary is not None:  # scripts get a summary for every outcome
+            click.echo(report.summary_json(exc.summary))
         raise
     if dry_run and summary.plan is not None and not as_json:
         click.echo(report.plan_text(summary.plan))
@@ -390,7 +344,7 @@ def _names_someone(app: App, summary: RunSummary) -> bool:
 @contextlib.contextmanager
 def _progress(app: App) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on a terminal only; cron and pipes get none."""
-    if app.verbosity < 0 or not sys.stderr.isatty():
+    if app.verbosity < 0 or not app.env.stderr_isatty:
         yield None
         return
     bar: Any = None
@@ -447,12 +401,9 @@ def status(app: App, max_age: str, as_json: bool) -> None:
     Reads only. Exit 0 OK, 1 WARNING (the last run failed, a good one is recent), 2 CRITICAL
     (no good run within --max-age), 3 UNKNOWN (no state, or the check could not be made).
     """
-    import time
-
     from hibob_sync.status import check as check_status
 
-    clock = app.http.clock if app.http else time.time
-    result = check_status(lambda: app.settings(required=False).state_path, max_age, clock)
+    result = check_status(lambda: app.settings(required=False).state_path, max_age, app.env.clock)
     click.echo(result.json() if as_json else result.text())
     click.get_current_context().exit(int(result.verdict))
 
@@ -477,16 +428,16 @@ def demo(app: App, employees: int) -> None:
     click.get_current_context().exit(0 if code in (ExitCode.OK, ExitCode.PARTIAL) else code)
 
 
-def main(argv: list[str] | None = None, *, http: HttpSettings | None = None) -> NoReturn:
+def main(argv: list[str] | None = None, *, env: Environment | None = None) -> NoReturn:
     """Entry point: run the CLI, turning expected errors into a message and exit code.
 
-    ``http`` lets tests inject HTTP settings (e.g. a sleep that only records) into the
-    otherwise unchanged CLI.
+    ``env`` is the world the commands see (terminals, clock, HTTP settings); tests pass
+    their own instead of patching this one.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    show_trace = "--traceback" in args or any(a in ("-vv", "-vvv") for a in args)
+    app = App(env or Environment())
     try:
-        result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=http)
+        result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             _err("Interrupted.")
@@ -497,7 +448,7 @@ def main(argv: list[str] | None = None, *, http: HttpSettings | None = None) -> 
         exc.show()
         sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
     except HibobSyncError as exc:
-        if show_trace:
+        if app.show_trace:
             log.exception("traceback")
         _err(str(exc))
         sys.exit(exc.exit_code)

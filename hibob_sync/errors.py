@@ -7,6 +7,7 @@ The core raises these and never exits; the CLI turns them into a one-line
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Protocol
 
 
 class ExitCode(IntEnum):
@@ -42,10 +43,19 @@ _OUTCOMES: dict[ExitCode, str] = {
 }
 
 
+class RunReport(Protocol):
+    """What a stopped run had done (sync's RunSummary), as `run --json` prints it."""
+
+    def as_dict(self) -> dict[str, object]: ...
+
+
 class HibobSyncError(Exception):
     """Base of every error the tool expects; its message is shown to the user as is."""
 
     exit_code: ExitCode = ExitCode.UNAVAILABLE
+    # Set by run_sync on the error that stopped a run: what the run had done by then, so
+    # `run --json` reports the real start, counts and failures, not a blank.
+    summary: RunReport | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

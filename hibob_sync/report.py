@@ -12,9 +12,8 @@ import json
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
-from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.errors import ExitCode, RunReport
 from hibob_sync.model import Failure, Value
 from hibob_sync.plan import ACTION_KINDS, ActionKind, Pending, Plan
 from hibob_sync.safe_text import shown
@@ -153,19 +152,7 @@ def concurrency_text(settled: dict[str, float]) -> str:
     return text + "."
 
 
-def failed_summary(error: HibobSyncError, *, dry_run: bool) -> RunSummary:
-    """The summary of a run that an error stopped: its exit code and message."""
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return RunSummary(
-        started_at=now,
-        finished_at=now,
-        dry_run=dry_run,
-        exit_code=error.exit_code,
-        message=error.message,
-    )
-
-
-def summary_json(summary: RunSummary) -> str:
+def summary_json(summary: RunReport) -> str:
     """The --json form."""
     return json.dumps(summary.as_dict(), indent=2, sort_keys=True)
 

@@ -174,6 +174,17 @@ class _Run:
         self.summary.finished_at = self.now()
         return self.summary
 
+    def stopped_by(self, exc: HibobSyncError) -> None:
+        """Finish the summary of a run an error stopped: its code, message, what it did."""
+        if exc.summary is self.summary:
+            return  # already done, where the run was recorded
+        exc.summary = self.summary
+        self.summary.finished_at = self.now()
+        self.summary.exit_code = exc.exit_code
+        self.summary.message = exc.message
+        if self.applied is not None and self.summary.plan is not None:
+            self.summary.counts = self._counts(self.summary.plan, self.applied)
+
     def record(self) -> None:
         """Store the run (not dry runs, not lock refusals)."""
         if self.dry_run:
@@ -244,11 +255,20 @@ def run_sync(
 ) -> RunSummary:
     """Run the sync once. Returns the summary; raises the HibobSyncError that stopped it.
 
-    Runs that end in an error are recorded and alerted too, then the error is re-raised.
+    Runs that end in an error are recorded and alerted too, then the error is re-raised
+    carrying the run's summary (``exc.summary``), so `run --json` shows what it had done.
     """
     run = _Run(settings, mapping, dry_run=dry_run, http=http, progress=progress)
-    ping_http = neutral_http(settings, http)
-    if dry_run:
+    try:
+        return _run_once(run, settings, neutral_http(settings, http))
+    except HibobSyncError as exc:
+        run.stopped_by(exc)
+        raise
+
+
+def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSummary:
+    """The run under the lock, with its healthcheck pings, record and alerts."""
+    if run.dry_run:
         return run.execute()
     with run_lock(settings.state_path.with_name(settings.state_path.name + ".lock")):
         notify.ping(settings.healthcheck_url, "start", ping_http)
@@ -257,11 +277,7 @@ def run_sync(
         except LockedError:
             raise
         except HibobSyncError as exc:
-            run.summary.finished_at = run.now()
-            run.summary.exit_code = exc.exit_code
-            run.summary.message = exc.message
-            if run.applied is not None and run.summary.plan is not None:
-                run.summary.counts = run._counts(run.summary.plan, run.applied)  # what it did
+            run.stopped_by(exc)
             _record_quietly(run)
             _write_metrics(settings, run.summary)
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 import click
 from click.testing import CliRunner
 
 from hibob_sync.cli import main
+from hibob_sync.environment import Environment
 from hibob_sync.http import HttpSettings
 
 
@@ -21,7 +23,7 @@ from hibob_sync.http import HttpSettings
 )
 @click.pass_context
 def _entry(ctx: click.Context) -> None:
-    main(list(ctx.args), http=ctx.obj)
+    main(list(ctx.args), env=ctx.obj)
 
 
 @dataclass
@@ -45,12 +47,20 @@ def run_cli(
     input: str | None = None,
     env: dict[str, str] | None = None,
     http: HttpSettings | None = None,
+    terminal: bool = False,
 ) -> CliResult:
     """Invoke ``hibob-sync ARGS`` through main(); stdout and stderr kept apart.
 
-    ``http`` injects HTTP settings (fake sleep and clock) the way main() allows.
+    ``http`` injects HTTP settings (fake sleep and clock) and ``terminal`` a stdin that
+    counts as a terminal (prompts read ``input``), through main()'s Environment.
     """
+    world = Environment(
+        stdin_isatty=terminal,
+        stderr_isatty=False,
+        clock=http.clock if http else time.time,
+        http=http,
+    )
     result = CliRunner().invoke(
-        _entry, list(args), input=input, env=env, catch_exceptions=False, obj=http
+        _entry, list(args), input=input, env=env, catch_exceptions=False, obj=world
     )
     return CliResult(result.exit_code, result.stdout, result.stderr)

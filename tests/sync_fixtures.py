@@ -59,8 +59,10 @@ class SyncEnv:
         lines += [f"  {key}: {value}" for key, value in sync.items()]
         self.config.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
 
-    def cli(self, *args: str, input: str | None = None) -> CliResult:
-        return run_cli("--config", str(self.config), *args, input=input, http=self.http)
+    def cli(self, *args: str, input: str | None = None, terminal: bool = False) -> CliResult:
+        return run_cli(
+            "--config", str(self.config), *args, input=input, http=self.http, terminal=terminal
+        )
 
     def run(self, *args: str) -> CliResult:
         return self.cli("run", *args)

@@ -143,9 +143,15 @@ def test_connect_prompts_with_hidden_input(
 ) -> None:
     for name in ("HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN", "HITHRIVE_SCIM_TOKEN"):
         monkeypatch.delenv(name)
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
     answers = f"{HIBOB_USER_ID}\n{HIBOB_TOKEN}\n{sync_env.scim.token}\n"
-    result = run_cli("--config", str(sync_env.config), "connect", input=answers, http=sync_env.http)
+    result = run_cli(
+        "--config",
+        str(sync_env.config),
+        "connect",
+        input=answers,
+        terminal=True,
+        http=sync_env.http,
+    )
     assert result.exit_code == 0, result.output
     assert HIBOB_TOKEN not in result.stdout  # hidden input is not echoed
     assert stored("hibob_service_user_id") == HIBOB_USER_ID
@@ -171,10 +177,7 @@ def test_no_keyring_backend_says_how_to_fix(
     assert sync_env.cli("disconnect").exit_code == 77
 
 
-def test_map_interactive_offers_the_catalogue(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
+def test_map_interactive_offers_the_catalogue(sync_env: SyncEnv) -> None:
     answers = (
         "\n".join(
             [
@@ -192,7 +195,7 @@ def test_map_interactive_offers_the_catalogue(
         )
         + "\n"
     )
-    result = sync_env.cli("map", input=answers)
+    result = sync_env.cli("map", input=answers, terminal=True)
     assert result.exit_code == 0, result.output
     assert "email is required" in result.stdout
     text = (sync_env.folder / "mapping.yaml").read_text()

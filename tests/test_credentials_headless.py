@@ -95,8 +95,7 @@ def test_connect_without_keyring_says_so_before_asking(
     sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keyring.set_keyring(keyring.backends.fail.Keyring())
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
-    result = sync_env.cli("connect", input=f"{HIBOB_USER_ID}\n{HIBOB_TOKEN}\n")
+    result = sync_env.cli("connect", input=f"{HIBOB_USER_ID}\n{HIBOB_TOKEN}\n", terminal=True)
     assert result.exit_code == 78, result.output
     assert "cannot store credentials" in result.stderr
     assert "LoadCredential=" in result.stderr and "cryptfile" not in result.output
@@ -109,8 +108,9 @@ def test_connect_verifies_hibob_before_asking_for_scim_token(
 ) -> None:
     for name in NAMES:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
-    result = sync_env.cli("connect", input=f"{HIBOB_USER_ID}\nwrong-token\nnever-asked\n")
+    result = sync_env.cli(
+        "connect", input=f"{HIBOB_USER_ID}\nwrong-token\nnever-asked\n", terminal=True
+    )
     assert result.exit_code == 77, result.output
     assert "HiBob rejected" in result.stderr
     assert "HiThrive SCIM token" not in result.stdout

@@ -296,6 +296,12 @@ def test_safeguard_no_employees(sync_env: SyncEnv) -> None:
     assert "no employees" in result.stderr
     summary = json.loads(result.stdout)
     assert summary["exit_code"] == 65 and "no employees" in summary["message"]
+    # The run's own summary, carried by the error: the same run history recorded.
+    recorded = json.loads(sync_env.cli("history", "--json").stdout)[0]
+    assert (summary["started_at"], summary["finished_at"]) == (
+        recorded["started_at"],
+        recorded["finished_at"],
+    )
     assert scim_writes(sync_env) == []
 
 

@@ -150,8 +150,7 @@ def test_interactive_connect_never_echoes_the_secrets(
 ) -> None:
     for item in credentials.ALL:
         monkeypatch.delenv(item.env)
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
-    result = sync_env.cli("connect", input=f"canary-user\n{canary}\n{SCIM_TOKEN}\n")
+    result = sync_env.cli("connect", input=f"canary-user\n{canary}\n{SCIM_TOKEN}\n", terminal=True)
     assert result.exit_code == 0, result.output
     assert "HiBob service user token" in result.stdout  # the prompts were shown
     assert leaks([canary, SCIM_TOKEN], stdout=result.stdout, stderr=result.stderr) == []
