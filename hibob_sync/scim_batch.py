@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from hibob_sync.errors import RemoteError
+from hibob_sync.errors import RemoteError, ScimError
 from hibob_sync.scim_attributes import (
     get_ci,
     new_resource,
     normalise_values,
     updated_user,
 )
+from hibob_sync.scim_dialect import ladder_worthy
 from hibob_sync.scim_discovery import ServerFeatures, as_status
 from hibob_sync.scim_patch import patch_body
 from hibob_sync.scim_values import typed_values
@@ -71,7 +72,7 @@ class BulkWriter:
             self.send(batch, writes, results)
         for index, result in enumerate(results):
             assert result is not None
-            results[index] = self.settle_conflict(result)
+            results[index] = self.settle(result)
         return [result for result in results if result is not None]
 
     def operation(self, write: ScimWrite, bulk_id: str) -> dict[str, Any]:
@@ -191,18 +192,40 @@ class BulkWriter:
             return WriteResult(write, error=exc)
         return WriteResult(write, user=user)
 
-    def settle_conflict(self, result: WriteResult) -> WriteResult:
-        """A create refused with 409 is resolved one by one, as in a single POST."""
+    def settle(self, result: WriteResult) -> WriteResult:
+        """A refusal is settled one by one, as for a single request: a create's 409 adopts,
+        its missing required attribute is named; a PATCH climbs the ladder (scim_dialect)."""
         write, error = result.write, result.error
-        if write.kind != "create" or not isinstance(error, RemoteError) or error.status != 409:
+        if not isinstance(error, RemoteError) or error.status is None:
             return result
+        values = normalise_values(write.values)
         try:
-            user = self.writer.resolve_conflict(
-                normalise_values(write.values),
-                write.external_id or "",
-                write.active is not False,
-                error,
-            )
+            if write.kind == "create" and error.status == 409:
+                user = self.writer.resolve_conflict(
+                    values, write.external_id or "", write.active is not False, error
+                )
+            elif write.kind == "create":
+                return WriteResult(write, error=self.writer.name_required(error, values))
+            elif self._recoverable(write, error):
+                assert write.user is not None
+                user = self.writer.update(
+                    write.user,
+                    values,
+                    active=write.active,
+                    external_id=write.external_id,
+                    refused=error.status,
+                )
+            else:
+                return result
         except RemoteError as exc:
             return WriteResult(write, error=exc)
         return WriteResult(write, user=user)
+
+    def _recoverable(self, write: ScimWrite, error: RemoteError) -> bool:
+        """A bulk PATCH refused in a way another form of it may avoid."""
+        scim_type = error.scim_type if isinstance(error, ScimError) else None
+        if error.status is None or not ladder_worthy(error.status, scim_type):
+            return False
+        values = normalise_values(write.values)
+        steps = self.writer.dialect.steps(values, self.client.placement, patch=self.features.patch)
+        return steps[0].method == "PATCH"

@@ -171,11 +171,13 @@ class ScimWriter:
         *,
         active: bool | None = None,
         external_id: str | None = None,
+        refused: int | None = None,
     ) -> ScimUser:
         """PATCH only the changed attributes in the form the server takes, else PUT the user.
 
         A refusal that another form may avoid climbs the ladder of scim_dialect for this
-        user: at most two more requests, every change carried by each.
+        user: at most two more requests, every change carried by each. ``refused``: the
+        first form was already refused with this status (in a /Bulk request).
         """
         client = self.client
         clean = normalise_values(changes)
@@ -185,9 +187,11 @@ class ScimWriter:
         if "email" in clean and not user.resource:
             user = client.get(user.id)  # its other emails must survive the new work email
         steps = self.dialect.steps(clean, client.placement, patch=client.discover().patch)
-        refusals: list[int] = []
+        refusals: list[int] = [] if refused is None else [refused]
         path = f"/Users/{user.id}"
         for index, step in enumerate(steps):
+            if index == 0 and refused is not None:
+                continue
             last = index == len(steps) - 1
             if refusals and refusals[-1] in NOT_IMPLEMENTED and step.method == "PATCH":
                 continue  # another PATCH form will not help where PATCH itself is refused

@@ -123,9 +123,11 @@ class _Run:
                 return self._judge()
             self.store.set_missing(countdowns.missing)  # past the safeguards: they count
             self.countdowns = countdowns
-            applied = self._apply(ScimWriter(scim, dialect), plan, users)
+            try:
+                applied = self._apply(ScimWriter(scim, dialect), plan, users)
+            finally:  # what the server took is worth keeping even from a run that stopped
+                self.store.remember_dialect(scim_url, dialect.forms, self.now())
             self.summary.concurrency = _settled(scim.limiter.report())
-        self.store.remember_dialect(scim_url, dialect.forms, self.now())
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
 

@@ -9,10 +9,12 @@ import pytest
 
 from hibob_sync.errors import ScimError, ServiceUnavailableError
 from hibob_sync.model import ScimUser
+from hibob_sync.scim_batch import write_many
 from hibob_sync.scim_dialect import Dialect
-from hibob_sync.scim_writes import ScimWriter
-from tests.scim_fixtures import ScimServer
+from hibob_sync.scim_writes import ScimWrite, ScimWriter
+from tests.scim_fixtures import ScimServer, ScimServerFactory
 from tests.sync_fixtures import ENTERPRISE
+from tests.test_scim_client import SMALL_BULK
 
 MANAGER = f"{ENTERPRISE}:manager".lower()
 
@@ -135,3 +137,32 @@ def test_a_conflict_finds_the_user_where_the_filter_is_case_sensitive(
     assert user.id == seeded["id"] and user.external_id == "emp-1"
     assert any("filter" in call.query for call in scim_server.calls)
     assert len(writer.client.list_users()) == 1
+
+
+def test_a_bulk_patch_refused_for_its_form_climbs_the_ladder_alone(
+    scim_server_factory: ScimServerFactory,
+) -> None:
+    server = scim_server_factory(SMALL_BULK)
+    writer, boss, report = two_users(server)
+    other = writer.create({"email": "other@example.com"}, "emp-3")
+    server.reset_counts()
+    refused = {"status": "400", "scimType": "noTarget", "detail": "no target"}
+    answer = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"],
+        "Operations": [
+            {"method": "PATCH", "bulkId": "w0", "status": "400", "response": refused},
+            {"method": "PATCH", "bulkId": "w1", "status": "204"},
+        ],
+    }
+    server.respond(200, answer, method="POST", path="/Bulk")
+    writes = [
+        ScimWrite.for_update(report, {"manager_id": boss.id}),
+        ScimWrite.for_update(other, {"job_title": "X"}),
+    ]
+    results = write_many(writer, writes)
+    assert all(r.ok for r in results)
+    # The refused one alone, in the other form; the first form is not sent again.
+    assert server.writes == [("POST", "/Bulk"), ("PATCH", f"/Users/{report.id}")]
+    assert patches(server) == [[f"{ENTERPRISE}:manager"]]
+    assert writer.client.get(report.id).values["manager_id"] == boss.id
+    assert writer.dialect.forms == {MANAGER: "whole"}
