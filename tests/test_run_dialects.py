@@ -65,6 +65,10 @@ def test_sub_path_refusing_server_first_run_recovers_once_second_needs_nothing(
     assert summary["scim_recoveries"] == 0 and manager_of(sync_env, movers[0]) == movers[1]
     text = sync_env.run().output
     assert "SCIM server dialect" in text and "whole attribute" in text
+    check = " ".join(sync_env.cli("check").stdout.split())
+    assert (
+        f"SCIM dialect learned in earlier runs: {ENTERPRISE.lower()}:manager: PATCHed as a" in check
+    )
 
 
 def test_whole_object_crashing_server_is_never_sent_the_whole_object(sync_env: SyncEnv) -> None:
