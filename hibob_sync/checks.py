@@ -20,10 +20,10 @@ from hibob_sync.hibob import (
     HibobClient,
     SearchResult,
     missing_fields,
-    unknown_sources,
 )
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
+from hibob_sync.mapping_check import mapping_problems, sample_problems
 from hibob_sync.profiles import is_active, is_future_hire
 from hibob_sync.scim import ScimClient
 from hibob_sync.scim_dialect import describe
@@ -94,14 +94,15 @@ def check_hibob(
         out.error(exc, "HiBob")
         return
     out.add(True, f"HiBob service user accepted ({len(found.employees)} employees visible)")
-    unknown = set(unknown_sources(sources, catalogue))
-    for source in unknown:
+    wrong = mapping_problems(mapping, catalogue)
+    for problem in wrong:
         out.add(
             False,
-            f"HiBob has no field {source} (mapped to {mapping.fields_of(source)})",
+            f"mapping.{problem.field}: {problem.text}",
             ExitCode.CONFIG,
-            "pick an existing field with `hibob-sync map`",
+            "pick an existing field of the right kind with `hibob-sync map`",
         )
+    unknown = {problem.source for problem in wrong}
     missing = {m.source: m for m in missing_fields(found, sources, catalogue)}
     birth = set(mapping.sources.get("birthday", ()))
     for source in sources:
@@ -121,7 +122,27 @@ def check_hibob(
             out.add(True, f"can read {source} ({target})")
             if source in birth:
                 _short_birth_dates(found, source, out)
+    _sample(mapping, found, unknown | set(missing), out)
     _lifecycle(settings, found, catalogue, out)
+
+
+def _sample(mapping: FieldMapping, found: SearchResult, skip: set[str], out: Checklist) -> None:
+    """The values that came back, judged per field: an email field of job titles fails here."""
+    values = {
+        source: [e.values.get(source) for e in found.employees]
+        for source in mapping.all_sources()
+        if source not in skip
+    }
+    problems, notes = sample_problems(mapping, values)
+    for line in notes:
+        out.add(True, line)
+    for problem in problems:
+        out.add(
+            False,
+            problem.text,
+            ExitCode.CONFIG,
+            f"map {problem.field} to another HiBob field with `hibob-sync map`",
+        )
 
 
 _CATEGORIES = "Settings > Permission groups > the service user's group > Categories"

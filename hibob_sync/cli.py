@@ -169,18 +169,21 @@ def map_group(ctx: click.Context) -> None:
 def _edit_mapping(app: App | None) -> None:
     """The interactive editor: one prompt per HiThrive field, offering the HiBob catalogue."""
     from hibob_sync.mapping import FIELD_HELP, validate
-    from hibob_sync.mapping_editor import fetch_catalogue, label, resolve_answer
+    from hibob_sync.mapping_editor import label, problems_of, resolve_answer, try_catalogue
 
     assert app is not None
     if not app.env.stdin_isatty:
         raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
     path = app.mapping_path()
     mapping = app.mapping()
-    catalogue = fetch_catalogue(app.settings(), app.http)
+    catalogue, why = try_catalogue(app.settings(required=False), app.http)
     click.echo(f"Current mapping ({path}):")
     _print_mapping(mapping)
+    if catalogue is None:
+        _err(f"HiBob's field catalogue cannot be read ({why}): fields are not verified", "WARNING")
+    known = f"{len(catalogue)} in your catalogue" if catalogue is not None else "not verified"
     click.echo(
-        f"\nFor each field type a HiBob field ID or name ({len(catalogue)} in your catalogue), "
+        f"\nFor each field type a HiBob field ID or name ({known}), "
         "several separated by commas; Enter keeps, '-' unmaps, '?' lists the fields."
     )
     sources = dict(mapping.sources)
@@ -189,7 +192,7 @@ def _edit_mapping(app: App | None) -> None:
             current = ", ".join(sources.get(name, ())) or "-"
             answer = click.prompt(f"{name} - {FIELD_HELP[name]}", default=current).strip()
             if answer == "?":
-                for entry in catalogue:
+                for entry in catalogue or ():
                     click.echo(f"  {label(entry)}")
                 continue
             if answer == "-":
@@ -200,10 +203,19 @@ def _edit_mapping(app: App | None) -> None:
                 break
             if answer == current:
                 break
-            chosen, problems = resolve_answer(answer, catalogue)
+            chosen: list[str] | None
+            problems: list[str]
+            if catalogue is None:  # taken as typed; `check` verifies once connected
+                chosen, problems = [p.strip() for p in answer.split(",") if p.strip()], []
+            else:
+                chosen, problems = resolve_answer(answer, catalogue)
+            if chosen and catalogue is not None:
+                trial = validate({**sources, name: tuple(chosen)}, str(path))
+                problems = problems_of(trial, catalogue, name)
+                chosen = None if problems else chosen
             for line in problems:
                 click.echo(f"  {line}")
-            if chosen is not None:
+            if chosen:
                 sources[name] = tuple(chosen)
                 break
     updated = validate(sources, str(path))
@@ -212,6 +224,8 @@ def _edit_mapping(app: App | None) -> None:
     if click.confirm(f"Save to {path}?", default=True):
         save_mapping(path, updated)
         click.echo(f"Saved {path}. Next: `hibob-sync check`.")
+        if catalogue is None:
+            click.echo("The fields were not verified against HiBob: run `hibob-sync check`.")
 
 
 def _print_mapping(mapping: FieldMapping) -> None:
@@ -238,10 +252,17 @@ def map_show(app: App) -> None:
 @pass_app
 def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
     """Map a HiThrive FIELD to one or more HiBob field IDs (SOURCE...)."""
+    from hibob_sync.mapping_editor import problems_of, refuse, try_catalogue
+
     path = app.mapping_path()
     mapping = app.mapping().with_field(field_name, sources)
+    catalogue, why = try_catalogue(app.settings(required=False), app.http)
+    if catalogue is not None and (problems := problems_of(mapping, catalogue, field_name)):
+        raise refuse(problems)
     save_mapping(path, mapping)
     click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({path})")
+    if catalogue is None:
+        _err(f"not verified against HiBob's field catalogue ({why})", "WARNING")
 
 
 @map_group.command("unset")
@@ -259,18 +280,16 @@ def map_unset(app: App, field_name: str) -> None:
 @pass_app
 def map_validate(app: App) -> None:
     """Check the mapping file; exit 78 if it is invalid."""
-    from hibob_sync.mapping_editor import catalogue_warnings, fetch_catalogue
+    from hibob_sync.mapping_editor import problems_of, refuse, try_catalogue
 
     path = app.mapping_path()
     mapping = load_mapping(path, default_if_missing=False)
+    catalogue, why = try_catalogue(app.settings(required=False), app.http)
+    if catalogue is not None and (problems := problems_of(mapping, catalogue)):
+        raise refuse([f"{path}: {line}" for line in problems])
     click.echo(f"{path}: OK ({len(mapping.fields)} fields mapped)")
-    try:
-        catalogue = fetch_catalogue(app.settings(), app.http)
-    except HibobSyncError as exc:
-        _err(f"not checked against HiBob's field catalogue ({exc.message})", "WARNING")
-        return
-    for warning in catalogue_warnings(mapping, catalogue):
-        _err(warning, "WARNING")
+    if catalogue is None:
+        _err(f"not checked against HiBob's field catalogue ({why})", "WARNING")
 
 
 @cli.command()

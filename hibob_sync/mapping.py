@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hibob_sync.config import load_yaml
 from hibob_sync.errors import ConfigError
+from hibob_sync.mapping_file import edited
 from hibob_sync.model import ALL_FIELDS
 
 FIELD_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)+$")
@@ -167,8 +168,17 @@ def render(mapping: FieldMapping) -> str:
 
 
 def save_mapping(path: Path, mapping: FieldMapping) -> None:
-    """Write mapping.yaml atomically: a temp file in the same folder, then rename."""
+    """Write mapping.yaml atomically (temp file, then rename), keeping a hand-edited file's
+    comments where only some fields changed (mapping_file.edited)."""
     text = render(mapping)
+    if path.is_file():
+        try:
+            before = path.read_text(encoding="utf-8")
+            old = load_mapping(path, default_if_missing=False).sources
+        except (OSError, UnicodeDecodeError, ConfigError):
+            pass
+        else:
+            text = edited(before, old, mapping.sources) or text
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 
 from hibob_sync.clients import hibob_client
 from hibob_sync.config import Settings
+from hibob_sync.errors import ConfigError, HibobSyncError
 from hibob_sync.hibob import CatalogueField, unknown_sources
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping
+from hibob_sync.mapping_check import did_you_mean, mapping_problems
 from hibob_sync.safe_text import shown
 
 # Fields that are bookkeeping, not profile data: not offered for mapping.
@@ -58,7 +60,8 @@ def resolve_answer(
         elif not matches and not unknown_sources([part], catalogue):
             chosen.append(part)  # a sub-field such as work.reportsTo.email
         elif not matches:
-            return None, [f"no HiBob field matches {part!r} ('?' lists them)"]
+            hint = did_you_mean(part, catalogue) or "; '?' lists them"
+            return None, [f"no HiBob field matches {shown(part)!r}{hint}"]
         else:
             lines = [f"{part!r} matches several fields; type one ID:"]
             return None, lines + [f"  {label(entry)}" for entry in matches[:15]]
@@ -70,9 +73,30 @@ def label(field: CatalogueField) -> str:
     return shown(f"{field.name} ({field.id}, category {field.category_name})")
 
 
-def catalogue_warnings(mapping: FieldMapping, catalogue: Sequence[CatalogueField]) -> list[str]:
-    """One line per mapped HiBob field that the company's catalogue does not know."""
-    lines = []
-    for source in unknown_sources(mapping.all_sources(), catalogue):
-        lines.append(f"mapping.{mapping.fields_of(source)}: HiBob has no field {source}")
-    return lines
+def try_catalogue(
+    settings: Settings, http: HttpSettings | None = None
+) -> tuple[list[CatalogueField] | None, str]:
+    """The catalogue, or None and why not: editing the mapping must not need credentials."""
+    try:
+        return fetch_catalogue(settings, http), ""
+    except HibobSyncError as exc:
+        return None, exc.message
+
+
+def problems_of(
+    mapping: FieldMapping, catalogue: Sequence[CatalogueField], *names: str
+) -> list[str]:
+    """`mapping.FIELD: ...` for each mapped source of these fields (all when none) that is wrong."""
+    return [
+        f"mapping.{p.field}: {p.text}"
+        for p in mapping_problems(mapping, catalogue)
+        if not names or p.field in names
+    ]
+
+
+def refuse(lines: list[str]) -> ConfigError:
+    """A mapping the catalogue contradicts: exit 78, nothing saved."""
+    return ConfigError(
+        "\n".join(lines),
+        hint="`hibob-sync map` lists your HiBob fields ('?'); map set takes their IDs",
+    )
