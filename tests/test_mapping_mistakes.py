@@ -88,27 +88,23 @@ def test_map_without_credentials_still_edits_and_says_not_verified(
     assert "not verified against HiBob's field catalogue" in result.stderr
     assert sync_env.sandbox.request_count() == 0
 
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
     answers = "\n".join(["", "", "work.title", "", "", "", "", "", "y"]) + "\n"
-    result = sync_env.cli("map", input=answers)
+    result = sync_env.cli("map", input=answers, terminal=True)
     assert result.exit_code == 0, result.output
     assert "fields are not verified" in result.stderr
     assert "not verified against HiBob" in result.stdout
     assert "job_title: work.title" in (sync_env.folder / "mapping.yaml").read_text()
 
 
-def test_interactive_map_suggests_the_closest_field(
-    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HIBOB_SYNC_ALLOW_PROMPTS", "1")
+def test_interactive_map_suggests_the_closest_field(sync_env: SyncEnv) -> None:
     answers = "\n".join(["", "", "Job titel", "work.title", "", "", "", "", "", "y"]) + "\n"
-    result = sync_env.cli("map", input=answers)
+    result = sync_env.cli("map", input=answers, terminal=True)
     assert result.exit_code == 0, result.output
     assert "no HiBob field matches 'Job titel'; did you mean work.title (Job title)?" in (
         result.stdout
     )
     answers = "\n".join(["work.title", "root.email", "", "", "", "", "", "", "", "y"]) + "\n"
-    result = sync_env.cli("map", input=answers)
+    result = sync_env.cli("map", input=answers, terminal=True)
     assert "mapping.email: work.title (Job title) is a list field" in result.stdout
 
 
