@@ -28,15 +28,39 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from hibob_sync.errors import RemoteError
+import requests
+
+from hibob_sync.errors import HibobSyncError, RemoteError
+from hibob_sync.limiter import Limiter
 from hibob_sync.model import ScimUser
 from hibob_sync.scim_attributes import get_ci
 from hibob_sync.scim_discovery import as_count, wrong_scim_url
 
-if TYPE_CHECKING:
-    from hibob_sync.scim import ScimClient
+
+class PagedClient(Protocol):
+    """What listing needs of the SCIM client (scim.ScimClient), so the two import one way."""
+
+    base_url: str
+    service: str
+    limiter: Limiter
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        expect_json: bool = True,
+    ) -> tuple[requests.Response, Any]: ...
+
+    def error(self, response: requests.Response, payload: Any, what: str) -> HibobSyncError: ...
+
+    def read_page(self, resources: list[Any], start: int) -> list[ScimUser]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +75,7 @@ class Page:
     total: int | None
 
 
-def read_page(client: ScimClient, start: int, count: int) -> Page:
+def read_page(client: PagedClient, start: int, count: int) -> Page:
     """GET /Users?startIndex=start&count=count."""
     response, body = client.request(
         "GET", "/Users", what="listing users", params={"startIndex": start, "count": count}
@@ -67,18 +91,18 @@ def read_page(client: ScimClient, start: int, count: int) -> Page:
     return Page(start, len(resources), client.read_page(resources, start), total)
 
 
-def _ignores_paging(client: ScimClient, page: Page) -> RemoteError:
+def _ignores_paging(client: PagedClient, page: Page) -> RemoteError:
     return RemoteError(
         f"{client.service} returned the same users again at startIndex={page.start}; "
         "it seems to ignore index paging, so the user list would be incomplete"
     )
 
 
-def _pages_limit(client: ScimClient, max_pages: int) -> RemoteError:
+def _pages_limit(client: PagedClient, max_pages: int) -> RemoteError:
     return RemoteError(f"{client.service}: listing users did not end after {max_pages} pages")
 
 
-def list_users(client: ScimClient, count: int, max_pages: int) -> list[ScimUser]:
+def list_users(client: PagedClient, count: int, max_pages: int) -> list[ScimUser]:
     """Every user (see module docstring); bounded so a server that never ends cannot hang."""
     first = read_page(client, 1, count)
     users = {user.id: user for user in first.users}
@@ -113,14 +137,14 @@ def list_users(client: ScimClient, count: int, max_pages: int) -> list[ScimUser]
     return list(users.values())
 
 
-def _moved(client: ScimClient, count: int, max_pages: int) -> list[ScimUser]:
+def _moved(client: PagedClient, count: int, max_pages: int) -> list[ScimUser]:
     """The counts disagree: users came or went while listing. Read it all again, in turn."""
     log.info("%s: the user list changed while it was read; listing again", client.service)
     return _sequential(client, count, max_pages)
 
 
 def _fill_gap(
-    client: ScimClient,
+    client: PagedClient,
     page: Page,
     wanted: int,
     count: int,
@@ -139,7 +163,7 @@ def _fill_gap(
     return True
 
 
-def _sequential(client: ScimClient, count: int, max_pages: int, *read: Page) -> list[ScimUser]:
+def _sequential(client: PagedClient, count: int, max_pages: int, *read: Page) -> list[ScimUser]:
     """Page after page from where `read` left off (from the start when nothing was read)."""
     users: dict[str, ScimUser] = {}
     start = 1
