@@ -15,11 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 from hibob_sync.errors import HibobSyncError
+from hibob_sync.plan import ACTION_KINDS
 from hibob_sync.state import last_and_last_good
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("create", "update", "adopt", "reactivate", "deactivate", "unchanged", "failed")
+ACTIONS = (*ACTION_KINDS, "unchanged", "failed")
 GOOD = (0, 1)
 
 

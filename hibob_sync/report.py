@@ -77,7 +77,7 @@ def pending_lines(pending: Sequence[Pending]) -> list[str]:
     lines = [f"Waiting to deactivate: HiBob no longer returns them at all ({len(pending)}):"]
     for item in pending[:SHOWN]:
         lines.append(
-            f"  {item.email} (HiBob {item.employee_id}): missing since "
+            f"  {shown(item.email)} (HiBob {shown(item.employee_id)}): missing since "
             f"{item.missing_since}, {item.countdown} of sync.vanished_grace"
         )
     if len(pending) > SHOWN:
@@ -184,9 +184,9 @@ def history_text(runs: Sequence[RunRecord]) -> str:
 
 def _vanished_lines(run: RunRecord) -> list[str]:
     """When each employee HiBob stopped returning went missing, by HiBob ID."""
-    parts = [f"HiBob {i} missing since {since}" for i, since in sorted(run.waiting.items())]
+    parts = [f"HiBob {shown(i)} missing since {since}" for i, since in sorted(run.waiting.items())]
     parts += [
-        f"HiBob {i} deactivated, missing since {since}"
+        f"HiBob {shown(i)} deactivated, missing since {since}"
         for i, since in sorted(run.vanished_deactivated.items())
     ]
     if not parts:

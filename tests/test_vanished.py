@@ -8,8 +8,13 @@ it comes back. The clock is injected: days pass without a sleep.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
+from hibob_sync.plan import Action, Plan
+from hibob_sync.vanished import hold_vanished
 from tests.reliability_helpers import scim_writes
 from tests.sync_fixtures import SyncEnv
 from tests.test_run import expected_users
@@ -91,8 +96,6 @@ def test_vanished_waits_then_is_deactivated(sync_env: SyncEnv) -> None:
 
 
 def _iso(timestamp: float) -> str:
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
@@ -143,3 +146,46 @@ def test_a_shorter_grace_from_config(sync_env: SyncEnv) -> None:
     assert run_json(sync_env)["pending_deactivations"][0]["countdown"] == "0 of 12 hours"
     sync_env.clock.advance(12 * 3600)
     assert run_json(sync_env)["counts"]["deactivate"] == 1
+
+
+# -- the pure rule, as a table ------------------------------------------------------------
+
+
+def _plan() -> Plan:
+    return Plan(
+        actions=[
+            Action("deactivate", "leaver@acme.example", "1", active=False),  # HiBob says so
+            Action("deactivate", "gone@acme.example", "2", active=False),  # not returned
+            Action("update", "stays@acme.example", "3"),
+        ]
+    )
+
+
+NOW = datetime(2026, 11, 29, 2, 15, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("missing_since", "grace", "deactivated", "countdown"),
+    [
+        ({}, timedelta(days=3), ["1"], "0 of 3 days"),
+        ({"2": "2026-11-27T02:15:00+00:00"}, timedelta(days=3), ["1"], "2 of 3 days"),
+        ({"2": "2026-11-26T02:15:00+00:00"}, timedelta(days=3), ["1", "2"], None),
+        ({}, timedelta(0), ["1", "2"], None),
+        ({"2": "not a time"}, timedelta(hours=26), ["1"], "0 of 26 hours"),
+    ],
+)
+def test_hold_vanished(
+    missing_since: dict[str, str],
+    grace: timedelta,
+    deactivated: list[str],
+    countdown: str | None,
+) -> None:
+    plan = _plan()
+    seen = {"1", "3", "4"}
+    result = hold_vanished(plan, seen, {**missing_since, "4": "2026-11-20T00:00:00"}, NOW, grace)
+    assert [a.employee_id for a in plan.of_kind("deactivate")] == deactivated
+    assert [a.employee_id for a in plan.of_kind("update")] == ["3"]
+    assert [p.countdown for p in plan.pending] == ([countdown] if countdown else [])
+    assert list(result.missing) == ["2"]  # kept until the user is inactive
+    assert result.cancelled == ["4"]  # returned by HiBob: forgotten
+    assert plan.counts()["pending"] == len(plan.pending)
