@@ -79,6 +79,36 @@ def test_a_future_hire_is_never_counted_as_a_deactivation() -> None:
         check_deactivations(plan, Limit(0, False))
 
 
+@pytest.mark.parametrize(
+    ("status", "user_active", "future_hires", "kind", "active"),
+    [
+        # a future hire (Hired, Inactive) with no account yet
+        ("Inactive", None, "create_inactive", "create", False),
+        ("Inactive", None, "skip", None, None),
+        # ... with the account created ahead (inactive): only field changes
+        ("Inactive", False, "create_inactive", "update", None),
+        ("Inactive", False, "skip", None, None),
+        # ... with an account an older version made active: made inactive, not a leaver
+        ("Inactive", True, "create_inactive", "deactivate", False),
+        # the start date has come: HiBob turns them Active
+        ("Active", None, "skip", "create", True),
+        ("Active", False, "create_inactive", "reactivate", True),
+    ],
+)
+def test_future_hire_plans(
+    status: str, user_active: bool | None, future_hires: str, kind: str | None, active: bool | None
+) -> None:
+    mapping = validate({"email": "root.email", "job_title": "work.title"}, "test")
+    hire = HibobEmployee(
+        "7", "Hired", status, None, {"root.email": "h@example.com", "work.title": "Engineer"}
+    )
+    users = [] if user_active is None else [ScimUser("u7", "h@example.com", "7", user_active)]
+    plan = make_plan(
+        build_profiles([hire], mapping), users, mapping.fields, "deactivate", future_hires
+    )
+    assert [(a.kind, a.active) for a in plan.actions] == ([(kind, active)] if kind else [])
+
+
 # -- end to end, one lifecycle row at a time ---------------------------------------------------
 def user_of(env: SyncEnv, employee_id: str) -> dict[str, Any]:
     return env.users_by_external_id()[employee_id]
