@@ -334,7 +334,14 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
     mapping = app.mapping()
     try:
         with _progress(app) as progress:
-            summary = run_sync(settings, mapping, dry_run=dry_run, http=app.http, progress=progress)
+            summary = run_sync(
+                settings,
+                mapping,
+                dry_run=dry_run,
+                http=app.http,
+                progress=progress,
+                clock=app.env.clock,
+            )
     except HibobSyncError as exc:
         if as_json and exc.summary is not None:  # scripts get a summary for every outcome
             click.echo(report.summary_json(exc.summary))

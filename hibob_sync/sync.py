@@ -55,15 +55,16 @@ class _Run:
         dry_run: bool,
         http: HttpSettings | None,
         progress: Progress | None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
         self.mapping = mapping
         self.dry_run = dry_run
         self.http = http
         self.progress = progress
-        # The run's clock: the one tests inject with the HTTP settings, so run times,
-        # `status` and grace windows move together without any sleep.
-        self.clock: Callable[[], float] = http.clock if http else time.time
+        # The run's clock (the Environment's): run times, `status` and grace windows move
+        # together in tests without any sleep.
+        self.clock: Callable[[], float] = clock or (http.clock if http else time.time)
         self.summary = RunSummary(started_at=self.now(), dry_run=dry_run)
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
@@ -254,13 +255,14 @@ def run_sync(
     dry_run: bool = False,
     http: HttpSettings | None = None,
     progress: Progress | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> RunSummary:
     """Run the sync once. Returns the summary; raises the HibobSyncError that stopped it.
 
     Runs that end in an error are recorded and alerted too, then the error is re-raised
     carrying the run's summary (``exc.summary``), so `run --json` shows what it had done.
     """
-    run = _Run(settings, mapping, dry_run=dry_run, http=http, progress=progress)
+    run = _Run(settings, mapping, dry_run=dry_run, http=http, progress=progress, clock=clock)
     try:
         return _run_once(run, settings, neutral_http(settings, http))
     except HibobSyncError as exc:
