@@ -32,29 +32,33 @@ log = logging.getLogger("hibob_sync")
 pass_app = click.make_pass_decorator(App)
 
 
-def _log_file() -> bool:
+def _log_file(app: App | None = None) -> bool:
     """stderr goes to a log file or pipe (cron), not a person: lines get time and level."""
-    return not sys.stderr.isatty()
+    if app is None:
+        ctx = click.get_current_context(silent=True)
+        app = ctx.find_object(App) if ctx is not None else None
+    return not (app.env.stderr_isatty if app is not None else sys.stderr.isatty())
 
 
 _PREFIX = {"ERROR": "Error: ", "WARNING": "warning: ", "INFO": ""}
 
 
-def _err(message: str, level: str = "ERROR") -> None:
+def _err(message: str, level: str = "ERROR", app: App | None = None) -> None:
     """One message on stderr: `Error: ...` on a terminal, `<time> ERROR ...` in a log."""
     from hibob_sync.log_lines import stamp
     from hibob_sync.safe_text import line_safe
 
-    text = stamp(message, level) if _log_file() else line_safe(_PREFIX.get(level, "") + message)
+    stamped = _log_file(app)
+    text = stamp(message, level) if stamped else line_safe(_PREFIX.get(level, "") + message)
     click.echo(text, err=True)
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, app: App) -> None:
     from hibob_sync.log_lines import formatter
 
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(stamped=_log_file()))
+    handler.setFormatter(formatter(stamped=_log_file(app)))
     root = logging.getLogger("hibob_sync")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -88,7 +92,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
     app.config_option = config
     app.verbosity = -1 if quiet else verbose
     app.traceback = traceback
-    _setup_logging(app.verbosity)
+    _setup_logging(app.verbosity, app)
     ctx.obj = app
 
 
@@ -466,9 +470,9 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            _err("Interrupted.")
+            _err("Interrupted.", app=app)
             sys.exit(ExitCode.INTERRUPTED)
-        _err("Aborted.")
+        _err("Aborted.", app=app)
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
         exc.show()
@@ -476,9 +480,9 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
     except HibobSyncError as exc:
         if app.show_trace:
             log.exception("traceback")
-        _err(str(exc))
+        _err(str(exc), app=app)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _err("Interrupted.")
+        _err("Interrupted.", app=app)
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(result if isinstance(result, int) else 0)
