@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from hibob_sync import credentials
+from hibob_sync.alert_paths import probe_email, probe_healthcheck
+from hibob_sync.alert_paths import send_test_email as send_test
 from hibob_sync.clients import hibob_client, scim_client
 from hibob_sync.config import Settings
 from hibob_sync.credentials import HibobCredentials
@@ -286,8 +288,32 @@ def probe_users(client: ScimClient) -> None:
         raise client.error(response, payload, "listing users")
 
 
+def check_alerts(settings: Settings, out: Checklist, *, send_test_email: bool = False) -> None:
+    """Each configured alert path tried without sending (alert_paths), or one test email."""
+    if settings.email is None:
+        out.add(None, "no alert email (notify.email): nobody is emailed when a run needs a person")
+    else:
+        try:
+            if send_test_email:
+                out.add(True, f"alert email: test message sent to {send_test(settings.email)}")
+            else:
+                out.add(True, f"alert email works: {probe_email(settings.email)} (nothing sent)")
+        except HibobSyncError as exc:
+            out.add(False, f"alert email: {exc.message}", ExitCode.CONFIG, exc.hint)
+    if settings.healthcheck_url:
+        try:
+            reached = probe_healthcheck(settings.healthcheck_url)
+            out.add(True, f"healthcheck host {reached} (not pinged)")
+        except HibobSyncError as exc:
+            out.add(False, f"healthcheck: {exc.message}", ExitCode.CONFIG, exc.hint)
+
+
 def run_checks(
-    settings: Settings, mapping: FieldMapping, *, http: HttpSettings | None = None
+    settings: Settings,
+    mapping: FieldMapping,
+    *,
+    http: HttpSettings | None = None,
+    send_test_email: bool = False,
 ) -> Checklist:
     """The whole checklist (see module docstring)."""
     out = Checklist()
@@ -304,6 +330,7 @@ def run_checks(
         out.error(exc, "HiThrive")
     else:
         check_scim(settings, mapping, token, http, out)
+    check_alerts(settings, out, send_test_email=send_test_email)
     return out
 
 

@@ -297,17 +297,21 @@ def map_validate(app: App) -> None:
 
 
 @cli.command()
+@click.option("--send-test-email", is_flag=True, help="Send one test message to notify.email.to.")
 @pass_app
-def check(app: App) -> None:
-    """Verify credentials, HiBob field permissions, leaver visibility and SCIM attributes.
+def check(app: App, send_test_email: bool) -> None:
+    """Verify credentials, HiBob field permissions, leaver visibility, SCIM attributes and
+    the alert paths (SMTP login, healthcheck host; nothing is sent).
 
     Reads only. Exit 0 when all is well, 77 for credentials or permissions, 78 for config
-    or mapping problems.
+    or mapping problems (alert paths included).
     """
     from hibob_sync.checks import run_checks
     from hibob_sync.safe_text import line_safe
 
-    checklist = run_checks(app.settings(), app.mapping(), http=app.http)
+    checklist = run_checks(
+        app.settings(), app.mapping(), http=app.http, send_test_email=send_test_email
+    )
     for item in checklist.items:
         click.echo(line_safe(item.line))
         if item.hint and item.ok is False:

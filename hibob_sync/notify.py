@@ -7,12 +7,13 @@ message only, never employee data, and no secret ever reaches a message or a log
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -194,6 +195,20 @@ def send_email(
     ``ssl_context`` defaults to one that verifies certificates against the system CAs;
     tests pass their own to trust a throwaway CA. From/To are filled in when missing.
     """
+    if "From" not in message:
+        message["From"] = settings.sender
+    if "To" not in message:
+        message["To"] = ", ".join(settings.to)
+    with smtp_session(settings, password, ssl_context=ssl_context) as client:
+        client.send_message(message, from_addr=settings.sender, to_addrs=list(settings.to))
+
+
+@contextlib.contextmanager
+def smtp_session(
+    settings: EmailSettings, password: str | None, *, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[smtplib.SMTP]:
+    """A connected, TLS-wrapped and logged-in SMTP session as configured (`check` sends
+    nothing through it); every failure inside is a NotifyError saying what to fix."""
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     if settings.username and password is None:
         raise NotifyError(
@@ -206,10 +221,6 @@ def send_email(
             f"the SMTP username or password for {where} has characters SMTP AUTH cannot send",
             hint="use an ASCII-only username and password",
         )
-    if "From" not in message:
-        message["From"] = settings.sender
-    if "To" not in message:
-        message["To"] = ", ".join(settings.to)
     context = ssl_context or ssl.create_default_context()
     try:
         client: smtplib.SMTP
@@ -224,7 +235,7 @@ def send_email(
                 client.starttls(context=context)
             if settings.username and password is not None:
                 client.login(settings.username, password)
-            client.send_message(message, from_addr=settings.sender, to_addrs=list(settings.to))
+            yield client
     # Auth errors are re-raised "from None": nothing from the AUTH exchange travels on.
     except smtplib.SMTPAuthenticationError as exc:
         raise NotifyError(
@@ -269,20 +280,24 @@ def send_email(
         ) from exc
 
 
-def notify(settings: Settings, alert: Alert) -> bool:
-    """Email an alert if email is configured; True when sent. Never raises for mail trouble."""
+def notify(settings: Settings, alert: Alert) -> str | None:
+    """Email an alert if email is configured; why it could not be sent, or None.
+
+    Never raises for mail trouble, but a failed alert is logged as an error, so even
+    `-q` under cron prints it: the person it was for would otherwise never know.
+    """
     email = settings.email
     if email is None:
         log.debug("no notify.email configured; alert not sent: %s", alert.subject)
-        return False
+        return None
     try:
         password = lookup(SMTP_PASSWORD) if email.username else None
         send_email(email, render(alert), password)
     except HibobSyncError as exc:  # NotifyError, or a keyring failure from lookup
-        log.warning("alert email not sent: %s", exc)
-        return False
+        log.error("alert email not sent: %s", exc)
+        return exc.message
     log.info("alert email sent to %s", ", ".join(email.to))
-    return True
+    return None
 
 
 def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "") -> None:

@@ -237,6 +237,15 @@ class StateStore:
                 sorted(missing.items()),
             )
 
+    def add_note(self, run_id: int, note: str) -> None:
+        """Append to a recorded run's message (e.g. that its alert email was not sent)."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE runs SET message = CASE WHEN message = '' THEN ? "
+                "ELSE message || '; ' || ? END WHERE id = ?",
+                (note, note, run_id),
+            )
+
     def consecutive_failures(self, exit_codes: Sequence[int]) -> int:
         """How many of the newest runs in a row ended with one of ``exit_codes``."""
         count = 0

@@ -70,6 +70,7 @@ class _Run:
         self.coverage: set[str] | None = None
         self.applied: Applied | None = None  # filled while applying, so a failed run has it
         self.countdowns: Countdowns | None = None  # the grace windows this run kept
+        self.run_id: int | None = None  # set once the run is recorded
 
     def now(self) -> str:
         return _iso(self.clock())
@@ -193,7 +194,7 @@ class _Run:
         if self.dry_run:
             return
         good = self.summary.exit_code in (ExitCode.OK, ExitCode.PARTIAL)
-        self.store.record(
+        self.run_id = self.store.record(
             RunRecord(
                 started_at=self.summary.started_at,
                 finished_at=self.summary.finished_at,
@@ -233,8 +234,13 @@ def _settled(report: LimiterReport) -> dict[str, float]:
     return settled
 
 
-def _alert(settings: Settings, store: StateStore, summary: RunSummary) -> None:
-    """Email a person when one must act; best effort, never changes the exit code."""
+def _alert(settings: Settings, run: _Run, summary: RunSummary) -> None:
+    """Email a person when one must act; best effort, never changes the exit code.
+
+    An alert that could not be sent is noted on the run in the history, so `history` and
+    `status` show that nobody was told.
+    """
+    store = run.store
     code = int(summary.exit_code)
     failures = store.consecutive_failures([code]) if code == ExitCode.UNAVAILABLE else 1
     alert = notify.alert_for(
@@ -244,8 +250,14 @@ def _alert(settings: Settings, store: StateStore, summary: RunSummary) -> None:
         consecutive_failures=failures,
         alert_after=settings.alert_after_failed_runs,
     )
-    if alert is not None:
-        notify.notify(settings, alert)
+    if alert is None:
+        return
+    problem = notify.notify(settings, alert)
+    if problem and run.run_id is not None:
+        try:
+            store.add_note(run.run_id, f"alert email not sent: {problem}")
+        except HibobSyncError as exc:
+            log.warning("could not note the failed alert in the history: %s", exc.message)
 
 
 def run_sync(
@@ -285,11 +297,11 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
             _record_quietly(run)
             _write_metrics(settings, run.summary)
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
-            _alert(settings, run.store, run.summary)
+            _alert(settings, run, run.summary)
             raise
         run.record()
         _write_metrics(settings, summary)
-        _alert(settings, run.store, summary)  # exit 1: new problems only (problems.py)
+        _alert(settings, run, summary)  # exit 1: new problems only (problems.py)
         # The run finished: exit 1 (some employees named in the summary) is still a
         # completed run, and the healthcheck exists to notice runs that did not happen.
         event: notify.PingEvent = "success"
