@@ -280,24 +280,26 @@ def smtp_session(
         ) from exc
 
 
-def notify(settings: Settings, alert: Alert) -> str | None:
-    """Email an alert if email is configured; why it could not be sent, or None.
+def notify(settings: Settings, alert: Alert, problems: list[str] | None = None) -> bool:
+    """Email an alert if email is configured; True when sent. Never raises for mail trouble.
 
-    Never raises for mail trouble, but a failed alert is logged as an error, so even
-    `-q` under cron prints it: the person it was for would otherwise never know.
+    A failed alert is logged as an error, so even `-q` under cron prints it (the person it
+    was for would otherwise never know), and its reason is added to ``problems``.
     """
     email = settings.email
     if email is None:
         log.debug("no notify.email configured; alert not sent: %s", alert.subject)
-        return None
+        return False
     try:
         password = lookup(SMTP_PASSWORD) if email.username else None
         send_email(email, render(alert), password)
     except HibobSyncError as exc:  # NotifyError, or a keyring failure from lookup
         log.error("alert email not sent: %s", exc)
-        return exc.message
+        if problems is not None:
+            problems.append(exc.message)
+        return False
     log.info("alert email sent to %s", ", ".join(email.to))
-    return None
+    return True
 
 
 def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "") -> None:

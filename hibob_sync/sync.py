@@ -252,10 +252,11 @@ def _alert(settings: Settings, run: _Run, summary: RunSummary) -> None:
     )
     if alert is None:
         return
-    problem = notify.notify(settings, alert)
-    if problem and run.run_id is not None:
+    problems: list[str] = []
+    notify.notify(settings, alert, problems)
+    if problems and run.run_id is not None:
         try:
-            store.add_note(run.run_id, f"alert email not sent: {problem}")
+            store.add_note(run.run_id, f"alert email not sent: {problems[0]}")
         except HibobSyncError as exc:
             log.warning("could not note the failed alert in the history: %s", exc.message)
 
