@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -24,6 +25,7 @@ from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
 from hibob_sync.model import ALL_FIELDS, HITHRIVE_FIELDS, NAME_FIELDS
 
 if TYPE_CHECKING:
+    from hibob_sync.plan_file import PlanFile, PlanOutput
     from hibob_sync.summary import RunSummary
 
 log = logging.getLogger("hibob_sync")
@@ -323,49 +325,114 @@ def check(app: App, send_test_email: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "--dry-run", is_flag=True, help="Print the plan (per user, per field) and write nothing."
-)
+@click.option("--dry-run", is_flag=True, help="Print the plan (as `plan` does) and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @pass_app
 def run(app: App, dry_run: bool, as_json: bool) -> None:
     """Run the sync: read HiBob, plan, check safeguards, write to the SCIM server.
 
-    Exit 0 all in sync, 1 some employees failed (named), 65 a safeguard stopped the run,
-    69 a service stayed unavailable, 75 another run holds the lock, 77 credentials or
-    permissions, 78 config or mapping.
+    Exit 0 all in sync (or only employees already named by the last run left out), 1 new
+    employees could not be synced (named), 65 a safeguard stopped the run, 69 a service
+    stayed unavailable, 75 another run holds the lock, 77 credentials or permissions, 78
+    config or mapping.
     """
+    if dry_run:
+        _show_plan(app, as_json=as_json)
+    _sync(app, as_json=as_json)
+
+
+@cli.command("plan")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the plan file (JSON, mode 0600) that `apply` takes.",
+)
+@click.option(
+    "--expires", default="24h", show_default=True, help="How long the plan file is valid."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@pass_app
+def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> None:
+    """Print what `run` would do, per user and field, and every safeguard it would trip.
+
+    Writes nothing to HiThrive. Exit 0 when `run` would go ahead, 65 when a safeguard would
+    stop it: then review the plan, save it with -o FILE and carry it out with `apply FILE`.
+    """
+    from hibob_sync.durations import EXAMPLES, parse_duration
+    from hibob_sync.plan_file import PlanOutput
+
+    try:
+        valid = parse_duration(expires)
+    except ValueError:
+        raise click.BadParameter(f"expected {EXAMPLES}", param_hint="--expires") from None
+    _show_plan(app, as_json=as_json, out=PlanOutput(output, valid) if output else None)
+
+
+@cli.command("apply")
+@click.argument("plan_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+@pass_app
+def apply_command(app: App, plan_file: Path, as_json: bool) -> None:
+    """Carry out exactly the reviewed plan in FILE (made by `plan -o FILE`).
+
+    Re-reads HiBob and HiThrive first and refuses the whole plan (65, nothing written) if it
+    expired, was made for another config or target, or any of its users moved since. Goes
+    past the safeguards the plan tripped: the review is the override.
+    """
+    from hibob_sync.plan_file import load_plan_file
+
+    _sync(app, as_json=as_json, reviewed=load_plan_file(plan_file))
+
+
+def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoReturn:
+    from hibob_sync import report
+    from hibob_sync.plan_report import plan_file_note, review_json, review_text
+    from hibob_sync.sync import run_sync
+
+    settings, mapping = app.settings(), app.mapping()
+    try:
+        summary = run_sync(
+            settings, mapping, dry_run=True, http=app.http, plan_out=out, clock=app.env.clock
+        )
+    except HibobSyncError as exc:
+        if as_json and exc.summary is not None:  # scripts get a document for every outcome
+            click.echo(report.summary_json(exc.summary))
+        raise
+    click.echo(review_json(summary) if as_json else review_text(summary))
+    if out is not None:
+        click.echo(plan_file_note(out.path), err=True)
+    click.get_current_context().exit(int(summary.exit_code))
+
+
+def _sync(app: App, *, as_json: bool, reviewed: PlanFile | None = None) -> NoReturn:
     from hibob_sync import report
     from hibob_sync.sync import run_sync
 
-    settings = app.settings()
-    mapping = app.mapping()
+    settings, mapping = app.settings(), app.mapping()
     try:
         with _progress(app) as progress:
             summary = run_sync(
                 settings,
                 mapping,
-                dry_run=dry_run,
                 http=app.http,
                 progress=progress,
+                reviewed=reviewed,
                 clock=app.env.clock,
             )
     except HibobSyncError as exc:
         if as_json and exc.summary is not None:  # scripts get a summary for every outcome
             click.echo(report.summary_json(exc.summary))
         raise
-    if dry_run and summary.plan is not None and not as_json:
-        click.echo(report.plan_text(summary.plan))
     if as_json:
         click.echo(report.summary_json(summary))
-    elif dry_run:
-        click.echo(report.summary_text(summary))
+    elif reviewed is not None:  # the admin is at the terminal: say what was done
+        click.echo(f"{summary.message}\n{report.summary_text(summary)}")
     elif summary.exit_code != ExitCode.OK or _names_someone(app, summary):
         levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
         level = levels.get(int(summary.exit_code), "ERROR")
         _err(report.summary_text(summary), level)
-    ctx = click.get_current_context()
-    ctx.exit(int(summary.exit_code))
+    click.get_current_context().exit(int(summary.exit_code))
 
 
 def _names_someone(app: App, summary: RunSummary) -> bool:

@@ -73,6 +73,7 @@ class Settings:
     leavers: str = "deactivate"
     future_hires: str = "create_inactive"  # spec "Who is active": or "skip" (wait for day one)
     max_deactivations: Limit = Limit(10, True)
+    max_changes: Limit = Limit(25, True)  # one field changing for more managed users than this
     state_path: Path = field(default_factory=lambda: Path(DEFAULT_STATE_PATH).expanduser())
     concurrency: int = DEFAULT_CEILING  # the most SCIM requests in flight; the limiter adapts below
     timeout: float = 120.0
@@ -236,12 +237,12 @@ def _path(reader: _Reader, name: str, base: Path, default: str | None) -> Path |
     return path if path.is_absolute() else base / path
 
 
-def _limit(reader: _Reader, name: str) -> Limit:
+def _limit(reader: _Reader, name: str, default: str = "10%") -> Limit:
     raw = reader.get(
         name,
         lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str),
         "a count (e.g. 25) or a percentage (e.g. 10%)",
-        "10%",
+        default,
     )
     expected = "a count (e.g. 25) or a percentage (e.g. 10%)"
     if isinstance(raw, int):
@@ -361,6 +362,7 @@ def load_settings(path: Path | None) -> Settings:
         "create_inactive",
     )
     limit = _limit(sync, "max_deactivations")
+    max_changes = _limit(sync, "max_changes", "25%")
     state_path = _path(sync, "state_path", base, DEFAULT_STATE_PATH)
     concurrency = sync.integer("concurrency", DEFAULT_CEILING, minimum=1)
     timeout = sync.number("timeout", 120.0)
@@ -390,6 +392,7 @@ def load_settings(path: Path | None) -> Settings:
         leavers=leavers,
         future_hires=future_hires,
         max_deactivations=limit,
+        max_changes=max_changes,
         state_path=state_path or Path(DEFAULT_STATE_PATH).expanduser(),
         concurrency=concurrency,
         timeout=timeout,

@@ -83,3 +83,4 @@ class ScimUser:
     active: bool
     values: dict[str, Value] = field(default_factory=dict)
     resource: dict[str, object] = field(default_factory=dict, repr=False)
+    version: str | None = None  # meta.version, where the server gives one (a plan file's check)

@@ -52,11 +52,11 @@ class Alert:
 # Template lines stay under 76 characters so mail clients show them unbroken.
 _SAFEGUARD_TODO = (
     "Nothing is synced until this is resolved.\n"
-    "1. Review the plan: `hibob-sync run --dry-run` shows what the next run\n"
-    "   would change.\n"
-    "2. If the deactivations are expected (a planned reorganisation, say),\n"
-    "   raise `sync.max_deactivations` in config.yaml; otherwise fix the\n"
-    "   data in HiBob.\n"
+    "1. Review the plan: `hibob-sync plan` shows what the next run would\n"
+    "   change and every safeguard it trips (`run --dry-run` prints the same).\n"
+    "2. If the changes are right (a planned reorganisation, say), save the\n"
+    "   plan with `hibob-sync plan -o plan.json`, check it, and carry it out\n"
+    "   with `hibob-sync apply plan.json`. Otherwise fix the data in HiBob.\n"
     "3. If a mapped HiBob field is gone, fix the mapping with `hibob-sync map`\n"
     "   and check it with `hibob-sync map validate`."
 )

@@ -2,16 +2,20 @@
 
 Each one stops the run with exit 65 (or 77 for a permission that was never there) and says
 why and how to proceed. They exist because the cheapest mistake in an HR sync is a silent
-mass change: everyone deactivated after a scope change, or a field blanked for everyone
-after a permission was lost.
+mass change: everyone deactivated after a scope change, a field blanked for everyone after a
+permission was lost, or one field rewritten for everyone by a rename or a parser bug.
+
+`run` stops at the first; `plan` evaluates them all (``tripped``) so the admin sees every
+one with its numbers, and `apply` of a reviewed plan goes past those it names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 from hibob_sync.config import Limit
-from hibob_sync.errors import ConfigError, PermissionMissingError, SafeguardError
+from hibob_sync.errors import ConfigError, ExitCode, PermissionMissingError, SafeguardError
 from hibob_sync.fetch import HibobData
 from hibob_sync.hibob import HibobEmployee, MissingField
 from hibob_sync.mapping import FieldMapping
@@ -74,6 +78,89 @@ def check_coverage(
     )
 
 
+REVIEW_HINT = (
+    "review the plan with `hibob-sync plan`; if it is right (e.g. a reorganisation), save it "
+    "with `hibob-sync plan -o plan.json` and carry it out with `hibob-sync apply plan.json`"
+)
+MIN_CHANGES = 10  # the mass-change breaker never trips for fewer users than this
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Tripped:
+    """A safeguard that would stop the run: which one, and what it says (with its numbers)."""
+
+    safeguard: str  # e.g. "sync.max_changes (job_title)"
+    message: str
+    hint: str | None = None
+
+    def error(self) -> SafeguardError:
+        return SafeguardError(self.message, hint=self.hint)
+
+
+def tripped(name: str, check: Callable[[], None]) -> list[Tripped]:
+    """Run a check that raises SafeguardError; what it would stop, as data (none: [])."""
+    try:
+        check()
+    except SafeguardError as exc:
+        return [Tripped(name, exc.message, exc.hint)]
+    return []
+
+
+def plan_safeguards(plan: Plan, max_deactivations: Limit, max_changes: Limit) -> list[Tripped]:
+    """Every safeguard on the plan that trips, all of them (not only the first)."""
+    found = tripped("sync.max_deactivations", lambda: check_deactivations(plan, max_deactivations))
+    return found + check_changes(plan, max_changes)
+
+
+def plan_verdict(found: Sequence[Tripped]) -> tuple[ExitCode, str]:
+    """`plan`'s exit: 0 when `run` would go ahead, 65 (saying why) when it would stop."""
+    if not found:
+        return ExitCode.OK, ""
+    return ExitCode.SAFEGUARD, stop(found).message
+
+
+def stop(found: Sequence[Tripped]) -> SafeguardError:
+    """One error for `run` that names every safeguard that tripped."""
+    if len(found) == 1:
+        return found[0].error()
+    return SafeguardError(
+        f"{len(found)} safeguards stopped the run: "
+        + " ALSO: ".join(item.message for item in found),
+        hint=REVIEW_HINT,
+    )
+
+
+def check_changes(plan: Plan, limit: Limit) -> list[Tripped]:
+    """The mass-change breaker: one field changing for more managed users than allowed.
+
+    Creates do not count (a first sync sets every field); deactivations have no field
+    changes. Examples name users by email only, never values.
+    """
+    changed: dict[str, list[str]] = {}
+    for action in plan.actions:
+        if action.kind == "create":
+            continue
+        for name in action.changes:
+            changed.setdefault(name, []).append(action.email)
+    allowed = max(limit.allowed(plan.managed_active), MIN_CHANGES - 1)
+    found = []
+    for name, emails in changed.items():
+        if len(emails) > allowed:
+            examples = ", ".join(sorted(emails)[:EXAMPLES])
+            found.append(
+                Tripped(
+                    f"sync.max_changes ({name})",
+                    f"{name} would change for {len(emails)} of {plan.managed_active} managed "
+                    f"users, more than sync.max_changes ({limit}, i.e. {allowed}) allows "
+                    f"(e.g. {examples}); nothing was written",
+                    "a HiBob-side rename, a permission change or a mapping change can rewrite "
+                    "a field for everyone; " + REVIEW_HINT,
+                )
+            )
+    return found
+
+
 def check_deactivations(plan: Plan, limit: Limit) -> None:
     """More deactivations than sync.max_deactivations allows.
 
@@ -95,8 +182,7 @@ def check_deactivations(plan: Plan, limit: Limit) -> None:
             f"the run would deactivate {count} of {plan.managed_active} managed users{waiting}, "
             f"more than sync.max_deactivations ({limit}, i.e. {allowed}) allows; nothing was "
             "written",
-            hint="review the plan with `hibob-sync run --dry-run`; if it is right (e.g. a "
-            "reorganisation), raise sync.max_deactivations for one run",
+            hint=REVIEW_HINT,
         )
 
 

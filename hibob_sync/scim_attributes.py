@@ -240,6 +240,8 @@ def from_resource(
         return None
     external_id = get_ci(resource, "externalId")
     active = get_ci(resource, "active")
+    meta = get_ci(resource, "meta")
+    version = get_ci(meta, "version") if isinstance(meta, Mapping) else None
     return ScimUser(
         id=user_id,
         user_name=str(get_ci(resource, "userName") or ""),
@@ -247,6 +249,7 @@ def from_resource(
         active=active is not False and str(active).lower() != "false",
         values=read_values(resource, where),
         resource=copy.deepcopy(dict(resource)) if keep else {},
+        version=str(version) if version not in (None, "") else None,
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from hibob_sync.errors import ExitCode
 from hibob_sync.model import Failure, ScimUser
 from hibob_sync.plan import Plan
+from hibob_sync.safeguards import Tripped
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RunSummary:
     dialect: list[str] = field(default_factory=list)  # how the SCIM server takes updates
     recoveries: int = 0  # users whose update needed another form this run
     concurrency: dict[str, float] | None = None  # where the SCIM limiter settled
+    tripped: list[Tripped] = field(default_factory=list)  # safeguards the plan would trip
 
     @property
     def outcome(self) -> str:

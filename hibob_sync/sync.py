@@ -18,6 +18,7 @@ from hibob_sync.clients import hibob_client, neutral_http, require_scim_url, sci
 from hibob_sync.config import Settings
 from hibob_sync.errors import ExitCode, HibobSyncError, LockedError
 from hibob_sync.fetch import fetch_hibob
+from hibob_sync.hibob import HibobEmployee
 from hibob_sync.http import HttpSettings
 from hibob_sync.limiter import LimiterReport
 from hibob_sync.lock import run_lock
@@ -25,9 +26,18 @@ from hibob_sync.mapping import FieldMapping
 from hibob_sync.metrics import record_metrics
 from hibob_sync.model import Failure, ScimUser
 from hibob_sync.plan import ACTION_KINDS, Plan, make_plan
+from hibob_sync.plan_file import PlanFile, PlanOutput, applied_message, check_applicable, write
 from hibob_sync.problems import verdict
 from hibob_sync.profiles import build_profiles
-from hibob_sync.safeguards import check_deactivations, check_fetched, check_targets
+from hibob_sync.replay import replay
+from hibob_sync.safeguards import (
+    check_fetched,
+    check_targets,
+    plan_safeguards,
+    plan_verdict,
+    stop,
+    tripped,
+)
 from hibob_sync.scim_dialect import Dialect, describe
 from hibob_sync.scim_values import semantics
 from hibob_sync.scim_writes import ScimWriter
@@ -56,7 +66,11 @@ class _Run:
         http: HttpSettings | None,
         progress: Progress | None,
         clock: Callable[[], float] | None = None,
+        plan_out: PlanOutput | None = None,
+        reviewed: PlanFile | None = None,
     ) -> None:
+        self.plan_out = plan_out  # `plan -o`: write the plan file
+        self.reviewed = reviewed  # `apply`: carry out this reviewed plan, or refuse it
         self.settings = settings
         self.mapping = mapping
         self.dry_run = dry_run
@@ -77,6 +91,8 @@ class _Run:
 
     def execute(self) -> RunSummary:
         scim_url = require_scim_url(self.settings)
+        if self.reviewed is not None:
+            check_applicable(self.reviewed, self.settings, self.mapping, self._when())
         hibob_login = credentials.hibob_credentials()
         scim_token = credentials.scim_token()
         last_good = (
@@ -87,7 +103,10 @@ class _Run:
 
         with hibob_client(self.settings, hibob_login, self.http) as hibob:
             fetched = fetch_hibob(hibob, self.mapping)
-        check_fetched(fetched, self.mapping, last_good)
+        # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
+        found = tripped("HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good))
+        if found and not (self.dry_run or self.reviewed):
+            raise found[0].error()
         self.coverage = fetched.coverage
 
         known = not self.dry_run or self.settings.state_path.exists()
@@ -118,15 +137,23 @@ class _Run:
             self.summary.plan = plan
             self.summary.users = users
             self.summary.warnings = list(plan.warnings) + profiles.cleaned
-            check_deactivations(plan, self.settings.max_deactivations)
+            found += plan_safeguards(
+                plan, self.settings.max_deactivations, self.settings.max_changes
+            )
+            self.summary.tripped = found
             if self.dry_run:
                 self.summary.counts = _with_cleaned(plan.counts(), profiles.cleaned)
-                self.summary.failures = list(plan.rejected)
-                return self._judge()
+                return self._planned(plan, fetched.employees)
+            todo, done_before = plan, 0
+            if self.reviewed is not None:
+                replayed = replay(self.reviewed, fetched.employees, users)
+                todo, done_before = replayed.plan, replayed.already_done
+            elif found:
+                raise stop(found)
             self.store.set_missing(countdowns.missing)  # past the safeguards: they count
             self.countdowns = countdowns
             try:
-                applied = self._apply(ScimWriter(scim, dialect), plan, users)
+                applied = self._apply(ScimWriter(scim, dialect), todo, users)
             finally:  # what the server took is worth keeping even from a run that stopped
                 self.store.remember_dialect(scim_url, dialect.forms, self.now())
             self.summary.concurrency = _settled(scim.limiter.report())
@@ -136,7 +163,22 @@ class _Run:
         self.summary.counts = _with_cleaned(self._counts(plan, applied), profiles.cleaned)
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
-        return self._judge()
+        self._judge()
+        if self.reviewed is not None:
+            self.summary.message = applied_message(self.reviewed, done_before, self.summary.message)
+        return self.summary
+
+    def _planned(self, plan: Plan, employees: list[HibobEmployee]) -> RunSummary:
+        """`plan`: the plan file if asked for; exit 65 when `run` would stop, else 0."""
+        self.summary.failures = list(plan.rejected)
+        found = self.summary.tripped
+        if self.plan_out is not None:
+            write(self.plan_out, plan, found, employees, self.settings, self.mapping, self._when())
+        self._judge()  # names old problems with their date, as `run` would
+        return self._finish(*plan_verdict(found))
+
+    def _when(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
 
     def _judge(self) -> RunSummary:
         """Exit 1 only for problems the last finished run did not have (problems.py)."""
@@ -269,13 +311,27 @@ def run_sync(
     http: HttpSettings | None = None,
     progress: Progress | None = None,
     clock: Callable[[], float] | None = None,
+    plan_out: PlanOutput | None = None,
+    reviewed: PlanFile | None = None,
 ) -> RunSummary:
     """Run the sync once. Returns the summary; raises the HibobSyncError that stopped it.
 
-    Runs that end in an error are recorded and alerted too, then the error is re-raised
-    carrying the run's summary (``exc.summary``), so `run --json` shows what it had done.
+    ``dry_run`` is `plan`: every safeguard evaluated, exit 0 or 65, nothing written, no lock;
+    ``plan_out`` also writes the plan file. ``reviewed`` is `apply`: that plan file carried
+    out past its safeguards, or refused (65). Runs that end in an error are recorded and
+    alerted too, then the error is re-raised carrying the run's summary (``exc.summary``),
+    so `run --json` shows what it had done.
     """
-    run = _Run(settings, mapping, dry_run=dry_run, http=http, progress=progress, clock=clock)
+    run = _Run(
+        settings,
+        mapping,
+        dry_run=dry_run,
+        http=http,
+        progress=progress,
+        plan_out=plan_out,
+        reviewed=reviewed,
+        clock=clock,
+    )
     try:
         return _run_once(run, settings, neutral_http(settings, http))
     except HibobSyncError as exc:
@@ -298,7 +354,8 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
             _record_quietly(run)
             _write_metrics(settings, run.summary)
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
-            _alert(settings, run, run.summary)
+            if not (run.reviewed and exc.exit_code == ExitCode.SAFEGUARD):  # the admin is there
+                _alert(settings, run, run.summary)
             raise
         run.record()
         _write_metrics(settings, summary)

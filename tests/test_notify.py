@@ -92,7 +92,7 @@ def test_alert_policy(code: int, failures: int, after: int, alerts: bool) -> Non
         (
             65,
             "safeguard stopped the sync (action needed)",
-            ["hibob-sync run --dry-run", "sync.max_deactivations", "fix the data in HiBob"],
+            ["hibob-sync plan -o plan.json", "hibob-sync apply plan.json", "fix the data in HiBob"],
         ),
         (
             77,
