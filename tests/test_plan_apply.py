@@ -39,7 +39,11 @@ def plain_employees(env: SyncEnv, count: int) -> list[str]:
         for i in company.ids()
     }
     awkward = {i for ids in company.awkward.values() for i in ids}
-    ids = [i for i in sorted(expected_users(env)) if i not in managers | awkward]
+    ids = [
+        i
+        for i in sorted(expected_users(env))
+        if i not in managers | awkward and company.get(i)["internal.lifecycleStatus"] == "Employed"
+    ]
     assert len(ids) >= count
     return ids[:count]
 
@@ -142,9 +146,11 @@ def test_plan_escapes_control_characters_in_hr_values(sync_env: SyncEnv) -> None
     json_text = sync_env.cli("plan", "--json").stdout
     for output in (text, json_text):
         assert "\x1b" not in output and "\u202e" not in output
-    assert "Ops\\x1b[2J\\x1b[31m\\u202eevil" in text
+    # Control characters never reach HiThrive (safe_text.cleaned); the bidi override is shown
+    # escaped in the text and carried, JSON-escaped, in the JSON.
+    assert "Ops[2J[31m\\u202eevil" in text
     [action] = json.loads(json_text)["actions"]
-    assert hostile in action["changes"]["teams"]["after"]  # JSON carries it exactly, escaped
+    assert "Ops[2J[31m\u202eevil" in action["changes"]["teams"]["after"]
 
 
 # -- the mass-change breaker ---------------------------------------------------------------------
