@@ -23,9 +23,10 @@ per round (the other answers of the same burst were sent before the cut). A 429,
 with Retry-After, also pauses every request: the gate stays shut until each throttled request
 has waited its own Retry-After in http.send's retry policy and goes again. And since a
 rate-limited API counts requests per time window, not in flight, a 429 also sets a pace: the
-rate the server let through in the last second, x 0.95. Without it the limit would re-grow and
-hit the cap once per window, and each hit costs every writer a whole Retry-After pause. The
-pace rises 2% after each 10 s without a 429, to find a cap that was raised.
+rate of that kind of request the server let through in the last second, x 0.95. Without it
+the limit would re-grow and hit the cap once per window, and each hit costs every writer a
+whole Retry-After pause. The pace rises 2% after each 10 s without a 429, to find a cap that
+was raised.
 
 `Controller` is the pure logic (time is passed in; tests drive it with a made-up clock);
 `Limiter` wraps it for threads.
@@ -111,7 +112,7 @@ class Controller:
     _resumed_at: float = -math.inf
     _next_send: float = -math.inf
     _pace_since: float = 0.0
-    _delivered: deque[float] = field(default_factory=deque)
+    _delivered: deque[tuple[float, str]] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         ceiling = max(1, self.settings.ceiling)
@@ -159,8 +160,8 @@ class Controller:
                 self._owners.add(ticket.call)
             self._overload(ticket, now, "429" if status == 429 else f"{status or 'no answer'}")
             return
-        self._delivered.append(now)
-        while self._delivered and self._delivered[0] < now - self.settings.pace_window:
+        self._delivered.append((now, ticket.kind))
+        while self._delivered and self._delivered[0][0] < now - self.settings.pace_window:
             self._delivered.popleft()
         if self.pace is not None and now - self._pace_since >= self.settings.pace_probe_after:
             self.pace *= 1.0 + self.settings.pace_probe_step
@@ -185,13 +186,14 @@ class Controller:
         self.slow_start = False
         self._round = _Round()
         if reason == "429":
-            self._learn_pace(now)
+            self._learn_pace(ticket.kind, now)
         self._note(now, reason)
 
-    def _learn_pace(self, now: float) -> None:
-        """The rate the server let through in the last window (since the last pause), x margin."""
+    def _learn_pace(self, kind: str, now: float) -> None:
+        """The rate of this kind of request the server let through in the last window (since
+        the last pause), x margin. Of this kind: a cap on writes says nothing about reads."""
         since = max(now - self.settings.pace_window, self._resumed_at)
-        answers = sum(1 for t in self._delivered if t >= since)
+        answers = sum(1 for t, k in self._delivered if t >= since and k == kind)
         if answers < self.settings.pace_min_answers:
             return
         rate = answers / self.settings.pace_window

@@ -186,6 +186,16 @@ def test_the_pace_rises_after_quiet_seconds_and_falls_on_each_429() -> None:
     assert c.pace == pytest.approx(30 * 0.95)
 
 
+def test_the_pace_counts_the_kind_of_request_that_was_refused() -> None:
+    c = controller(ceiling=64)
+    now = 0.0
+    for n in range(20):  # discovery and list pages just before the writes
+        c.release(acquire(c, now, call=n, kind="GET /Users"), now + 0.001, 200, wait=False)
+        now += 0.01
+    now = throttle_after(c, 30, now, call=100)
+    assert c.pace == pytest.approx(30 * 0.95)
+
+
 def test_few_answers_say_nothing_of_a_rate() -> None:
     c = controller()
     c.release(acquire(c, 0.0, call=1), 0.02, 201, wait=False)
