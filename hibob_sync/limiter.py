@@ -276,7 +276,8 @@ class Limiter:
             c = self._controller
             # Never above what was used: a short night never reached its limit.
             settled = min(c.settled, c.peak) if c.peak else c.settled
-            return LimiterReport(settled, c.peak, self.ceiling, c.pace, list(c.trace))
+            elapsed = self._clock() - c.start
+            return LimiterReport(settled, c.peak, self.ceiling, c.pace, list(c.trace), elapsed)
 
     # -- used by Call -------------------------------------------------------------------------
 
@@ -327,6 +328,7 @@ class LimiterReport:
     ceiling: int
     pace: float | None
     trace: list[TracePoint]
+    elapsed: float = 0.0  # seconds since the limiter (the SCIM client) started
 
 
 class Call:

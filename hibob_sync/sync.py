@@ -260,10 +260,11 @@ class _Run:
 def _settled(report: LimiterReport) -> dict[str, float]:
     """The SCIM limiter's outcome, logged (-v) and kept for the summary."""
     log.info(
-        "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d)%s",
+        "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d) after %.1fs%s",
         report.settled,
         report.peak,
         report.ceiling,
+        report.elapsed,
         f"; paced at {report.pace:.1f} requests/s after 429 answers" if report.pace else "",
     )
     settled: dict[str, float] = {
