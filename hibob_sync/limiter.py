@@ -11,9 +11,9 @@ ceiling and push latency towards timeouts. Latency is the signal every server gi
 Little's law (in flight = throughput x latency), while more requests in flight still buy
 throughput the latency stays flat, and once the server is saturated each extra request only
 waits, so "latency rises" and "throughput stops rising" are the same observation. The limit
-grows while the round's latency stays within `tolerance` x the no-load latency (the fastest
-answer seen, per kind of request: a list page and a PATCH cost different amounts) and shrinks
-in proportion when it goes above (never by more than half). A tolerance (2x) rather than
+grows while the round's median latency stays within `tolerance` x the no-load latency (the
+fastest answer seen, per kind of request: a list page and a PATCH cost different amounts)
+and shrinks in proportion when it goes above (never by more than half). A tolerance (2x) rather than
 Vegas's few-requests queue target, because a nightly batch wants throughput, not a low tail
 latency: twice the no-load latency means the server's queue holds about as much as the
 network, which keeps it busy without letting the queue grow without bound.
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import threading
 import time
 from collections import deque
@@ -86,8 +87,7 @@ class TracePoint:
 
 @dataclass
 class _Round:
-    answers: int = 0
-    ratio_sum: float = 0.0
+    ratios: list[float] = field(default_factory=list)  # latency / no-load latency, per answer
     busy: bool = False  # the limit was reached at some point: growing it is justified
 
 
@@ -208,14 +208,14 @@ class Controller:
         base = self._baseline.get(ticket.kind)
         if base is None or rtt < base:
             base = self._baseline[ticket.kind] = rtt
-        self._round.answers += 1
-        self._round.ratio_sum += rtt / base
-        if self._round.answers >= self.current:
+        self._round.ratios.append(rtt / base)
+        if len(self._round.ratios) >= self.current:
             self._end_round(now)
 
     def _end_round(self, now: float) -> None:
         done, self._round = self._round, _Round()
-        ratio = done.ratio_sum / done.answers
+        # The median: one answer delayed by a pause elsewhere (a GC, a busy core) is noise.
+        ratio = statistics.median(done.ratios)
         settings = self.settings
         if ratio > settings.tolerance:
             if self.current <= 1:
