@@ -25,8 +25,9 @@ has waited its own Retry-After in http.send's retry policy and goes again. And s
 rate-limited API counts requests per time window, not in flight, a 429 also sets a pace: the
 rate of that kind of request the server let through in the last second, x 0.95. Without it
 the limit would re-grow and hit the cap once per window, and each hit costs every writer a
-whole Retry-After pause. The pace rises 2% after each 10 s without a 429, to find a cap that
-was raised.
+whole Retry-After pause. A count over the last second can span two of the server's fixed
+windows (up to twice the cap), so a 429 while already paced cuts harder (x 0.85). The pace
+rises 2% after each 10 s without a 429, to find a cap that was raised.
 
 `Controller` is the pure logic (time is passed in; tests drive it with a made-up clock);
 `Limiter` wraps it for threads.
@@ -60,6 +61,7 @@ class LimiterSettings:
     backoff: float = 0.5  # multiplicative decrease on 429 / 5xx / dropped connection
     pace_window: float = 1.0  # seconds of delivered answers a 429 measures the pace over
     pace_margin: float = 0.95
+    pace_backoff: float = 0.85  # a 429 while already paced
     pace_min_answers: int = 5  # fewer answers than this in the window say nothing of a rate
     pace_probe_after: float = 10.0  # seconds without a 429 before the pace rises
     pace_probe_step: float = 0.02
@@ -197,8 +199,10 @@ class Controller:
         if answers < self.settings.pace_min_answers:
             return
         rate = answers / self.settings.pace_window
-        self.pace = min(rate, self.pace if self.pace is not None else math.inf)
-        self.pace *= self.settings.pace_margin
+        if self.pace is None:
+            self.pace = rate * self.settings.pace_margin
+        else:  # the pace was still too fast: the count may have spanned two of its windows
+            self.pace = min(rate, self.pace) * self.settings.pace_backoff
         self._pace_since = now
 
     def _sample(self, ticket: Ticket, now: float) -> None:
