@@ -26,8 +26,8 @@ rate-limited API counts requests per time window, not in flight, a 429 also sets
 rate of that kind of request the server let through in the last second, x 0.95. Without it
 the limit would re-grow and hit the cap once per window, and each hit costs every writer a
 whole Retry-After pause. A count over the last second can span two of the server's fixed
-windows (up to twice the cap), so a 429 while already paced cuts harder (x 0.85). The pace
-rises 2% after each 10 s without a 429, to find a cap that was raised.
+windows (up to twice the cap), so a 429 while already paced cuts the pace by at least 15%.
+The pace rises 2% after each 10 s without a 429, to find a cap that was raised.
 
 `Controller` is the pure logic (time is passed in; tests drive it with a made-up clock);
 `Limiter` wraps it for threads.
@@ -199,10 +199,10 @@ class Controller:
         if answers < self.settings.pace_min_answers:
             return
         rate = answers / self.settings.pace_window
-        if self.pace is None:
-            self.pace = rate * self.settings.pace_margin
-        else:  # the pace was still too fast: the count may have spanned two of its windows
-            self.pace = min(rate, self.pace) * self.settings.pace_backoff
+        pace = rate * self.settings.pace_margin
+        if self.pace is not None:  # still too fast: the count may span two of its windows
+            pace = min(pace, self.pace * self.settings.pace_backoff)
+        self.pace = pace
         self._pace_since = now
 
     def _sample(self, ticket: Ticket, now: float) -> None:

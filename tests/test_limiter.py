@@ -183,7 +183,9 @@ def test_the_pace_rises_after_quiet_seconds_and_falls_on_each_429() -> None:
     c.release(acquire(c, now + 10.0), now + 10.0, 201, wait=False)
     assert c.pace == pytest.approx(38.0 * 1.02)  # probing for a raised cap
     throttle_after(c, 30, now + 20.0, call=100)  # a cap that now bites harder
-    assert c.pace == pytest.approx(30 * 0.85)  # paced and still refused: a harder cut
+    assert c.pace == pytest.approx(30 * 0.95)
+    throttle_after(c, 28, now + 40.0, call=200)  # refused at the pace: the count misled
+    assert c.pace == pytest.approx(30 * 0.95 * 0.85)  # paced and refused: at least 15% less
 
 
 def test_the_pace_counts_the_kind_of_request_that_was_refused() -> None:
