@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings
+from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings, user_config_dir
 from hibob_sync.errors import ConfigError
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, load_mapping
@@ -60,8 +60,10 @@ class App:
         if self._settings is None:
             path = self.config_path
             if path is None and required:
+                # The folder actually searched ($XDG_CONFIG_HOME honoured), not a fixed ~/.config.
                 raise ConfigError(
-                    "no config file: looked for ./config.yaml and ~/.config/hibob-sync/config.yaml",
+                    "no config file: looked for ./config.yaml and "
+                    f"{user_config_dir() / 'config.yaml'}",
                     hint="copy config.example.yaml to config.yaml, "
                     f"or pass --config / set {CONFIG_ENV}",
                 )

@@ -130,6 +130,21 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert_config_error(result.output, result.exit_code, "nope.yaml", "does not exist")
 
 
+def test_no_config_names_the_folders_searched(isolated_home: Path) -> None:
+    # XDG_CONFIG_HOME (conftest: HOME/config) is where the user config dir is, not ~/.config
+    result = run_cli("run")
+    assert_config_error(
+        result.output, result.exit_code, "./config.yaml", str(isolated_home / "config")
+    )
+    assert "~/.config" not in result.output
+
+
+def test_config_found_in_user_config_dir(isolated_home: Path) -> None:
+    write(isolated_home / "config" / "hibob-sync" / "config.yaml", "bogus: 1\n")
+    result = run_cli("map", "show")
+    assert_config_error(result.output, result.exit_code, "hibob-sync/config.yaml", "bogus")
+
+
 def test_config_from_env_var(tmp_path: Path) -> None:
     config = write(tmp_path / "cfg" / "config.yaml", "bogus: 1\n")
     result = run_cli("map", "show", env={"HIBOB_SYNC_CONFIG": str(config)})
