@@ -40,6 +40,7 @@ _OUTCOMES: dict[ExitCode, str] = {
     ExitCode.LOCKED: "locked",
     ExitCode.NO_PERMISSION: "credentials or permission",
     ExitCode.CONFIG: "configuration",
+    ExitCode.INTERRUPTED: "interrupted",
 }
 
 
@@ -130,6 +131,12 @@ class NotifyError(HibobSyncError):
 
     Alerts are best effort: the run logs this and keeps its own exit code.
     """
+
+
+class InterruptedRun(HibobSyncError):
+    """Ctrl-C stopped a run: it is recorded (it may have written), then the interrupt goes on."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class SafeguardError(HibobSyncError):

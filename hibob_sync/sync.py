@@ -16,7 +16,7 @@ from hibob_sync import credentials, notify
 from hibob_sync.apply import Applied, apply_plan
 from hibob_sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
 from hibob_sync.config import Settings
-from hibob_sync.errors import ExitCode, HibobSyncError, LockedError
+from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError
 from hibob_sync.fetch import fetch_hibob
 from hibob_sync.hibob import HibobEmployee
 from hibob_sync.http import HttpSettings
@@ -357,6 +357,11 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
             if not (run.reviewed and exc.exit_code == ExitCode.SAFEGUARD):  # the admin is there
                 _alert(settings, run, run.summary)
+            raise
+        except KeyboardInterrupt:  # history and status must show a run that may have written
+            run.stopped_by(InterruptedRun("interrupted (Ctrl-C) before the run finished"))
+            _record_quietly(run)
+            _write_metrics(settings, run.summary)
             raise
         run.record()
         _write_metrics(settings, summary)

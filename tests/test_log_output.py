@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -111,6 +112,13 @@ def test_ctrl_c_exits_130(tmp_path: Path, silent_server: tuple[socket.socket, in
     assert proc.returncode == 130, stderr
     assert b"Interrupted." in stderr
     assert b"Traceback" not in stderr
+    # The interrupted run is in the history (it may have written) and status sees it.
+    history = run_cli("--config", str(config), "history", "--json")
+    [last] = json.loads(history.stdout)
+    assert (last["exit_code"], last["outcome"]) == (130, "interrupted")
+    status = run_cli("--config", str(config), "status")
+    assert status.exit_code == 2, status.output  # CRITICAL: no good run at all
+    assert "exit 130 (interrupted)" in status.stdout
 
 
 def test_hibob_base_url_answering_404_is_a_config_error(sync_env: SyncEnv) -> None:
