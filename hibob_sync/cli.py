@@ -486,7 +486,18 @@ def history(app: App, limit: int, as_json: bool) -> None:
     click.echo(report.history_json(runs) if as_json else report.history_text(runs))
 
 
-@cli.command()
+class _PluginCommand(click.Command):
+    """status: its usage errors carry its context (click's parser leaves some without)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.ctx = exc.ctx or ctx
+            raise
+
+
+@cli.command(cls=_PluginCommand)
 @click.option(
     "--max-age",
     default="26h",
@@ -547,6 +558,10 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
         exc.show()
+        if isinstance(exc, click.UsageError) and exc.ctx and exc.ctx.command is status:
+            # A monitoring plugin's usage error is UNKNOWN (3) on stdout; 2 would read CRITICAL.
+            click.echo(f"HIBOB-SYNC UNKNOWN - {exc.format_message()}")
+            sys.exit(3)
         sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
     except HibobSyncError as exc:
         if app.show_trace:

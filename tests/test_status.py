@@ -127,6 +127,16 @@ def test_bad_max_age_is_unknown_not_a_usage_error(
     assert result.stdout.startswith("HIBOB-SYNC UNKNOWN - --max-age: ")
 
 
+@pytest.mark.parametrize("args", [("--bogus",), ("--max-age",), ("extra",)])
+def test_status_usage_error_is_unknown(folder: Path, clock: FakeClock, args: tuple[str]) -> None:
+    # Nagios plugin guidelines: invalid arguments are UNKNOWN (3); exit 2 would page CRITICAL.
+    record(folder, clock, 1, 0)
+    result = status(folder, clock, *args)
+    assert result.exit_code == 3, result.output
+    assert result.stdout.startswith("HIBOB-SYNC UNKNOWN - "), result.output
+    assert run_cli("run", "--bogus").exit_code == 2  # other commands keep the usage code
+
+
 def test_unreadable_state_or_config_is_unknown(folder: Path, clock: FakeClock) -> None:
     state = folder / "state" / "state.db"
     state.parent.mkdir()
