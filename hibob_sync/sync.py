@@ -352,16 +352,14 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
             raise
         except HibobSyncError as exc:
             run.stopped_by(exc)
-            _record_quietly(run)
-            _write_metrics(settings, run.summary)
+            _record_quietly(run, settings)
             notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
             if not (run.reviewed and exc.exit_code == ExitCode.SAFEGUARD):  # the admin is there
                 _alert(settings, run, run.summary)
             raise
         except KeyboardInterrupt:  # history and status must show a run that may have written
             run.stopped_by(InterruptedRun("interrupted (Ctrl-C) before the run finished"))
-            _record_quietly(run)
-            _write_metrics(settings, run.summary)
+            _record_quietly(run, settings)
             raise
         run.record()
         _write_metrics(settings, summary)
@@ -386,12 +384,13 @@ def _write_metrics(settings: Settings, summary: RunSummary) -> None:
         )
 
 
-def _record_quietly(run: _Run) -> None:
-    """Record a failed run; a broken state store must not hide the original error."""
+def _record_quietly(run: _Run, settings: Settings) -> None:
+    """Record a failed run and its metrics; a broken state store must not hide the error."""
     try:
         run.record()
     except HibobSyncError as exc:
         log.warning("could not record the run: %s", exc.message)
+    _write_metrics(settings, run.summary)
 
 
 def _with_cleaned(counts: dict[str, int], cleaned: list[Failure]) -> dict[str, int]:
