@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +17,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from hibob_sync import __version__
+from hibob_sync.cli_connect import connect, disconnect
+from hibob_sync.cli_map import map_group
 from hibob_sync.config import CONFIG_ENV
 from hibob_sync.environment import App, Environment
-from hibob_sync.errors import CredentialsError, ExitCode, HibobSyncError
-from hibob_sync.mapping import FieldMapping, load_mapping, save_mapping
-from hibob_sync.model import ALL_FIELDS, HITHRIVE_FIELDS, NAME_FIELDS
+from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.log_lines import echo_err, setup_logging
 
 if TYPE_CHECKING:
     from hibob_sync.plan_file import PlanFile, PlanOutput
@@ -32,42 +32,6 @@ log = logging.getLogger("hibob_sync")
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def _log_file(app: App | None = None) -> bool:
-    """stderr goes to a log file or pipe (cron), not a person: lines get time and level."""
-    if app is None:
-        ctx = click.get_current_context(silent=True)
-        app = ctx.find_object(App) if ctx is not None else None
-    return not (app.env.stderr_isatty if app is not None else sys.stderr.isatty())
-
-
-_PREFIX = {"ERROR": "Error: ", "WARNING": "warning: ", "INFO": ""}
-
-
-def _err(message: str, level: str = "ERROR", app: App | None = None) -> None:
-    """One message on stderr: `Error: ...` on a terminal, `<time> ERROR ...` in a log."""
-    from hibob_sync.log_lines import stamp
-    from hibob_sync.safe_text import line_safe
-
-    stamped = _log_file(app)
-    text = stamp(message, level) if stamped else line_safe(_PREFIX.get(level, "") + message)
-    click.echo(text, err=True)
-
-
-def _setup_logging(verbosity: int, app: App) -> None:
-    from hibob_sync.log_lines import formatter
-
-    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(stamped=_log_file(app)))
-    root = logging.getLogger("hibob_sync")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    if verbosity < 2:
-        # urllib3 logs full URLs at debug level only; keep it quiet unless asked.
-        logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -94,208 +58,13 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
     app.config_option = config
     app.verbosity = -1 if quiet else verbose
     app.traceback = traceback
-    _setup_logging(app.verbosity, app)
+    setup_logging(app.verbosity, stamped=app.log_file)
     ctx.obj = app
 
 
-@cli.command()
-@click.option("--from-env", is_flag=True, help="Store what the credential env vars hold.")
-@pass_app
-def connect(app: App, from_env: bool) -> None:
-    """Ask for the HiBob service user and HiThrive SCIM token, verify them, store them.
-
-    Input is hidden. With --from-env the values come from HIBOB_SERVICE_USER_ID,
-    HIBOB_SERVICE_USER_TOKEN and HITHRIVE_SCIM_TOKEN. Secrets are never taken as arguments.
-    """
-    from hibob_sync import credentials
-    from hibob_sync.checks import verify_hibob, verify_scim
-    from hibob_sync.errors import KeyringStoreError
-
-    settings = app.settings()
-    problem = credentials.storage_problem()
-    if problem:  # said before anything is typed, not after
-        raise KeyringStoreError(problem)
-    for warning in credentials.backend_warnings():
-        _err(warning, "WARNING")
-    if not from_env and not app.env.stdin_isatty:
-        raise CredentialsError(
-            "connect asks for credentials at a terminal, and there is none",
-            hint="set the env vars and use `hibob-sync connect --from-env`",
-        )
-
-    def obtain(item: credentials.Secret) -> str:
-        if not from_env:
-            return str(click.prompt(item.label, hide_input=item.secret)).strip()
-        value = os.environ.get(item.env, "").strip()
-        if not value:
-            raise CredentialsError(
-                f"{item.env} is not set",
-                hint="export it, or run `hibob-sync connect` at a terminal",
-            )
-        return value
-
-    login = credentials.HibobCredentials(
-        obtain(credentials.HIBOB_USER_ID), obtain(credentials.HIBOB_TOKEN)
-    )
-    click.echo(f"verified: {verify_hibob(settings, login, http=app.http)}")
-    token = obtain(credentials.SCIM_TOKEN)
-    click.echo(f"verified: {verify_scim(settings, token, http=app.http)}")
-    credentials.store(
-        {
-            credentials.HIBOB_USER_ID: login.user_id,
-            credentials.HIBOB_TOKEN: login.token,
-            credentials.SCIM_TOKEN: token,
-        }
-    )
-    click.echo("Stored in the keyring (service hibob-sync). Next: `hibob-sync check`.")
-
-
-@cli.command()
-@pass_app
-def disconnect(app: App) -> None:
-    """Remove the stored credentials from the keyring."""
-    from hibob_sync.credentials import delete
-
-    removed = delete()
-    click.echo("Removed: " + ", ".join(removed) if removed else "No stored credentials found.")
-
-
-@cli.group("map", invoke_without_command=True)
-@click.pass_context
-def map_group(ctx: click.Context) -> None:
-    """Edit the field mapping (interactive without a subcommand).
-
-    Fields: email (required), employee_id, job_title, start_date, birthday, teams, groups,
-    manager_email. Sources are HiBob field IDs such as work.title.
-    """
-    if ctx.invoked_subcommand is None:
-        _edit_mapping(ctx.find_object(App))
-
-
-def _edit_mapping(app: App | None) -> None:
-    """The interactive editor: one prompt per HiThrive field, offering the HiBob catalogue."""
-    from hibob_sync.mapping import FIELD_HELP, validate
-    from hibob_sync.mapping_editor import label, problems_of, resolve_answer, try_catalogue
-
-    assert app is not None
-    if not app.env.stdin_isatty:
-        raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
-    path = app.mapping_path()
-    mapping = app.mapping()
-    catalogue, why = try_catalogue(app.settings(required=False), app.http)
-    click.echo(f"Current mapping ({path}):")
-    _print_mapping(mapping)
-    if catalogue is None:
-        _err(f"HiBob's field catalogue cannot be read ({why}): fields are not verified", "WARNING")
-    known = f"{len(catalogue)} in your catalogue" if catalogue is not None else "not verified"
-    click.echo(
-        f"\nFor each field type a HiBob field ID or name ({known}), "
-        "several separated by commas; Enter keeps, '-' unmaps, '?' lists the fields."
-    )
-    sources = dict(mapping.sources)
-    for name in HITHRIVE_FIELDS:
-        while True:
-            current = ", ".join(sources.get(name, ())) or "-"
-            answer = click.prompt(f"{name} - {FIELD_HELP[name]}", default=current).strip()
-            if answer == "?":
-                for entry in catalogue or ():
-                    click.echo(f"  {label(entry)}")
-                continue
-            if answer == "-":
-                if name == "email":
-                    click.echo("  email is required: it identifies each user")
-                    continue
-                sources.pop(name, None)
-                break
-            if answer == current:
-                break
-            chosen: list[str] | None
-            problems: list[str]
-            if catalogue is None:  # taken as typed; `check` verifies once connected
-                chosen, problems = [p.strip() for p in answer.split(",") if p.strip()], []
-            else:
-                chosen, problems = resolve_answer(answer, catalogue)
-            if chosen and catalogue is not None:
-                trial = validate({**sources, name: tuple(chosen)}, str(path))
-                problems = problems_of(trial, catalogue, name)
-                chosen = None if problems else chosen
-            for line in problems:
-                click.echo(f"  {line}")
-            if chosen:
-                sources[name] = tuple(chosen)
-                break
-    updated = validate(sources, str(path))
-    click.echo("\nNew mapping:")
-    _print_mapping(updated)
-    if click.confirm(f"Save to {path}?", default=True):
-        save_mapping(path, updated)
-        click.echo(f"Saved {path}. Next: `hibob-sync check`.")
-        if catalogue is None:
-            click.echo("The fields were not verified against HiBob: run `hibob-sync check`.")
-
-
-def _print_mapping(mapping: FieldMapping) -> None:
-    for name in (*HITHRIVE_FIELDS, *(f for f in NAME_FIELDS if f in mapping.sources)):
-        sources = mapping.sources.get(name)
-        shown = ", ".join(sources) if sources else "(not mapped)"
-        click.echo(f"{name:<14} {shown}")
-
-
-@map_group.command("show")
-@pass_app
-def map_show(app: App) -> None:
-    """Print the current mapping."""
-    path = app.mapping_path()
-    mapping = app.mapping()
-    if not path.exists():
-        click.echo(f"# {path} does not exist yet: this is the default mapping", err=True)
-    _print_mapping(mapping)
-
-
-@map_group.command("set")
-@click.argument("field_name", metavar="FIELD", type=click.Choice(ALL_FIELDS))
-@click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
-@pass_app
-def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
-    """Map a HiThrive FIELD to one or more HiBob field IDs (SOURCE...)."""
-    from hibob_sync.mapping_editor import problems_of, refuse, try_catalogue
-
-    path = app.mapping_path()
-    mapping = app.mapping().with_field(field_name, sources)
-    catalogue, why = try_catalogue(app.settings(required=False), app.http)
-    if catalogue is not None and (problems := problems_of(mapping, catalogue, field_name)):
-        raise refuse(problems)
-    save_mapping(path, mapping)
-    click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({path})")
-    if catalogue is None:
-        _err(f"not verified against HiBob's field catalogue ({why})", "WARNING")
-
-
-@map_group.command("unset")
-@click.argument("field_name", metavar="FIELD", type=click.Choice(ALL_FIELDS))
-@pass_app
-def map_unset(app: App, field_name: str) -> None:
-    """Stop syncing a HiThrive FIELD (email cannot be unmapped)."""
-    path = app.mapping_path()
-    mapping = app.mapping().without_field(field_name)
-    save_mapping(path, mapping)
-    click.echo(f"{field_name} is no longer mapped  ({path})")
-
-
-@map_group.command("validate")
-@pass_app
-def map_validate(app: App) -> None:
-    """Check the mapping file; exit 78 if it is invalid."""
-    from hibob_sync.mapping_editor import problems_of, refuse, try_catalogue
-
-    path = app.mapping_path()
-    mapping = load_mapping(path, default_if_missing=False)
-    catalogue, why = try_catalogue(app.settings(required=False), app.http)
-    if catalogue is not None and (problems := problems_of(mapping, catalogue)):
-        raise refuse([f"{path}: {line}" for line in problems])
-    click.echo(f"{path}: OK ({len(mapping.fields)} fields mapped)")
-    if catalogue is None:
-        _err(f"not checked against HiBob's field catalogue ({why})", "WARNING")
+cli.add_command(connect)
+cli.add_command(disconnect)
+cli.add_command(map_group)
 
 
 @cli.command()
@@ -431,8 +200,9 @@ def _sync(app: App, *, as_json: bool, reviewed: PlanFile | None = None) -> NoRet
     elif summary.exit_code != ExitCode.OK or _names_someone(app, summary):
         levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
         level = levels.get(int(summary.exit_code), "ERROR")
-        _err(report.summary_text(summary), level)
-    click.get_current_context().exit(int(summary.exit_code))
+        echo_err(report.summary_text(summary), level, stamped=app.log_file)
+    ctx = click.get_current_context()
+    ctx.exit(int(summary.exit_code))
 
 
 def _names_someone(app: App, summary: RunSummary) -> bool:
@@ -552,9 +322,9 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            _err("Interrupted.", app=app)
+            echo_err("Interrupted.", stamped=app.log_file)
             sys.exit(ExitCode.INTERRUPTED)
-        _err("Aborted.", app=app)
+        echo_err("Aborted.", stamped=app.log_file)
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
         exc.show()
@@ -566,9 +336,9 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
     except HibobSyncError as exc:
         if app.show_trace:
             log.exception("traceback")
-        _err(str(exc), app=app)
+        echo_err(str(exc), stamped=app.log_file)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _err("Interrupted.", app=app)
+        echo_err("Interrupted.", stamped=app.log_file)
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(result if isinstance(result, int) else 0)

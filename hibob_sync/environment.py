@@ -47,6 +47,11 @@ class App:
         return self.env.http
 
     @property
+    def log_file(self) -> bool:
+        """stderr goes to a log file or pipe (cron), not a person: lines get time and level."""
+        return not self.env.stderr_isatty
+
+    @property
     def show_trace(self) -> bool:
         """Whether an error shows its stack (--traceback or -vv), for bug reports."""
         return self.traceback or self.verbosity >= 2

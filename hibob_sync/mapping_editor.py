@@ -1,24 +1,90 @@
 """What `map` needs beyond the file: the company's HiBob field catalogue, searched by name.
 
-The interactive editor in the CLI asks; this module fetches the catalogue, resolves what the
-admin typed (a field ID, a name, part of a name) and checks a mapping against the catalogue.
+This module fetches the catalogue, runs the interactive editor's questions (through ``ask``
+and ``say`` callables, so it needs no terminal and no click), resolves what the admin
+typed (a field ID, a name, part of a name) and checks a mapping against the catalogue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hibob_sync.clients import hibob_client
 from hibob_sync.config import Settings
 from hibob_sync.errors import ConfigError, HibobSyncError
 from hibob_sync.hibob import CatalogueField, unknown_sources
 from hibob_sync.http import HttpSettings
-from hibob_sync.mapping import FieldMapping
+from hibob_sync.mapping import FIELD_HELP, FieldMapping, validate
 from hibob_sync.mapping_check import did_you_mean, mapping_problems
+from hibob_sync.model import HITHRIVE_FIELDS, NAME_FIELDS
 from hibob_sync.safe_text import shown
 
 # Fields that are bookkeeping, not profile data: not offered for mapping.
 HIDDEN = frozenset({"root.id", "internal.lifecycleStatus", "internal.status"})
+
+Ask = Callable[[str, str], str]  # (question, default) -> the answer typed
+Say = Callable[[str], None]
+
+
+def mapping_text(mapping: FieldMapping) -> str:
+    """One line per HiThrive field and its HiBob sources, as `map` and `map show` print it."""
+    lines = []
+    for name in (*HITHRIVE_FIELDS, *(f for f in NAME_FIELDS if f in mapping.sources)):
+        sources = mapping.sources.get(name)
+        lines.append(f"{name:<14} {', '.join(sources) if sources else '(not mapped)'}")
+    return "\n".join(lines)
+
+
+def ask_sources(
+    mapping: FieldMapping,
+    catalogue: Sequence[CatalogueField] | None,
+    ask: Ask,
+    say: Say,
+    where: str = "map",
+) -> dict[str, tuple[str, ...]]:
+    """The interactive editor: one question per HiThrive field until each answer resolves.
+
+    Enter keeps the current sources, '-' unmaps (never email), '?' lists the catalogue.
+    Without a catalogue (no credentials yet) answers are taken as typed; `check` verifies.
+    """
+    known = f"{len(catalogue)} in your catalogue" if catalogue is not None else "not verified"
+    say(
+        f"\nFor each field type a HiBob field ID or name ({known}), "
+        "several separated by commas; Enter keeps, '-' unmaps, '?' lists the fields."
+    )
+    sources = dict(mapping.sources)
+    for name in HITHRIVE_FIELDS:
+        while True:
+            current = ", ".join(sources.get(name, ())) or "-"
+            answer = ask(f"{name} - {FIELD_HELP[name]}", current).strip()
+            if answer == "?":
+                for entry in catalogue or ():
+                    say(f"  {label(entry)}")
+                continue
+            if answer == "-":
+                if name == "email":
+                    say("  email is required: it identifies each user")
+                    continue
+                sources.pop(name, None)
+                break
+            if answer == current:
+                break
+            chosen: list[str] | None
+            problems: list[str]
+            if catalogue is None:
+                chosen, problems = [p.strip() for p in answer.split(",") if p.strip()], []
+            else:
+                chosen, problems = resolve_answer(answer, catalogue)
+            if chosen and catalogue is not None:
+                trial = validate({**sources, name: tuple(chosen)}, where)
+                problems = problems_of(trial, catalogue, name)
+                chosen = None if problems else chosen
+            for line in problems:
+                say(f"  {line}")
+            if chosen:
+                sources[name] = tuple(chosen)
+                break
+    return sources
 
 
 def fetch_catalogue(settings: Settings, http: HttpSettings | None = None) -> list[CatalogueField]:
