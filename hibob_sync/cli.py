@@ -68,6 +68,26 @@ cli.add_command(map_group)
 
 
 @cli.command()
+@click.argument("folder", metavar="[DIR]", required=False, type=click.Path(path_type=Path))
+def init(folder: Path | None) -> None:
+    """Write a commented config.yaml and mapping.yaml to start from (never overwrites).
+
+    DIR defaults to ~/.config/hibob-sync (where hibob-sync looks when there is no
+    ./config.yaml); on a server, use /etc/hibob-sync and pass --config.
+    """
+    from hibob_sync.config import user_config_dir
+    from hibob_sync.init_files import write_starters
+
+    written = write_starters(folder or user_config_dir())
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        "Next: set hithrive.scim_url in config.yaml, then `hibob-sync connect`, "
+        "`hibob-sync map` and `hibob-sync check`."
+    )
+
+
+@cli.command()
 @click.option("--send-test-email", is_flag=True, help="Send one test message to notify.email.to.")
 @pass_app
 def check(app: App, send_test_email: bool) -> None:
