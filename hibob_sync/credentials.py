@@ -112,6 +112,21 @@ def lookup(item: Secret) -> str | None:
     return stored.strip() if stored else None
 
 
+def replace_hint(item: Secret, what: str) -> str:
+    """How to replace a rejected credential where it was read from: the first source wins, so
+    after an env var or a systemd credential, `connect` (the keyring) alone changes nothing."""
+    folder = os.environ.get(CREDENTIALS_DIRECTORY, "").strip()
+    if os.environ.get(item.env, "").strip():
+        source = f"the env var {item.env} (e.g. from an env file)"
+    elif folder and (Path(folder) / item.env).is_file():
+        source = f"the systemd credential {Path(folder) / item.env} (LoadCredential=)"
+    else:
+        return f"run `hibob-sync connect` to store {what}"
+    return (
+        f"the {item.label} came from {source}, which is read before the keyring: put {what} there"
+    )
+
+
 def require(item: Secret) -> str:
     """Like lookup, but a missing credential is an error that says how to set it."""
     value = lookup(item)

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from hibob_sync.credentials import HIBOB_TOKEN, replace_hint
 from hibob_sync.errors import ConfigError, CredentialsError, PermissionMissingError, RemoteError
 from hibob_sync.hibob_answers import (
     LIST_TYPES,
@@ -212,7 +213,7 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
     if status == 401:
         raise CredentialsError(
             "HiBob rejected the service user ID or token",
-            hint="run `hibob-sync connect` to store the service user's current ID and token",
+            hint=replace_hint(HIBOB_TOKEN, "the service user's current ID and token"),
         )
     if status == 403:
         raise PermissionMissingError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hibob_sync.credentials import SCIM_TOKEN, replace_hint
 from hibob_sync.errors import (
     CredentialsError,
     HibobSyncError,
@@ -25,8 +26,7 @@ def http_error(
     if status == 401:
         return CredentialsError(
             f"the SCIM server rejected the token ({service}, {what})",
-            hint="run `hibob-sync connect` to store a valid HiThrive SCIM token "
-            "(or set HITHRIVE_SCIM_TOKEN)",
+            hint=replace_hint(SCIM_TOKEN, "a valid HiThrive SCIM token"),
         )
     if status == 403:
         return PermissionMissingError(

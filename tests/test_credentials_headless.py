@@ -135,3 +135,30 @@ def test_readme_and_crontab_recommend_no_cryptfile() -> None:
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "LoadCredential=HIBOB_SERVICE_USER_TOKEN:" in readme
     assert readme.index("hibob-sync connect") < readme.index("hibob-sync map`")
+
+
+def test_rejected_credential_hint_names_where_it_was_read(
+    sync_env: SyncEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first source wins, so `connect` (the keyring) cannot fix a wrong env var or file.
+    monkeypatch.setenv("HIBOB_SERVICE_USER_TOKEN", "wrong-hibob-token")
+    result = sync_env.run()
+    assert result.exit_code == 77, result.output
+    assert "came from the env var HIBOB_SERVICE_USER_TOKEN" in result.messages
+    assert "hibob-sync connect" not in result.messages
+    assert "wrong-hibob-token" not in result.output
+
+    monkeypatch.setenv("HIBOB_SERVICE_USER_TOKEN", HIBOB_TOKEN)
+    monkeypatch.delenv("HITHRIVE_SCIM_TOKEN")
+    folder = credentials_dir(tmp_path, {"HITHRIVE_SCIM_TOKEN": "stale-file-token"})
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(folder))
+    result = sync_env.run()
+    assert result.exit_code == 77, result.output
+    assert f"came from the systemd credential {folder / 'HITHRIVE_SCIM_TOKEN'}" in result.messages
+    assert "stale" not in result.output
+
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    keyring.set_password(SERVICE, "hithrive_scim_token", "stale-keyring-token")
+    result = sync_env.run()
+    assert result.exit_code == 77, result.output
+    assert "run `hibob-sync connect` to store a valid HiThrive SCIM token" in result.messages
