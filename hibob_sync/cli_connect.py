@@ -34,9 +34,10 @@ def connect(app: App, from_env: bool) -> None:
     for warning in credentials.backend_warnings():
         echo_err(warning, "WARNING", stamped=app.log_file)
     if not from_env and not app.env.stdin_isatty:
-        raise CredentialsError(
-            "connect asks for credentials at a terminal, and there is none",
-            hint="set the env vars and use `hibob-sync connect --from-env`",
+        # Nothing was rejected (77 would say so): the command was called the wrong way, as `map`.
+        raise click.UsageError(
+            "connect asks for credentials at a terminal, and there is none; in scripts set "
+            "the env vars and use `hibob-sync connect --from-env`"
         )
 
     def obtain(item: credentials.Secret) -> str:

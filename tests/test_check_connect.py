@@ -155,8 +155,9 @@ def test_connect_prompts_with_hidden_input(
 
 def test_connect_without_terminal_says_use_from_env(sync_env: SyncEnv) -> None:
     result = sync_env.cli("connect")
-    assert result.exit_code == 77
+    assert result.exit_code == 2  # a usage error, as `map` without a terminal: nothing rejected
     assert "--from-env" in result.stderr
+    assert stored("hibob_service_user_id") is None
 
 
 def test_no_keyring_backend_says_how_to_fix(
