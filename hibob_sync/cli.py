@@ -19,8 +19,7 @@ import click
 from hibob_sync import __version__
 from hibob_sync.cli_connect import connect, disconnect
 from hibob_sync.cli_map import map_group
-from hibob_sync.config import CONFIG_ENV
-from hibob_sync.environment import App, Environment
+from hibob_sync.environment import CONFIG_ENV, App, Environment
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.log_lines import echo_err, setup_logging
 
@@ -75,7 +74,7 @@ def init(folder: Path | None) -> None:
     DIR defaults to ~/.config/hibob-sync (where hibob-sync looks when there is no
     ./config.yaml); on a server, use /etc/hibob-sync and pass --config.
     """
-    from hibob_sync.config import user_config_dir
+    from hibob_sync.environment import user_config_dir
     from hibob_sync.init_files import write_starters
 
     written = write_starters(folder or user_config_dir())

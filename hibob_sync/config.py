@@ -8,7 +8,6 @@ falls back to a default.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,7 +22,6 @@ from hibob_sync.errors import ConfigError
 from hibob_sync.limiter import DEFAULT_CEILING
 from hibob_sync.scim_attributes import validate_attributes
 
-CONFIG_ENV = "HIBOB_SYNC_CONFIG"
 DEFAULT_HIBOB_URL = "https://api.hibob.com/v1"
 DEFAULT_STATE_PATH = "~/.local/state/hibob-sync/state.db"
 
@@ -82,22 +80,6 @@ class Settings:
     alert_after_failed_runs: int = 3
     vanished_grace: timedelta = timedelta(days=3)
     metrics_file: Path | None = None
-
-
-def user_config_dir() -> Path:
-    """The per-user config folder ($XDG_CONFIG_HOME/hibob-sync)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "hibob-sync"
-
-
-def find_config(explicit: str | None) -> Path | None:
-    """The config file to use: --config / HIBOB_SYNC_CONFIG, ./config.yaml, the user dir."""
-    if explicit:
-        return Path(explicit).expanduser()
-    for candidate in (Path("config.yaml"), user_config_dir() / "config.yaml"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def is_loopback(host: str) -> bool:

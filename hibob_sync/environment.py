@@ -8,18 +8,37 @@ in production code, and the CLI under test is the one users run.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hibob_sync.config import CONFIG_ENV, Settings, find_config, load_settings, user_config_dir
+from hibob_sync.config import Settings, load_settings
 from hibob_sync.errors import ConfigError
 from hibob_sync.http import HttpSettings
 from hibob_sync.mapping import FieldMapping, load_mapping
 
 log = logging.getLogger("hibob_sync")
+
+CONFIG_ENV = "HIBOB_SYNC_CONFIG"
+
+
+def user_config_dir() -> Path:
+    """The per-user config folder ($XDG_CONFIG_HOME/hibob-sync)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hibob-sync"
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """The config file to use: --config / HIBOB_SYNC_CONFIG, ./config.yaml, the user dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    for candidate in (Path("config.yaml"), user_config_dir() / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
