@@ -35,7 +35,8 @@ class LocalScimServer:
         if importlib.util.find_spec("scim2_server") is None:
             raise ConfigError(
                 "scim2-server is not installed",
-                hint="install the demo extra: pip install -e '.[demo]'",
+                hint="install the demo extra: pip install -e '.[demo]' (scim2-server needs "
+                "Python 3.11 or newer; the nightly tool itself runs on 3.10)",
             )
         self.token = token
         self.workdir = workdir

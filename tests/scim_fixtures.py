@@ -449,6 +449,8 @@ class ScimProcessPool:
 @pytest.fixture(scope="session")
 def scim_processes() -> Iterator[ScimProcessPool]:
     """The session's scim2-server processes (one per configuration actually used)."""
+    # scim2-server needs Python 3.11+: on 3.10 (the oldest runtime) SCIM tests are skipped.
+    pytest.importorskip("scim2_server", reason="scim2-server needs Python 3.11 or newer")
     with tempfile.TemporaryDirectory(prefix="scim2-server-") as workdir:
         pool = ScimProcessPool(Path(workdir))
         try:
