@@ -21,6 +21,7 @@ from hibob_sync.durations import EXAMPLES, parse_duration
 from hibob_sync.errors import ConfigError
 from hibob_sync.limiter import DEFAULT_CEILING
 from hibob_sync.scim_attributes import validate_attributes
+from hibob_sync.yaml_strict import load_strict
 
 DEFAULT_HIBOB_URL = "https://api.hibob.com/v1"
 DEFAULT_STATE_PATH = "~/.local/state/hibob-sync/state.db"
@@ -103,7 +104,7 @@ def load_yaml(path: Path, what: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} {path} cannot be read: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return load_strict(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

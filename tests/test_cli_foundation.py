@@ -70,6 +70,11 @@ notify:
 
 BAD_CONFIGS = {
     "malformed YAML": ("hibob: [unclosed\n", "malformed YAML"),
+    # PyYAML alone keeps the last block: the first block's safeguard would vanish silently.
+    "a block written twice": (
+        GOOD_CONFIG + "sync:\n  leavers: ignore\n",
+        "line 12, column 1: malformed YAML: the key 'sync' appears twice",
+    ),
     "wrong type": (
         GOOD_CONFIG.replace("max_deactivations: 10%", "max_deactivations: [1]"),
         "sync.max_deactivations",
@@ -185,6 +190,10 @@ def test_tilde_is_expanded(tmp_path: Path, isolated_home: Path) -> None:
 
 BAD_MAPPINGS = {
     "malformed YAML": ("mapping: {email: [\n", "malformed YAML"),
+    "a field written twice": (
+        "mapping:\n  email: root.email\n  email: work.email\n",
+        "the key 'email' appears twice",
+    ),
     "email unmapped": ("mapping:\n  job_title: work.title\n", "mapping.email"),
     "unknown HiThrive field": (
         "mapping:\n  email: root.email\n  shoe_size: work.shoe\n",
