@@ -395,7 +395,7 @@ def test_apply_refuses_another_target_or_config(
     assert env.scim.requests == [] or scim_writes(env) == []
 
     env.scim = original
-    env.write_config(concurrency=3)  # the same target, another config
+    env.write_config(timeout=99)  # the same target, another config (no key written twice)
     result = env.cli("apply", str(path))
     assert result.exit_code == 65
     assert "another config" in result.stderr
