@@ -478,8 +478,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{_commit()} (a snapshot: edits made during the run are not measured), "
             f"scim2-server {version('scim2-server')}",
             "Settings": f"{args.latency_ms:g} ms added to every request (HiBob and SCIM); "
-            f"hibob-sync `sync.concurrency: {args.concurrency}` (default 32, the ceiling of the adaptive limiter); scale targets "
-            f"announce maxResults {args.page_size} (HiThrive-like config: 20); company seed "
+            f"hibob-sync `sync.concurrency: {args.concurrency}` (default 32: a ceiling, the "
+            f"limiter adapts below it); scale targets announce maxResults {args.page_size} "
+            f"(HiThrive-like config: 20); company seed "
             f"{args.seed}",
             "Total time of this invocation": f"{total / 60:,.1f} min",
         }
