@@ -55,8 +55,6 @@ from harness import (
 from trace_svg import write_svg
 
 HERE = Path(__file__).resolve().parent
-BEGIN = "<!-- GOALS 13: begin (benchmarks/goals.py rewrites this block) -->"
-END = "<!-- GOALS 13: end -->"
 TIMEOUT = 1800.0
 SETTLED = re.compile(r"SCIM: concurrency settled at .* after ([\d.]+)s")
 TRACE = re.compile(r"concurrency limit (\d+) at ([\d.]+)s(?:, pace ([\d.]+)/s)? \(([^)]*)\)")
