@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -261,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-50k", dest="fifty", action="store_false")
     parser.add_argument("--output", type=Path, default=HERE / "GOALS.json")
     args = parser.parse_args(argv)
+    # Stoppable when started in the background too (where SIGINT is ignored): the finally
+    # blocks stop every server and child.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started_at = datetime.now(timezone.utc)
     with tempfile.TemporaryDirectory(prefix="hibob-sync-goals-") as tmp:
         args.after = _resolve(args.after)

@@ -70,10 +70,10 @@ def test_no_growth_when_the_limit_is_not_what_holds_requests_back() -> None:
 @pytest.mark.parametrize(
     ("ratio", "expected"),
     [
-        (1.5, 17),  # within tolerance (2x): one more per round once slow start is over
-        (1.9, 17),
-        (3.0, 10),  # 16 x 2/3
-        (4.0, 8),  # 16 x 1/2
+        (1.5, 17),  # within tolerance (3x): one more per round once slow start is over
+        (2.9, 17),
+        (4.0, 12),  # 16 x 3/4
+        (6.0, 8),  # 16 x 1/2
         (10.0, 8),  # never more than half at once
     ],
 )
@@ -86,8 +86,8 @@ def test_back_off_on_rising_latency_in_proportion(ratio: float, expected: int) -
 
 def test_after_a_latency_back_off_growth_is_additive() -> None:
     c = controller(ceiling=64)
-    assert limits(c, [RTT, RTT, RTT * 3, RTT, RTT, RTT]) == [8, 16, 10, 11, 12, 13]
-    assert c.settled == 13
+    assert limits(c, [RTT, RTT, RTT * 4, RTT, RTT, RTT]) == [8, 16, 12, 13, 14, 15]
+    assert c.settled == 15
 
 
 def test_latency_is_compared_per_kind_of_request() -> None:
@@ -208,14 +208,14 @@ def test_few_answers_say_nothing_of_a_rate() -> None:
 
 def test_the_trace_records_each_change_of_the_limit() -> None:
     c = controller(ceiling=16)
-    limits(c, [RTT, RTT, RTT, RTT * 3])
+    limits(c, [RTT, RTT, RTT, RTT * 4])
     assert [(p.limit, p.reason) for p in c.trace] == [
         (4, "start"),
         (8, "slow start"),
         (16, "slow start"),
-        (10, "latency x3.0"),
+        (12, "latency x4.0"),
     ]
-    assert [p.at for p in c.trace] == pytest.approx([0.0, 0.02, 0.04, 0.12])
+    assert [p.at for p in c.trace] == pytest.approx([0.0, 0.02, 0.04, 0.14])
 
 
 def test_limiter_threads_wait_for_the_throttled_request() -> None:
