@@ -160,7 +160,8 @@ def run_demo(employees: int, say: Say, folder: Path | None = None) -> int:
         say("  " + report.history_text(history(settings.state_path)).replace("\n", "\n  "))
     say(
         f"\nDone; both servers are stopped. The demo's config, mapping and state store are in "
-        f"{folder}\nNext: copy config.example.yaml to config.yaml, set up a HiBob service user "
+        f"{folder}\nNext: `hibob-sync init` writes a config to start from; set up a HiBob "
+        "service user "
         "(README), then `hibob-sync connect` and `hibob-sync check`."
     )
     return int(second.exit_code)

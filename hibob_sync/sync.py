@@ -259,7 +259,7 @@ class _Run:
 
 def _settled(report: LimiterReport) -> dict[str, float]:
     """The SCIM limiter's outcome, logged (-v) and kept for the summary."""
-    log.info(
+    log.debug(  # -v shows it once, in the summary; -vv here too
         "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d) after %.1fs%s",
         report.settled,
         report.peak,

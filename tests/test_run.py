@@ -109,6 +109,13 @@ def assert_in_sync(env: SyncEnv) -> dict[str, dict[str, Any]]:
     return expected
 
 
+def test_verbose_run_reports_the_settled_concurrency_once(sync_env: SyncEnv) -> None:
+    # -v adds the log; the limiter's outcome is in the summary and not repeated by the log.
+    result = sync_env.cli("-v", "run")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("concurrency settled at") == 1, result.stderr
+
+
 def test_first_run_creates_everyone_with_every_field(sync_env: SyncEnv) -> None:
     result = sync_env.run()
     # The sandbox plants bad records (no email, a duplicate email): exit 1, each named.
