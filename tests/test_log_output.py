@@ -83,7 +83,11 @@ def silent_server() -> Iterator[tuple[socket.socket, int]]:
     server.close()
 
 
-def test_ctrl_c_exits_130(tmp_path: Path, silent_server: tuple[socket.socket, int]) -> None:
+# SIGTERM is how systemd stops a unit and how timeout(1) in a cron line ends a run.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_exits_130(
+    tmp_path: Path, silent_server: tuple[socket.socket, int], signum: int
+) -> None:
     server, port = silent_server
     config = tmp_path / "config.yaml"
     config.write_text(
@@ -102,7 +106,7 @@ def test_ctrl_c_exits_130(tmp_path: Path, silent_server: tuple[socket.socket, in
     )
     try:
         connection, _ = server.accept()  # the run is now waiting for an answer
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=60)
         connection.close()
     finally:
