@@ -188,15 +188,5 @@ class ScriptedSandbox(HibobSandbox):
         elif fault.kind == "truncate":
             send(handler, status, body[: len(body) // 2], headers)
         else:  # drop_mid: promise the whole body, send half, hang up
-            try:
-                handler.send_response(status)
-                handler.send_header("Content-Type", "application/json; charset=utf-8")
-                handler.send_header("Content-Length", str(len(body)))
-                for name, value in headers.items():
-                    handler.send_header(name, value)
-                handler.end_headers()
-                handler.wfile.write(body[: len(body) // 2])
-                handler.wfile.flush()
-            except OSError:
-                pass
+            send(handler, status, body[: len(body) // 2], headers, promised=len(body))
             handler.close_connection = True

@@ -283,12 +283,22 @@ def error(status: int, key: str, text: str) -> tuple[int, bytes, dict[str, str]]
     return status, json.dumps({"key": key, "error": text}).encode("utf-8"), {}
 
 
-def send(handler: Handler, status: int, body: bytes, headers: dict[str, str]) -> None:
-    """Write one answer (a client that went away is not an error)."""
+def send(
+    handler: Handler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    promised: int | None = None,
+) -> None:
+    """Write one answer (a client that went away is not an error).
+
+    ``promised`` announces a longer body than is sent: tests use it to hang up mid-answer.
+    """
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
-        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Content-Length", str(len(body) if promised is None else promised))
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()
