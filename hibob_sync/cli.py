@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -339,28 +337,6 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
     """
     args = list(sys.argv[1:] if argv is None else argv)
     app = App(env or Environment())
-    with _sigterm_as_interrupt():
-        _main(args, app)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (systemd stop, timeout(1) in cron) stops a run as Ctrl-C does: recorded, 130."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _main(args: list[str], app: App) -> NoReturn:
     try:
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
