@@ -230,10 +230,10 @@ def big_env(
         yield env
 
 
-def start_cli_process(env: SyncEnv) -> subprocess.Popen[bytes]:
-    """`hibob-sync run` as cron would start it: a separate process, credentials in env."""
+def start_cli_process(env: SyncEnv, *command: str) -> subprocess.Popen[bytes]:
+    """`hibob-sync run` (or COMMAND) as cron would start it: own process, credentials in env."""
     return subprocess.Popen(
-        [sys.executable, "-m", "hibob_sync", "--config", str(env.config), "run"],
+        [sys.executable, "-m", "hibob_sync", "--config", str(env.config), *(command or ("run",))],
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from hibob_sync.sandbox.catalogue import TEAMS_FIELD
 from tests.reliability_helpers import assert_in_sync, assert_no_duplicates
 from tests.scim_fixtures import ScimServerFactory
 from tests.sync_fixtures import SyncEnv
-from tests.test_faults import big_env, stop, wait_for
+from tests.test_faults import big_env, start_cli_process, stop, wait_for
 from tests.test_run import expected_users, scim_writes
 
 __all__ = ["big_env"]  # the fixture, shared with the fault tests
@@ -422,12 +419,7 @@ def test_apply_killed_mid_way_then_rerun_finishes_without_duplicates(
     path = tmp_path / "plan.json"
     assert big_env.cli("plan", "-o", str(path)).exit_code == 0  # a first sync: 190-odd creates
     creates = len(json.loads(path.read_text(encoding="utf-8"))["actions"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hibob_sync", "--config", str(big_env.config), "apply", str(path)],
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = start_cli_process(big_env, "apply", str(path))
     try:
         wait_for(lambda: len(scim_writes(big_env)) >= 20, 60, proc)
         proc.send_signal(signal.SIGKILL)
