@@ -10,7 +10,7 @@ import click
 
 from hibob_sync.environment import App
 from hibob_sync.log_lines import echo_err
-from hibob_sync.mapping import load_mapping, save_mapping
+from hibob_sync.mapping import save_mapping
 from hibob_sync.model import ALL_FIELDS
 
 
@@ -105,15 +105,19 @@ def map_unset(app: App, field_name: str) -> None:
 @map_group.command("validate")
 @click.pass_obj
 def map_validate(app: App) -> None:
-    """Check the mapping file; exit 78 if it is invalid."""
+    """Check the mapping file (without one, the default mapping run and check use); exit 78
+    if it is invalid."""
     from hibob_sync.mapping_editor import problems_of, refuse, try_catalogue
 
     path = app.mapping_path()
-    mapping = load_mapping(path, default_if_missing=False)
+    # No file means the default mapping for run and check (app.mapping warns so), so that
+    # is what gets checked, and the verdict says which one it was.
+    name = str(path) if path.exists() else f"the default mapping (no {path})"
+    mapping = app.mapping()
     catalogue, why = try_catalogue(app.settings(required=False), app.http)
     if catalogue is not None and (problems := problems_of(mapping, catalogue)):
-        raise refuse([f"{path}: {line}" for line in problems])
-    click.echo(f"{path}: OK ({len(mapping.fields)} fields mapped)")
+        raise refuse([f"{name}: {line}" for line in problems])
+    click.echo(f"{name}: OK ({len(mapping.fields)} fields mapped)")
     if catalogue is None:
         echo_err(
             f"not checked against HiBob's field catalogue ({why})", "WARNING", stamped=app.log_file

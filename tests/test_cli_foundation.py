@@ -217,10 +217,15 @@ def test_bad_mapping_names_file_and_field(tmp_path: Path, case: str) -> None:
         assert_config_error(result.output, result.exit_code, str(mapping), needle)
 
 
-def test_map_validate_without_file(tmp_path: Path) -> None:
+def test_map_validate_without_file_checks_the_default_mapping(tmp_path: Path) -> None:
+    # run and check fall back to the default mapping, so validate checks that one and says so.
     write(tmp_path / "config.yaml", GOOD_CONFIG)
     result = run_cli("--config", str(tmp_path / "config.yaml"), "map", "validate")
-    assert_config_error(result.output, result.exit_code, "mapping.yaml", "does not exist")
+    assert result.exit_code == 0, result.output
+    mapping_file = tmp_path / "mapping.yaml"
+    assert f"the default mapping (no {mapping_file}): OK (8 fields mapped)" in result.stdout
+    assert f"no mapping file at {mapping_file}: using the default mapping" in result.messages
+    assert not mapping_file.exists()  # validating writes nothing
 
 
 def test_map_show_default_mapping(tmp_path: Path) -> None:
