@@ -158,7 +158,12 @@ def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> 
 
 
 @cli.command("apply")
-@click.argument("plan_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "plan_file",
+    metavar="FILE",
+    # A FILE that is not there (or not readable) is a usage error (2), not a config one.
+    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @pass_app
 def apply_command(app: App, plan_file: Path, as_json: bool) -> None:

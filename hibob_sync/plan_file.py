@@ -286,7 +286,11 @@ def _stored(path: Path, item: Any) -> StoredAction:
 
 
 def load_plan_file(path: Path) -> PlanFile:
-    """Read a plan file; a missing, damaged or foreign file is exit 78 naming it."""
+    """Read a plan file; a damaged or foreign file is exit 78 naming it.
+
+    The CLI refuses a missing FILE as a usage error (2) before this; one that goes missing
+    in between is still named here.
+    """
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -406,8 +406,19 @@ def test_apply_of_a_damaged_file_is_78(sync_env: SyncEnv, tmp_path: Path) -> Non
     assert result.exit_code == 78
     assert f"{path}: not a usable hibob-sync plan file" in result.stderr
     assert "Traceback" not in result.output
-    result = sync_env.cli("apply", str(tmp_path / "missing.json"))
-    assert result.exit_code == 78 and "missing.json" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["missing.json", "a-folder"])
+def test_apply_of_a_missing_file_is_a_usage_error(
+    sync_env: SyncEnv, tmp_path: Path, name: str
+) -> None:
+    # spec.md: 2 is a command-line usage error; a FILE argument naming nothing usable is one.
+    (tmp_path / "a-folder").mkdir()
+    result = sync_env.cli("apply", str(tmp_path / name))
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for 'FILE': File '{tmp_path / name}'" in result.stderr
+    assert "Traceback" not in result.output
+    assert sync_env.scim.requests == [] and sync_env.sandbox.request_count() == 0
 
 
 # -- a killed apply, then the same apply again ---------------------------------------------------
