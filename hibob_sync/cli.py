@@ -19,6 +19,7 @@ import click
 from hibob_sync import __version__
 from hibob_sync.cli_connect import connect, disconnect
 from hibob_sync.cli_map import map_group
+from hibob_sync.cli_params import NonEmptyPath, refuse_empty_env
 from hibob_sync.environment import CONFIG_ENV, App, Environment
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.log_lines import echo_err, setup_logging
@@ -39,6 +40,10 @@ pass_app = click.make_pass_decorator(App)
     "config",
     envvar=CONFIG_ENV,
     metavar="PATH",
+    # Empty (option or variable) is a usage error, not "search as usual"; an unreadable or
+    # folder path stays the config error (78) that load_settings names.
+    type=NonEmptyPath(readable=False),
+    callback=refuse_empty_env,
     help=f"Config file [env {CONFIG_ENV}; default ./config.yaml, then ~/.config/hibob-sync/].",
 )
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: debug).")
@@ -67,7 +72,7 @@ cli.add_command(map_group)
 
 
 @cli.command()
-@click.argument("folder", metavar="[DIR]", required=False, type=click.Path(path_type=Path))
+@click.argument("folder", metavar="[DIR]", required=False, type=NonEmptyPath(path_type=Path))
 def init(folder: Path | None) -> None:
     """Write a commented config.yaml and mapping.yaml to start from (never overwrites).
 
@@ -133,7 +138,7 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, writable=True, path_type=Path),
     help="Also write the plan file (JSON, mode 0600) that `apply` takes.",
 )
 @click.option(
@@ -162,7 +167,7 @@ def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> 
     "plan_file",
     metavar="FILE",
     # A FILE that is not there (or not readable) is a usage error (2), not a config one.
-    type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path),
+    type=NonEmptyPath(exists=True, dir_okay=False, readable=True, path_type=Path),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @pass_app

@@ -33,7 +33,7 @@ def user_config_dir() -> Path:
 
 def find_config(explicit: str | None) -> Path | None:
     """The config file to use: --config / HIBOB_SYNC_CONFIG, ./config.yaml, the user dir."""
-    if explicit:
+    if explicit is not None:  # even empty (the CLI refuses that): never a silent search
         return Path(explicit).expanduser()
     for candidate in (Path("config.yaml"), user_config_dir() / "config.yaml"):
         if candidate.is_file():

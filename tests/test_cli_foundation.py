@@ -156,6 +156,43 @@ def test_config_from_env_var(tmp_path: Path) -> None:
     assert_config_error(result.output, result.exit_code, str(config), "bogus")
 
 
+EMPTY_PATHS = {
+    "--config ''": (["--config", "", "map", "show"], "'--config': an empty path"),
+    "--config ' '": (["--config", " ", "map", "show"], "'--config': an empty path"),
+    "plan -o ''": (["plan", "-o", ""], "'-o' / '--output': an empty path"),
+    "apply ''": (["apply", ""], "'FILE': an empty path: give a path"),
+    "init ''": (["init", ""], "'[DIR]': an empty path"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMPTY_PATHS))
+def test_an_empty_path_is_a_usage_error(tmp_path: Path, case: str) -> None:
+    # A config in the current folder, where the normal search would find it: an empty path
+    # must not fall back to it (or, for init, write into the current folder).
+    write(tmp_path / "config.yaml", GOOD_CONFIG)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    args, needle = EMPTY_PATHS[case]
+    result = run_cli(*args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {needle}" in result.stderr
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_config_env_var_set_but_empty_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    # HIBOB_SYNC_CONFIG=$UNSET_VARIABLE must not quietly mean ./config.yaml.
+    write(tmp_path / "config.yaml", GOOD_CONFIG)
+    result = run_cli("map", "show", env={"HIBOB_SYNC_CONFIG": value})
+    assert result.exit_code == 2, result.output
+    assert "HIBOB_SYNC_CONFIG is set but empty" in result.stderr
+    # --config still wins over the variable, whatever it holds.
+    result = run_cli(
+        "--config", str(tmp_path / "config.yaml"), "map", "show", env={"HIBOB_SYNC_CONFIG": value}
+    )
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize(
     "host", ["http://127.0.0.1:8080/scim/v2", "http://localhost/scim", "http://[::1]:9/x"]
 )
