@@ -21,7 +21,7 @@ from hibob_sync.fetch import fetch_hibob
 from hibob_sync.hibob import HibobEmployee
 from hibob_sync.http import HttpSettings
 from hibob_sync.limiter import LimiterReport
-from hibob_sync.lock import run_lock
+from hibob_sync.lock import state_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.metrics import record_metrics
 from hibob_sync.model import Failure, ScimUser
@@ -344,7 +344,7 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
     """The run under the lock, with its healthcheck pings, record and alerts."""
     if run.dry_run:
         return run.execute()
-    with run_lock(settings.state_path.with_name(settings.state_path.name + ".lock")):
+    with state_lock(settings):
         notify.ping(settings.healthcheck_url, "start", ping_http)
         try:
             summary = run.execute()

@@ -368,6 +368,23 @@ def test_lock_held_exits_75_and_writes_nothing(sync_env: SyncEnv) -> None:
     assert scim_writes(sync_env) == []
 
 
+def test_unusable_state_path_names_the_key_and_exits_78(sync_env: SyncEnv) -> None:
+    # The lock file (next to the state store) cannot be created: a file where sync.state_path
+    # needs a folder. (Root may write anywhere, so a folder without write permission would
+    # not fail here; a file in the way fails for everyone.)
+    (sync_env.folder / "blocker").write_text("not a folder\n", encoding="utf-8")
+    text = sync_env.config.read_text(encoding="utf-8")
+    sync_env.config.write_text(text.replace("state/state.db", "blocker/state.db"))
+    result = sync_env.run()
+    assert result.exit_code == 78, result.output
+    lock = sync_env.folder / "blocker" / "state.db.lock"
+    assert f"{sync_env.config}: sync.state_path: cannot create the lock file {lock}" in (
+        result.messages
+    )
+    assert "Traceback" not in result.output
+    assert scim_writes(sync_env) == [] and sync_env.sandbox.request_count() == 0
+
+
 @pytest.mark.parametrize("leavers", ["ignore"])
 def test_leavers_ignore_never_deactivates(sync_env: SyncEnv, leavers: str) -> None:
     sync_env.write_config(leavers=leavers)
