@@ -24,6 +24,12 @@ from hibob_sync.errors import ConfigError
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 HITHRIVE_CONFIG = SCHEMAS / "spc_hithrive.json"
 TOKEN_ENV = "HIBOB_SYNC_LOCAL_SCIM_TOKEN"  # noqa: S105 - a variable name, not a secret
+# Installed from PyPI or from a checkout; on 3.10 the extra installs nothing (a marker).
+_INSTALL_HINT = (
+    "install the demo extra: pip install 'hibob-sync[demo]' (from a checkout: "
+    "pip install -e '.[demo]'); scim2-server needs Python 3.11 or newer (this is Python "
+    f"{sys.version_info[0]}.{sys.version_info[1]}), the nightly tool itself runs on 3.10"
+)
 
 
 class LocalScimServer:
@@ -33,11 +39,7 @@ class LocalScimServer:
         self, token: str, workdir: Path, *, service_provider_config: Path | None = HITHRIVE_CONFIG
     ) -> None:
         if importlib.util.find_spec("scim2_server") is None:
-            raise ConfigError(
-                "scim2-server is not installed",
-                hint="install the demo extra: pip install -e '.[demo]' (scim2-server needs "
-                "Python 3.11 or newer; the nightly tool itself runs on 3.10)",
-            )
+            raise ConfigError("scim2-server is not installed", hint=_INSTALL_HINT)
         self.token = token
         self.workdir = workdir
         self.config = service_provider_config

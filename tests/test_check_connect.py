@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import keyring
@@ -205,6 +206,22 @@ def test_map_interactive_needs_a_terminal(sync_env: SyncEnv) -> None:
     result = sync_env.cli("map")
     assert result.exit_code == 2
     assert "map set" in result.stderr
+
+
+def test_demo_without_scim2_server_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # None in sys.modules is Python's own "this package cannot be imported": what a PyPI
+    # install without the demo extra (or any install on 3.10) looks like to the demo.
+    monkeypatch.setitem(sys.modules, "scim2_server", None)
+    result = run_cli("demo", "--employees", "12")
+    assert result.exit_code == 78, result.output
+    assert "scim2-server is not installed" in result.messages
+    assert "pip install 'hibob-sync[demo]'" in result.messages  # an install from PyPI
+    assert "pip install -e '.[demo]'" in result.messages  # a checkout
+    assert "Python 3.11 or newer" in result.messages
+    assert f"this is Python {sys.version_info[0]}.{sys.version_info[1]}" in result.messages
+    assert "Traceback" not in result.output
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
