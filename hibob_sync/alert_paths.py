@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from hibob_sync.config import EmailSettings, Settings
 from hibob_sync.credentials import SMTP_PASSWORD, lookup
 from hibob_sync.errors import NotifyError
+from hibob_sync.http import speaks_no_tls
 from hibob_sync.notify import send_email, smtp_session
 
 _TIMEOUT = 10.0
@@ -70,12 +71,25 @@ def probe_healthcheck(url: str) -> str:
             f"({exc.verify_message})",
             hint="check notify.healthcheck_url",
         ) from None
-    except (OSError, ssl.SSLError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
+    except ssl.SSLError as exc:
+        if not speaks_no_tls(exc):
+            raise _unreachable(host, port, exc) from None
         raise NotifyError(
-            f"could not reach the healthcheck host {host}:{port} ({reason})",
-            hint="check notify.healthcheck_url and this host's network access to it",
+            f"the healthcheck host {host}:{port} does not speak TLS (it answered the TLS "
+            "handshake in plain text)",
+            hint="check notify.healthcheck_url: http:// for a plain-http host (loopback only), "
+            "or the port",
         ) from None
+    except OSError as exc:
+        raise _unreachable(host, port, exc) from None
+
+
+def _unreachable(host: str, port: int, exc: OSError) -> NotifyError:
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    return NotifyError(
+        f"could not reach the healthcheck host {host}:{port} ({reason})",
+        hint="check notify.healthcheck_url and this host's network access to it",
+    )
 
 
 def configured(settings: Settings) -> bool:

@@ -154,7 +154,13 @@ class HibobClient:
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """One request under the retry policy; the decoded body of a 2xx answer."""
         response, body = send(
-            self._session, self._http, SERVICE, method, self._base + path, **kwargs
+            self._session,
+            self._http,
+            SERVICE,
+            method,
+            self._base + path,
+            setting="hibob.base_url",
+            **kwargs,
         )
         _raise_for_status(response, body, what)
         return body

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
 
 from hibob_sync import __version__
-from hibob_sync.errors import ServiceUnavailableError
+from hibob_sync.config import is_loopback
+from hibob_sync.errors import ConfigError, HibobSyncError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,7 @@ def send(
     expect_json: bool = True,
     parse: Callable[[bytes], Any] | None = None,
     gate: Gate | None = None,
+    setting: str | None = None,
     **kwargs: Any,
 ) -> tuple[requests.Response, Any]:
     """Send one request under the shared retry policy.
@@ -191,6 +195,8 @@ def send(
     caller to judge; transient failures that outlast the policy, and TLS failures, become a
     ServiceUnavailableError naming ``service``. A ``gate`` (the SCIM client's limiter) admits
     each attempt and hears its answer, so a retry waits for its turn like any request.
+    ``setting`` is the config key the URL came from: an https:// URL whose server does not
+    speak TLS is a wrong URL (ConfigError naming it), not an outage.
     """
 
     def attempt() -> tuple[requests.Response, Any]:
@@ -249,10 +255,7 @@ def send(
     try:
         return retrying(attempt)
     except requests.exceptions.SSLError as exc:
-        raise ServiceUnavailableError(
-            f"{service}: the TLS certificate of {_host(url)} could not be verified",
-            hint="if a corporate proxy re-signs TLS, set its CA bundle as ca_bundle in the config",
-        ) from exc
+        raise _tls_error(exc, service, url, setting) from exc
     except (TransientHTTPError, requests.RequestException) as exc:
         raise ServiceUnavailableError(
             f"{service} stayed unavailable ({_describe(exc)}) after "
@@ -262,6 +265,65 @@ def send(
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc or url
+
+
+# OpenSSL's words for a plain-text answer where a TLS record should be: an https:// URL
+# pointed at an http port (3.2+ says "record layer failure" where 3.0 said wrong version).
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
+
+
+def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error under requests' and urllib3's wrappers, if there is one."""
+    todo, seen = [exc], set()
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
+        todo += [x for x in (*linked, *current.args) if isinstance(x, BaseException)]
+    return None
+
+
+def speaks_no_tls(cause: ssl.SSLError | None) -> bool:
+    """Whether a TLS handshake failed because the server answered in plain text."""
+    if cause is None:
+        return False
+    words = f"{getattr(cause, 'reason', None) or ''} {cause}".upper().replace(" ", "_")
+    return any(word in words for word in _NOT_TLS)
+
+
+def _tls_error(
+    exc: requests.exceptions.SSLError, service: str, url: str, setting: str | None
+) -> HibobSyncError:
+    """A failed TLS handshake, told apart: no TLS at all (a wrong URL, 78), a certificate
+    that could not be verified, or another handshake failure (69, as before)."""
+    cause = ssl_cause(exc)
+    parts = urlsplit(url)
+    if speaks_no_tls(cause):
+        port = parts.port or 443
+        hint = (
+            f"the URL should probably start http://{parts.netloc} (plain http is allowed "
+            "for loopback hosts, such as a test server)"
+            if is_loopback(parts.hostname or "")
+            else "check the port in the URL (HTTPS is usually on 443); plain http:// is "
+            "allowed for loopback hosts only"
+        )
+        return ConfigError(
+            f"{setting or service}: https://{parts.netloc} does not speak TLS on port {port} "
+            "(it answered the TLS handshake in plain text)",
+            hint=hint,
+        )
+    if cause is None or isinstance(cause, ssl.SSLCertVerificationError):
+        return ServiceUnavailableError(
+            f"{service}: the TLS certificate of {_host(url)} could not be verified",
+            hint="if a corporate proxy re-signs TLS, set its CA bundle as ca_bundle in the config",
+        )
+    why = getattr(cause, "reason", None) or cause
+    return ServiceUnavailableError(
+        f"{service}: the TLS handshake with {_host(url)} failed ({why})",
+        hint="the next run will retry; if this persists, check the URL and the server's TLS set-up",
+    )

@@ -333,6 +333,7 @@ def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "
                 method,
                 target,
                 expect_json=False,
+                setting="notify.healthcheck_url",
                 data=body.encode("utf-8") if body else None,
             )
     except HibobSyncError as exc:

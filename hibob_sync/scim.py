@@ -133,7 +133,14 @@ class ScimClient:
         try:
             url = self.base_url + path
             response, payload = send(
-                session, self._http, self.service, method, url, gate=gate, **kwargs
+                session,
+                self._http,
+                self.service,
+                method,
+                url,
+                gate=gate,
+                setting="hithrive.scim_url",
+                **kwargs,
             )
         finally:
             gate.end()

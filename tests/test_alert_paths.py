@@ -85,6 +85,26 @@ def test_healthcheck_host_is_reached_but_not_pinged(
     assert healthcheck.paths == []  # type: ignore[attr-defined]
 
 
+def test_https_healthcheck_url_to_a_plain_http_port_says_no_tls(
+    sync_env: SyncEnv,
+    healthcheck: ThreadingHTTPServer,  # noqa: F811 - the fixture
+) -> None:
+    port = healthcheck.server_address[1]
+    sync_env.write_config(f"notify:\n  healthcheck_url: https://127.0.0.1:{port}/ping/abc\n")
+    result = sync_env.cli("check")
+    assert result.exit_code == 78
+    assert f"[FAIL] healthcheck: the healthcheck host 127.0.0.1:{port} does not speak TLS" in (
+        result.stdout
+    )
+    result = sync_env.run()  # the ping's failure is logged; the run's own code stands
+    assert result.exit_code == 1, result.output  # the sandbox's planted bad records
+    assert (
+        f"notify.healthcheck_url: https://127.0.0.1:{port} does not speak TLS on port {port}"
+        in result.messages
+    )
+    assert healthcheck.paths == []  # type: ignore[attr-defined]
+
+
 def test_failed_alert_is_recorded_and_shown_under_quiet(sync_env: SyncEnv) -> None:
     sync_env.write_config(email_block(free_port()))
     result = sync_env.cli("-q", "run")

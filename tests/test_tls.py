@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from hibob_sync.http import speaks_no_tls
 from tests.reliability_helpers import scim_writes
 from tests.sync_fixtures import SyncEnv
 from tests.tls_material import TlsFiles, make_tls_files
@@ -148,6 +149,37 @@ def test_self_signed_https_is_refused_unless_its_ca_is_given(
     assert len(sync_env.users()) > 10
 
 
+@pytest.mark.parametrize("side", ["hibob", "hithrive"])
+def test_https_to_a_plain_http_port_says_the_server_does_not_speak_tls(
+    sync_env: SyncEnv, side: str
+) -> None:
+    # https:// in front of a plain-http loopback server: OpenSSL sees an HTTP answer where
+    # a TLS record should be (WRONG_VERSION_NUMBER; "record layer failure" in OpenSSL 3.2+).
+    # That is a wrong URL, not a certificate problem and not an outage: 78, no retries.
+    upstream = urlsplit(sync_env.sandbox.url if side == "hibob" else sync_env.scim.url)
+    wrong = f"https://{upstream.netloc}{upstream.path}"
+    key = "hibob.base_url" if side == "hibob" else "hithrive.scim_url"
+    urls = {
+        "hibob": f"  base_url: {sync_env.sandbox.url}",
+        "hithrive": f"  scim_url: {sync_env.scim.url}",
+    }
+    urls[side] = f"  {key.split('.')[1]}: {wrong}"
+    write_config(sync_env, [urls["hibob"]], [urls["hithrive"]])
+
+    for command in ("run", "check"):
+        result = sync_env.cli(command)
+        assert result.exit_code == 78, result.output
+        assert "Traceback" not in result.output
+        output = result.messages + result.stdout
+        assert f"{key}: https://{upstream.netloc} does not speak TLS on port {upstream.port}" in (
+            output
+        )
+        assert f"http://{upstream.netloc}" in output  # the URL it probably should be
+        assert "certificate" not in output
+    assert len(sync_env.clock.sleeps) == 0  # not retried: the next attempt cannot differ
+    assert scim_writes(sync_env) == []
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -170,3 +202,19 @@ def test_plain_http_only_for_loopback(sync_env: SyncEnv) -> None:
     result = sync_env.run()
     assert result.exit_code == 78
     assert "hibob.base_url" in result.stderr and "must use https://" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "no_tls"),
+    [
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", True),  # OpenSSL 3.0
+        ("[SSL: RECORD_LAYER_FAILURE] record layer failure (_ssl.c:1000)", True),  # 3.2+
+        ("[SSL] record layer failure (_ssl.c:1000)", True),  # 3.2+, reason code not mapped
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", False),
+        ("[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version", False),
+        ("[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol", False),
+    ],
+)
+def test_which_handshake_failures_mean_no_tls(text: str, no_tls: bool) -> None:
+    # The words differ by OpenSSL version; only this machine's one is met end to end above.
+    assert speaks_no_tls(ssl.SSLError(1, text)) is no_tls
