@@ -8,15 +8,18 @@ would count as a ping). `check --send-test-email` sends one real message on requ
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import tempfile
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from hibob_sync.config import EmailSettings, Settings
 from hibob_sync.credentials import SMTP_PASSWORD, lookup
-from hibob_sync.errors import NotifyError
+from hibob_sync.errors import ConfigError, NotifyError
 from hibob_sync.http import speaks_no_tls
 from hibob_sync.notify import send_email, smtp_session
 
@@ -90,6 +93,32 @@ def _unreachable(host: str, port: int, exc: OSError) -> NotifyError:
         f"could not reach the healthcheck host {host}:{port} ({reason})",
         hint="check notify.healthcheck_url and this host's network access to it",
     )
+
+
+def probe_metrics_folder(path: Path) -> str:
+    """Make and remove a temp file beside notify.metrics_file, as a run's atomic write does.
+
+    Never the metrics file itself: monitoring would read it as a run that never happened.
+    """
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"notify.metrics_file: {path} is a folder; name a file in it")
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(
+            f"notify.metrics_file: the folder {folder} {what}",
+            hint="create it (the textfile collector's folder), or point the key elsewhere",
+        )
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".hibob-sync-check.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ConfigError(
+            f"notify.metrics_file: cannot write in {folder} ({exc.strerror})",
+            hint="give the user that runs hibob-sync write access to the folder",
+        ) from None
+    os.close(fd)
+    os.unlink(temp)
+    return f"{folder} is writable (tried with a temp file, no metrics written)"
 
 
 def configured(settings: Settings) -> bool:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from hibob_sync import credentials
-from hibob_sync.alert_paths import probe_email, probe_healthcheck
+from hibob_sync.alert_paths import probe_email, probe_healthcheck, probe_metrics_folder
 from hibob_sync.alert_paths import send_test_email as send_test
 from hibob_sync.clients import hibob_client, scim_client
 from hibob_sync.config import Settings
@@ -289,7 +289,8 @@ def probe_users(client: ScimClient) -> None:
 
 
 def check_alerts(settings: Settings, out: Checklist, *, send_test_email: bool = False) -> None:
-    """Each configured alert path tried without sending (alert_paths), or one test email."""
+    """Each configured alert path tried without sending (alert_paths), or one test email;
+    and the metrics file's folder, whose write a run would otherwise only log."""
     if settings.email is None:
         out.add(None, "no alert email (notify.email): nobody is emailed when a run needs a person")
     else:
@@ -306,6 +307,11 @@ def check_alerts(settings: Settings, out: Checklist, *, send_test_email: bool = 
             out.add(True, f"healthcheck host {reached} (not pinged)")
         except HibobSyncError as exc:
             out.add(False, f"healthcheck: {exc.message}", ExitCode.CONFIG, exc.hint)
+    if settings.metrics_file is not None:
+        try:
+            out.add(True, f"notify.metrics_file: {probe_metrics_folder(settings.metrics_file)}")
+        except HibobSyncError as exc:
+            out.add(False, exc.message, ExitCode.CONFIG, exc.hint)
 
 
 def run_checks(

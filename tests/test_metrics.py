@@ -7,6 +7,7 @@ import json
 import os
 from datetime import datetime
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.sync_fixtures import SyncEnv
@@ -109,3 +110,43 @@ def test_unwritable_metrics_never_change_the_outcome(sync_env: SyncEnv) -> None:
     assert result.exit_code == 1, result.output  # as without metrics: some set aside
     assert "could not write" in result.stderr and "Traceback" not in result.output
     assert not (sync_env.folder / "no-such-folder").exists()
+
+
+# -- check: the folder of notify.metrics_file must take the run's temp file and rename --------
+
+
+def test_check_tries_the_metrics_folder_without_writing_metrics(sync_env: SyncEnv) -> None:
+    with_metrics(sync_env)
+    folder = sync_env.folder / "metrics"
+    result = sync_env.cli("check")
+    assert result.exit_code == 0, result.output
+    assert f"[ok  ] notify.metrics_file: {folder} is writable" in result.stdout
+    # No metrics file (monitoring would read a run that never happened), no temp file left.
+    assert os.listdir(folder) == []
+
+
+@pytest.mark.parametrize("blocker", ["missing", "a file", "a folder named .prom"])
+def test_check_fails_on_an_unusable_metrics_folder(sync_env: SyncEnv, blocker: str) -> None:
+    if blocker == "a file":
+        (sync_env.folder / "metrics").write_text("not a folder\n", encoding="utf-8")
+    elif blocker == "a folder named .prom":
+        (sync_env.folder / METRICS).mkdir(parents=True)
+    sync_env.write_config(extra=f"notify:\n  metrics_file: {METRICS}\n")
+    result = sync_env.cli("check")
+    assert result.exit_code == 78, result.output
+    assert "[FAIL] notify.metrics_file: " in result.stdout
+    assert str(sync_env.folder / "metrics") in result.stdout
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_check_fails_on_a_read_only_metrics_folder(sync_env: SyncEnv) -> None:
+    with_metrics(sync_env)
+    folder = sync_env.folder / "metrics"
+    folder.chmod(0o500)
+    try:
+        result = sync_env.cli("check")
+    finally:
+        folder.chmod(0o700)
+    assert result.exit_code == 78, result.output
+    assert f"[FAIL] notify.metrics_file: cannot write in {folder}" in result.stdout
