@@ -22,6 +22,7 @@ from hibob_sync.cli_map import map_group
 from hibob_sync.cli_params import NonEmptyPath, refuse_empty_env
 from hibob_sync.environment import CONFIG_ENV, App, Environment
 from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.interrupts import leave, sigterm_as_interrupt
 from hibob_sync.log_lines import echo_err, setup_logging
 
 if TYPE_CHECKING:
@@ -347,12 +348,16 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
     """
     args = list(sys.argv[1:] if argv is None else argv)
     app = App(env or Environment())
+    with sigterm_as_interrupt():  # systemctl stop, timeout(1): as Ctrl-C (interrupts.py)
+        _main(args, app, owns_process=argv is None)
+
+
+def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
     try:
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            echo_err("Interrupted.", stamped=app.log_file)
-            sys.exit(ExitCode.INTERRUPTED)
+            _interrupted(app, owns_process)
         echo_err("Aborted.", stamped=app.log_file)
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
@@ -368,6 +373,13 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
         echo_err(str(exc), stamped=app.log_file)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        echo_err("Interrupted.", stamped=app.log_file)
-        sys.exit(ExitCode.INTERRUPTED)
+        _interrupted(app, owns_process)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _interrupted(app: App, owns_process: bool) -> NoReturn:
+    """130; the process does not wait for worker threads still blocked in a request."""
+    echo_err("Interrupted.", stamped=app.log_file)
+    if owns_process:  # not when a test calls main() in its own process
+        leave(ExitCode.INTERRUPTED)
+    sys.exit(ExitCode.INTERRUPTED)

@@ -53,6 +53,10 @@ OVERLOAD_STATUSES = frozenset({500, 502, 503, 504})
 TRACE_POINTS = 20_000  # ample for any night; bounds memory if a run never ends
 
 
+class Stopped(Exception):
+    """A request refused because the run was interrupted (the limiter was stopped)."""
+
+
 @dataclass(frozen=True)
 class LimiterSettings:
     """The controller's constants; `ceiling` is sync.concurrency."""
@@ -265,6 +269,7 @@ class Limiter:
         self._cond = threading.Condition()
         self._calls = 0
         self._logged = 0
+        self._stopped = False
 
     @property
     def ceiling(self) -> int:
@@ -275,6 +280,12 @@ class Limiter:
         with self._cond:
             self._calls += 1
             return Call(self, self._calls, kind)
+
+    def stop(self) -> None:
+        """The run was interrupted: no attempt starts from now on (waiting ones give up)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
 
     def report(self) -> LimiterReport:
         """What the run settled at, for the summary and the log."""
@@ -290,6 +301,8 @@ class Limiter:
     def _enter(self, call: int, kind: str) -> Ticket:
         with self._cond:
             while True:
+                if self._stopped:
+                    raise Stopped("the run was interrupted")
                 paused = self._controller.paused
                 verdict = self._controller.try_acquire(call, kind, self._clock())
                 if paused and not self._controller.paused:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from hibob_sync.errors import RemoteError, ScimError
+from hibob_sync.interrupts import stop_pool
 from hibob_sync.scim_attributes import (
     get_ci,
     new_resource,
@@ -37,14 +38,10 @@ def write_many(
     features = writer.client.discover()
     if features.use_bulk and len(writes) > 1:
         return BulkWriter(writer, features).run(writes)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    limiter = writer.client.limiter
+    with stop_pool(max(1, concurrency), "scim-write", on_stop=limiter.stop) as pool:
         futures: list[Future[WriteResult]] = [pool.submit(writer.write_one, w) for w in writes]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        return [future.result() for future in futures]
 
 
 class BulkWriter:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
 from hibob_sync.errors import HibobSyncError, RemoteError
+from hibob_sync.interrupts import stop_pool
 from hibob_sync.limiter import Limiter
 from hibob_sync.model import ScimUser
 from hibob_sync.scim_attributes import get_ci
@@ -122,7 +122,7 @@ def list_users(client: PagedClient, count: int, max_pages: int) -> list[ScimUser
         raise _pages_limit(client, max_pages)
     if starts:
         workers = min(len(starts), client.limiter.ceiling)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scim-list") as pool:
+        with stop_pool(workers, "scim-list", on_stop=client.limiter.stop) as pool:
             pages += list(pool.map(lambda start: read_page(client, start, count), starts))
     for page in pages:
         if page.total != total:

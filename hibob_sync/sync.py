@@ -358,7 +358,7 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
                 _alert(settings, run, run.summary)
             raise
         except KeyboardInterrupt:  # history and status must show a run that may have written
-            run.stopped_by(InterruptedRun("interrupted (Ctrl-C) before the run finished"))
+            run.stopped_by(InterruptedRun("interrupted (Ctrl-C, SIGTERM) before the run finished"))
             _record_quietly(run, settings)
             raise
         run.record()

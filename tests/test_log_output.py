@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -70,55 +67,6 @@ def test_quiet_and_verbose_is_a_usage_error(sync_env: SyncEnv) -> None:
     assert result.exit_code == 2
     assert "--quiet" in result.stderr and "--verbose" in result.stderr
     assert sync_env.sandbox.request_count() == 0
-
-
-@pytest.fixture
-def silent_server() -> Iterator[tuple[socket.socket, int]]:
-    """A loopback port that accepts connections and never answers: a run waits on it."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(60)
-    yield server, server.getsockname()[1]
-    server.close()
-
-
-def test_ctrl_c_exits_130(tmp_path: Path, silent_server: tuple[socket.socket, int]) -> None:
-    server, port = silent_server
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"hibob:\n  base_url: http://127.0.0.1:{port}/v1\n"
-        f"hithrive:\n  scim_url: http://127.0.0.1:{port}/scim/v2\n"
-        "sync:\n  state_path: state.db\n",
-        encoding="utf-8",
-    )
-    env = dict(os.environ, HIBOB_SERVICE_USER_ID="u", HIBOB_SERVICE_USER_TOKEN="t")
-    env["HITHRIVE_SCIM_TOKEN"] = "s"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hibob_sync", "--config", str(config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        connection, _ = server.accept()  # the run is now waiting for an answer
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-        connection.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, stderr
-    assert b"Interrupted." in stderr
-    assert b"Traceback" not in stderr
-    # The interrupted run is in the history (it may have written) and status sees it.
-    history = run_cli("--config", str(config), "history", "--json")
-    [last] = json.loads(history.stdout)
-    assert (last["exit_code"], last["outcome"]) == (130, "interrupted")
-    status = run_cli("--config", str(config), "status")
-    assert status.exit_code == 2, status.output  # CRITICAL: no good run at all
-    assert "exit 130 (interrupted)" in status.stdout
 
 
 def test_hibob_base_url_answering_404_is_a_config_error(sync_env: SyncEnv) -> None:

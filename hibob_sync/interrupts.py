@@ -1,0 +1,115 @@
+"""SIGTERM stops a run as Ctrl-C does, and no worker thread delays or outlives the stop.
+
+systemd (`systemctl stop`), timeout(1) in a cron line and a plain kill send SIGTERM. The
+CLI turns it into the KeyboardInterrupt that Ctrl-C raises, so one path handles both: the
+run is recorded as interrupted, metrics written, the lock released, exit 130.
+
+Three things make that stop prompt whatever the run is doing:
+- CPython runs signal handlers in the main thread only, and only the thread the kernel
+  hands a signal to is woken from a blocking call. Worker threads block SIGINT and SIGTERM
+  (``worker_pool``), so the kernel always hands them to the main thread, which is woken
+  wherever it waits (a future, a lock, a socket) instead of sleeping on.
+- Interrupted, a pool cancels the writes and pages not started, refuses new requests
+  through ``on_stop`` (the limiter) and does not wait for the requests in flight
+  (``stop_pool``): a SCIM server that never answers cannot hold the stop up.
+- The entry point then exits without joining worker threads still blocked in such a
+  request (``leave``). They hold no local state: the state store is written by the main
+  thread only, so nothing is half-written; what the server already took stays valid, as
+  after a kill, and the next run plans from what is there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from typing import NoReturn
+
+THREAD_PREFIX = "hibob-sync-"
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def _raise_interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the main thread while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal.signal works in the main thread only; tests may call main() elsewhere
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _block_stop_signals() -> None:
+    """A worker's first act: SIGINT and SIGTERM go to the main thread, never here."""
+    if hasattr(signal, "pthread_sigmask"):  # POSIX; elsewhere only the main thread gets them
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def worker_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """A thread pool whose threads leave SIGINT and SIGTERM to the main thread."""
+    return ThreadPoolExecutor(
+        max_workers=workers,
+        thread_name_prefix=THREAD_PREFIX + name,
+        initializer=_block_stop_signals,
+    )
+
+
+@contextmanager
+def stop_pool(
+    workers: int, name: str, on_stop: Callable[[], None] | None = None
+) -> Iterator[ThreadPoolExecutor]:
+    """``worker_pool`` for a block: waits for its work on the way out, except when interrupted.
+
+    Interrupted (KeyboardInterrupt: Ctrl-C or SIGTERM), it cancels the work not started,
+    calls ``on_stop`` (refuse new requests) and leaves the requests in flight to finish or
+    time out without waiting for them. On any other error, the work not started is
+    cancelled and the work started is waited for, as before.
+    """
+    pool = worker_pool(workers, name)
+    try:  # the outer try: an interrupt while waiting for the work stops it too
+        try:
+            yield pool
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    except KeyboardInterrupt:
+        if on_stop is not None:
+            on_stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+
+def stragglers() -> list[threading.Thread]:
+    """Worker threads still alive: after an interrupt, requests nobody waits for."""
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` without waiting for workers still blocked in a request.
+
+    Python joins every pool thread at exit, so one request to a server that never answers
+    would keep an interrupted process alive until its read timeout (minutes). Called only
+    by the process's entry point, once the run is recorded and the lock released.
+    """
+    if not stragglers():
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe must not turn 130 into a crash
+            stream.flush()
+    os._exit(code)
