@@ -134,7 +134,7 @@ class NotifyError(HibobSyncError):
 
 
 class InterruptedRun(HibobSyncError):
-    """Ctrl-C stopped a run: it is recorded (it may have written), then the interrupt goes on."""
+    """Ctrl-C or SIGTERM stopped a run: recorded (it may have written), then it goes on."""
 
     exit_code = ExitCode.INTERRUPTED
 
