@@ -7,8 +7,9 @@ run is recorded as interrupted, metrics written, the lock released, exit 130.
 Three things make that stop prompt whatever the run is doing:
 - CPython runs signal handlers in the main thread only, and only the thread the kernel
   hands a signal to is woken from a blocking call. Worker threads block SIGINT and SIGTERM
-  (``worker_pool``), so the kernel always hands them to the main thread, which is woken
-  wherever it waits (a future, a lock, a socket) instead of sleeping on.
+  (``worker_pool``), so the kernel hands them to the main thread (Linux prefers it anyway,
+  but not always, and other kernels do not), which is woken wherever it waits: a future,
+  a lock, a socket.
 - Interrupted, a pool cancels the writes and pages not started, refuses new requests
   through ``on_stop`` (the limiter) and does not wait for the requests in flight
   (``stop_pool``): a SCIM server that never answers cannot hold the stop up.

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from hibob_sync.interrupts import stop_pool, worker_pool
 from hibob_sync.sandbox import SEARCH_PATH
 from tests.cli_helpers import run_cli
 from tests.reliability_helpers import assert_in_sync
@@ -157,3 +158,33 @@ def test_interrupt_with_writes_in_flight(sync_env: SyncEnv, command: str, signum
     again = sync_env.run()  # the lock is free, and what was written counts as done
     assert again.exit_code == 1, again.output  # the sandbox's seeded bad records, as always
     assert_in_sync(sync_env)
+
+
+def test_workers_leave_sigint_and_sigterm_to_the_main_thread() -> None:
+    with worker_pool(2, "test") as pool:
+        blocked = pool.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result(HANG_GUARD)
+    assert {signal.SIGINT, signal.SIGTERM} <= blocked
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # this thread
+
+
+def test_an_interrupted_pool_cancels_the_rest_and_does_not_wait() -> None:
+    started, release = threading.Event(), threading.Event()
+    stopped: list[bool] = []
+
+    def in_flight() -> bool:
+        started.set()
+        return release.wait(HANG_GUARD)
+
+    on_stop = lambda: stopped.append(True)  # noqa: E731
+    with pytest.raises(KeyboardInterrupt), stop_pool(1, "test", on_stop=on_stop) as pool:
+        running = pool.submit(in_flight)
+        queued = pool.submit(in_flight)
+        assert started.wait(HANG_GUARD)
+        raise KeyboardInterrupt
+    try:
+        assert stopped == [True]
+        assert queued.cancelled()
+        assert not running.done()  # still in flight: the pool did not wait for it
+    finally:
+        release.set()
+    assert running.result(HANG_GUARD) is True

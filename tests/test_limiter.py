@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from hibob_sync.limiter import Controller, Limiter, LimiterSettings, Ticket
+from hibob_sync.limiter import Controller, Limiter, LimiterSettings, Stopped, Ticket
 
 RTT = 0.020  # the no-load latency of the simulated server
 
@@ -242,3 +242,26 @@ def test_limiter_threads_wait_for_the_throttled_request() -> None:
     throttled.leave(201)
     throttled.end()
     assert limiter.report().peak >= 1
+
+
+def test_a_stopped_limiter_lets_no_request_start() -> None:
+    """An interrupted run: a request waiting for its turn gives up, and none starts after."""
+    limiter = Limiter(LimiterSettings(initial=4), clock=iter(range(1000)).__next__)
+    throttled = limiter.call("POST /Users")
+    throttled.enter()
+    throttled.leave(429, wait=True)  # a pause: the next request waits (as above)
+    outcome: list[BaseException] = []
+
+    def waiting() -> None:
+        try:
+            limiter.call("POST /Users").enter()
+        except Stopped as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiting)
+    thread.start()
+    limiter.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and len(outcome) == 1
+    with pytest.raises(Stopped):
+        limiter.call("GET /Users").enter()
