@@ -14,8 +14,6 @@ import json
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from hibob_sync.interrupts import stop_pool, worker_pool
 from hibob_sync.sandbox import SEARCH_PATH
 from tests.cli_helpers import run_cli
 from tests.reliability_helpers import assert_in_sync
+from tests.signal_helpers import interruptible_children
 from tests.sync_fixtures import SyncEnv
 from tests.test_faults import start_cli_process, wait_for
 
@@ -31,24 +30,6 @@ SIGNALS = [pytest.param(signal.SIGINT, id="ctrl-c"), pytest.param(signal.SIGTERM
 HANG_GUARD = 60  # seconds; never reached by a run that stops as it should
 METRICS = "notify:\n  metrics_file: metrics/hibob_sync.prom\n"
 EXIT = "hibob_sync_last_exit_code "
-
-
-@contextmanager
-def interruptible_children() -> Iterator[None]:
-    """Children start with SIGINT at its default, even when this suite runs in the background.
-
-    A shell runs a background job with SIGINT ignored, and an ignored signal stays ignored in
-    every child: Python then installs no Ctrl-C handler, and the run ignores the test's
-    SIGINT (as it should, started that way). A caught signal is reset to its default by exec.
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if previous == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        if previous == signal.SIG_IGN:
-            signal.signal(signal.SIGINT, previous)
 
 
 class Gate:

@@ -23,6 +23,7 @@ from hibob_sync.sandbox import (
     generate_company,
 )
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID, SANDBOX_TODAY, FakeClock
+from tests.signal_helpers import interruptible_children
 
 BASIC = ["root.id", "root.email"]
 
@@ -411,25 +412,26 @@ def test_5000_employee_search() -> None:
 
 def test_command_line_serves_until_interrupted() -> None:
     env = {**os.environ, "HIBOB_SANDBOX_TOKEN": "cli-token"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hibob_sync.sandbox",
-            "--port",
-            "0",
-            "--employees",
-            "15",
-            "--seed",
-            "1",
-            "--user-id",
-            "X",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    with interruptible_children():  # the SIGINT below must reach it in a background run too
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hibob_sync.sandbox",
+                "--port",
+                "0",
+                "--employees",
+                "15",
+                "--seed",
+                "1",
+                "--user-id",
+                "X",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
