@@ -25,11 +25,17 @@ per round (the other answers of the same burst were sent before the cut). A 429,
 with Retry-After, also pauses every request: the gate stays shut until each throttled request
 has waited its own Retry-After in http.send's retry policy and goes again. And since a
 rate-limited API counts requests per time window, not in flight, a 429 also sets a pace: the
-rate of that kind of request the server let through in the last second, x 0.95. Without it
-the limit would re-grow and hit the cap once per window, and each hit costs every writer a
-whole Retry-After pause. A count over the last second can span two of the server's fixed
-windows (up to twice the cap), so a 429 while already paced cuts the pace by at least 15%.
-The pace rises 2% after each 10 s without a 429, to find a cap that was raised.
+requests of that kind sent in the second before the 429 that the server let through, x 0.95.
+They are counted by send time, and only when the pause ends: the requests of the same burst
+sent just before the refused one are still on their way back when the 429 arrives (counting
+answers already in, the last version learnt 36.6/s against a cap of 50 and never got back).
+Without a pace the limit would re-grow and hit the cap once per window, and each hit costs
+every writer a whole Retry-After pause. Refused while paced, the count is what the cap lets
+through at an even pace, so the pace never rises on a 429 and falls by at most 20% (a count cut
+short by an earlier pause). The pace rises 2% after each 10 s without a 429, to find a cap that
+was raised. The rate over one second suits the common per-second caps; against a per-minute
+cap the first burst teaches a pace above it, and the tool then waits out one Retry-After a
+minute, which is all such a cap allows anyway.
 
 `Controller` is the pure logic (time is passed in; tests drive it with a made-up clock);
 `Limiter` wraps it for threads.
@@ -67,7 +73,7 @@ class LimiterSettings:
     backoff: float = 0.5  # multiplicative decrease on 429 / 5xx / dropped connection
     pace_window: float = 1.0  # seconds of delivered answers a 429 measures the pace over
     pace_margin: float = 0.95
-    pace_backoff: float = 0.85  # a 429 while already paced
+    pace_backoff: float = 0.8  # the deepest cut of the pace by one 429
     pace_min_answers: int = 5  # fewer answers than this in the window say nothing of a rate
     pace_probe_after: float = 10.0  # seconds without a 429 before the pace rises
     pace_probe_step: float = 0.02
@@ -100,6 +106,20 @@ class _Round:
 
 
 @dataclass
+class _Count:
+    """Requests of one kind, sent in [since, until], that the server let through."""
+
+    kind: str
+    since: float
+    until: float
+    admitted: int
+
+    def add(self, ticket: Ticket) -> None:
+        if ticket.kind == self.kind and self.since <= ticket.sent <= self.until:
+            self.admitted += 1
+
+
+@dataclass
 class Controller:
     """The limit, the pause and the pace; every method takes the current time (see module)."""
 
@@ -117,10 +137,10 @@ class Controller:
     _baseline: dict[str, float] = field(default_factory=dict)
     _round: _Round = field(default_factory=_Round)
     _owners: set[int] = field(default_factory=set)
-    _resumed_at: float = -math.inf
     _next_send: float = -math.inf
     _pace_since: float = 0.0
-    _delivered: deque[tuple[float, str]] = field(default_factory=deque)
+    _admitted: deque[tuple[float, str]] = field(default_factory=deque)  # (sent, kind)
+    _count: _Count | None = None
 
     def __post_init__(self) -> None:
         ceiling = max(1, self.settings.ceiling)
@@ -141,10 +161,10 @@ class Controller:
     def try_acquire(self, call: int, kind: str, now: float) -> Ticket | float:
         """A ticket when the attempt may go now; else how long to wait (inf: until a release)."""
         if call in self._owners:
-            # The throttled request has waited out its Retry-After: it goes first.
+            # The throttled request has waited out its Retry-After: it goes first, at the
+            # pace the pause's count sets (the first to come back sets it).
+            self._set_pace(now)
             self._owners.discard(call)
-            if not self._owners:
-                self._resumed_at = now
         elif self._owners:
             return math.inf
         if self.inflight >= self.current:
@@ -168,13 +188,13 @@ class Controller:
                 self._owners.add(ticket.call)
             self._overload(ticket, now, "429" if status == 429 else f"{status or 'no answer'}")
             return
-        self._delivered.append((now, ticket.kind))
-        while self._delivered and self._delivered[0][0] < now - self.settings.pace_window:
-            self._delivered.popleft()
-        if self.pace is not None and now - self._pace_since >= self.settings.pace_probe_after:
-            self.pace *= 1.0 + self.settings.pace_probe_step
-            self._pace_since = now
-            self._note(now, "pace probe")
+        window = self.settings.pace_window
+        self._admitted.append((ticket.sent, ticket.kind))
+        while self._admitted and self._admitted[0][0] < now - 2 * window:
+            self._admitted.popleft()
+        if self._count is not None:
+            self._count.add(ticket)
+        self._probe(now)
         self._sample(ticket, now)
 
     def end_call(self, call: int, now: float) -> None:
@@ -182,7 +202,7 @@ class Controller:
         if call in self._owners:
             self._owners.discard(call)
             if not self._owners:
-                self._resumed_at = now
+                self._set_pace(now)  # the pause is over
 
     # -- the control law ----------------------------------------------------------------------
 
@@ -194,22 +214,36 @@ class Controller:
         self.slow_start = False
         self._round = _Round()
         if reason == "429":
-            self._learn_pace(ticket.kind, now)
+            # Count what the server let through of the requests sent in the last window.
+            # The latest are still on their way back: the count is finished, and the pace
+            # set, when the pause ends.
+            since = now - self.settings.pace_window
+            admitted = sum(1 for t, k in self._admitted if t >= since and k == ticket.kind)
+            self._count = _Count(ticket.kind, since, now, admitted)
         self._note(now, reason)
 
-    def _learn_pace(self, kind: str, now: float) -> None:
-        """The rate of this kind of request the server let through in the last window (since
-        the last pause), x margin. Of this kind: a cap on writes says nothing about reads."""
-        since = max(now - self.settings.pace_window, self._resumed_at)
-        answers = sum(1 for t, k in self._delivered if t >= since and k == kind)
-        if answers < self.settings.pace_min_answers:
+    def _set_pace(self, now: float) -> None:
+        """Set the pace from the count a 429 started, finished while the pause lasted."""
+        count, self._count = self._count, None
+        settings = self.settings
+        if count is None or count.admitted < settings.pace_min_answers:
             return
-        rate = answers / self.settings.pace_window
-        pace = rate * self.settings.pace_margin
-        if self.pace is not None:  # still too fast: the count may span two of its windows
-            pace = min(pace, self.pace * self.settings.pace_backoff)
-        self.pace = pace
+        rate = count.admitted / settings.pace_window
+        if self.pace is not None:
+            # Refused at an even pace: what got through is the cap, unless the count was cut
+            # short (by an earlier pause); never cut by more than pace_backoff at once.
+            rate = min(self.pace, max(rate, self.pace * settings.pace_backoff))
+        self.pace = rate * settings.pace_margin
         self._pace_since = now
+        self._note(now, "pace")
+
+    def _probe(self, now: float) -> None:
+        """Raise the pace a little after a quiet while: the server's cap may have been raised."""
+        if self.pace is None or now - self._pace_since < self.settings.pace_probe_after:
+            return
+        self.pace *= 1.0 + self.settings.pace_probe_step
+        self._pace_since = now
+        self._note(now, "pace probe")
 
     def _sample(self, ticket: Ticket, now: float) -> None:
         rtt = now - ticket.sent
