@@ -5,8 +5,9 @@ request (loopback has none, so without it a sync that sends 10,000 requests look
 as one that sends 10), counts requests by kind, times each upstream call (so the target
 server's own share of a run is known), can keep the list pages a run read (the benchmark
 re-plans on exactly that data), can cap writes per second the way a SaaS API does
-(429 + Retry-After past the cap), and can answer user writes itself (a "stub" target, to see
-what a client does when the server costs nothing).
+(429 + Retry-After past the cap), and can answer user writes or list pages itself (a "stub"
+target, to see what a client does when the server costs nothing: scim2-server sorts every user
+for every page, which makes its CPU, not the client, set the time of a quiet night).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qsl
 
 HIBOB = "hibob"
 SCIM_LIST = "scim_list"
@@ -119,6 +121,8 @@ class LatencyProxy:
         self.cap = WriteCap(write_cap) if write_cap else None
         self.capture_lists = capture_lists
         self.stub_writes = stub_writes
+        self.stub_users: list[Any] | None = None  # list pages answered from these
+        self.stub_max_results = 0
         self._stats = ProxyStats()
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -160,6 +164,16 @@ class LatencyProxy:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def answer_lists_from(self, pages: list[bytes], max_results: int) -> None:
+        """From now on answer list pages itself, from the users of these pages (kept in order,
+        each once), at most `max_results` a page, as the server announced."""
+        users: dict[str, Any] = {}
+        for page in pages:
+            for resource in json.loads(page).get("Resources") or []:
+                users.setdefault(resource["id"], resource)
+        self.stub_users = list(users.values())
+        self.stub_max_results = max_results
 
     def take_stats(self) -> ProxyStats:
         """The stats so far, and a fresh start for the next run."""
@@ -241,6 +255,9 @@ class _Handler(BaseHTTPRequestHandler):
         if proxy.stub_writes and kind == SCIM_WRITE and self.command in ("POST", "PUT"):
             self._stub(path, body)
             return
+        if proxy.stub_users is not None and kind == SCIM_LIST:
+            self._stub_list(proxy.stub_users, proxy.stub_max_results, query)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         started = time.perf_counter()
         status, reason, answer_headers, data = proxy._forward(
@@ -259,6 +276,22 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(resource).encode()
         status = (201, "Created") if self.command == "POST" else (200, "OK")
         self._reply(*status, [("Content-Type", "application/scim+json")], data)
+
+    def _stub_list(self, users: list[Any], max_results: int, query: str) -> None:
+        """A list page as RFC 7644 3.4.2.4 pages (1-based startIndex, count capped)."""
+        params = dict(parse_qsl(query))
+        start = max(1, int(params.get("startIndex") or 1))
+        count = min(max_results, max(0, int(params.get("count") or max_results)))
+        resources = users[start - 1 : start - 1 + count]
+        page = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": len(users),
+            "startIndex": start,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+        data = json.dumps(page).encode()
+        self._reply(200, "OK", [("Content-Type", "application/scim+json")], data)
 
     def _reply(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes) -> None:
         try:

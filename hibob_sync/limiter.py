@@ -214,12 +214,15 @@ class Controller:
         self.slow_start = False
         self._round = _Round()
         if reason == "429":
-            # Count what the server let through of the requests sent in the last window.
-            # The latest are still on their way back: the count is finished, and the pace
-            # set, when the pause ends.
-            since = now - self.settings.pace_window
-            admitted = sum(1 for t, k in self._admitted if t >= since and k == ticket.kind)
-            self._count = _Count(ticket.kind, since, now, admitted)
+            # Count what the server let through of the requests sent in the window before
+            # the refused one (and a quarter of its round trip after: requests of one burst
+            # reach the server in any order). Not up to now: a burst sent since may have
+            # been let through by the server's next window. The latest are still on their
+            # way back: the count is finished, and the pace set, when the pause ends.
+            until = ticket.sent + (now - ticket.sent) / 4
+            since = until - self.settings.pace_window
+            admitted = sum(1 for t, k in self._admitted if since <= t <= until and k == ticket.kind)
+            self._count = _Count(ticket.kind, since, until, admitted)
         self._note(now, reason)
 
     def _set_pace(self, now: float) -> None:
