@@ -281,7 +281,8 @@ class Goals:
         with bench(size, latency, self.root / "rate", self.args.seed, self.spawner) as b:
             for tool, concurrency in (("after", None), ("before", 8)):
                 target = b.target(f"rate-{tool}", page_size=1000, write_cap=cap)
-                run = self.sync(b, target, config_for(b, target, concurrency), "rate", tool)
+                config = config_for(b, target, concurrency)
+                run = self.sync(b, target, config, "rate", tool, trace=tool == "after")
                 run.extra["cap"] = cap
 
     def fifty_k(self) -> None:
@@ -361,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ],
             }
             args.output.write_text(json.dumps(raw, indent=1), encoding="utf-8")
-            traced = next((r for r in goals.runs if r.trace), None)
+            traced = next((r for r in goals.runs if r.trace and r.name == "first"), None)
             if traced is not None:
                 end = traced.extra.get("scim_seconds")
                 write_svg(traced.trace, HERE / "concurrency-10k.svg", end=end)

@@ -73,7 +73,7 @@ class LimiterSettings:
     backoff: float = 0.5  # multiplicative decrease on 429 / 5xx / dropped connection
     pace_window: float = 1.0  # seconds of delivered answers a 429 measures the pace over
     pace_margin: float = 0.95
-    pace_backoff: float = 0.8  # the deepest cut of the pace by one 429
+    pace_backoff: float = 0.8  # the deepest cut by a 429 whose count a pause cut short
     pace_min_answers: int = 5  # fewer answers than this in the window say nothing of a rate
     pace_probe_after: float = 10.0  # seconds without a 429 before the pace rises
     pace_probe_step: float = 0.02
@@ -113,6 +113,7 @@ class _Count:
     since: float
     until: float
     admitted: int
+    short: bool  # a pause took part of [since, until]: fewer were sent than could have been
 
     def add(self, ticket: Ticket) -> None:
         if ticket.kind == self.kind and self.since <= ticket.sent <= self.until:
@@ -139,6 +140,7 @@ class Controller:
     _owners: set[int] = field(default_factory=set)
     _next_send: float = -math.inf
     _pace_since: float = 0.0
+    _resumed_at: float = -math.inf  # when the last pause ended
     _admitted: deque[tuple[float, str]] = field(default_factory=deque)  # (sent, kind)
     _count: _Count | None = None
 
@@ -165,6 +167,7 @@ class Controller:
             # pace the pause's count sets (the first to come back sets it).
             self._set_pace(now)
             self._owners.discard(call)
+            self._resumed_at = now
         elif self._owners:
             return math.inf
         if self.inflight >= self.current:
@@ -203,6 +206,7 @@ class Controller:
             self._owners.discard(call)
             if not self._owners:
                 self._set_pace(now)  # the pause is over
+                self._resumed_at = now
 
     # -- the control law ----------------------------------------------------------------------
 
@@ -222,7 +226,8 @@ class Controller:
             until = ticket.sent + (now - ticket.sent) / 4
             since = until - self.settings.pace_window
             admitted = sum(1 for t, k in self._admitted if since <= t <= until and k == ticket.kind)
-            self._count = _Count(ticket.kind, since, until, admitted)
+            short = self._resumed_at > since
+            self._count = _Count(ticket.kind, since, until, admitted, short)
         self._note(now, reason)
 
     def _set_pace(self, now: float) -> None:
@@ -233,9 +238,11 @@ class Controller:
             return
         rate = count.admitted / settings.pace_window
         if self.pace is not None:
-            # Refused at an even pace: what got through is the cap, unless the count was cut
-            # short (by an earlier pause); never cut by more than pace_backoff at once.
-            rate = min(self.pace, max(rate, self.pace * settings.pace_backoff))
+            # Refused at an even pace: what got through is the cap. Unless a pause took part
+            # of the second counted: then cut by at most pace_backoff. Never up on a 429.
+            if count.short:
+                rate = max(rate, self.pace * settings.pace_backoff)
+            rate = min(self.pace, rate)
         self.pace = rate * settings.pace_margin
         self._pace_since = now
         self._note(now, "pace")

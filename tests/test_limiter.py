@@ -193,11 +193,15 @@ def test_the_pace_rises_after_quiet_seconds_and_on_a_paced_429_falls_to_what_got
     assert c.pace == pytest.approx(38.0)
     c.release(acquire(c, now + 10.0), now + 10.0, 201, wait=False)
     assert c.pace == pytest.approx(38.0 * 1.02)  # probing for a raised cap
-    throttle_after(c, 36, now + 20.0, call=100)  # refused at an even pace: 36 is the cap
+    now = throttle_after(c, 36, now + 20.0, call=100)  # refused at an even pace: 36 is the cap
     assert c.pace == pytest.approx(36 * 0.95)
-    # A count cut short (a pause inside its second) cuts the pace by at most 20%.
-    throttle_after(c, 10, now + 40.0, call=200)
-    assert c.pace == pytest.approx(36 * 0.95 * 1.02 * 0.8 * 0.95)  # (probed once more first)
+    # Refused again at once: a pause took part of the second counted, so its 10 are no
+    # measure of the cap: cut by at most 20%.
+    now = throttle_after(c, 10, now + 0.05, call=200)
+    assert c.pace == pytest.approx(36 * 0.95 * 0.8 * 0.95)
+    # A whole second without a pause that let only 12 through: the cap fell; believed.
+    throttle_after(c, 12, now + 5.0, call=300)
+    assert c.pace == pytest.approx(12 * 0.95)
 
 
 def test_the_pace_never_rises_on_a_429() -> None:
