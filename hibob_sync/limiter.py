@@ -43,6 +43,7 @@ minute, which is all such a cap allows anyway.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import statistics
@@ -154,6 +155,10 @@ class Controller:
     def current(self) -> int:
         """The whole number of requests allowed in flight now."""
         return max(1, int(self.limit + 1e-9))  # 11.999999 (float arithmetic) is 12
+
+    def owns(self, call: int) -> bool:
+        """The call holds a pause (it was throttled and has not gone again)."""
+        return call in self._owners
 
     @property
     def paused(self) -> bool:
@@ -311,7 +316,7 @@ class Limiter:
         self._clock = clock
         self._controller = Controller(self.settings, clock())
         self._cond = threading.Condition()
-        self._calls = 0
+        self._calls = itertools.count(1)  # next() is atomic: no lock taken per request
         self._logged = 0
         self._stopped = False
 
@@ -321,9 +326,7 @@ class Limiter:
 
     def call(self, kind: str) -> Call:
         """A handle for one request and its retries (see http.Gate)."""
-        with self._cond:
-            self._calls += 1
-            return Call(self, self._calls, kind)
+        return Call(self, next(self._calls), kind)
 
     def stop(self) -> None:
         """The run was interrupted: no attempt starts from now on (waiting ones give up)."""
@@ -359,13 +362,14 @@ class Limiter:
         with self._cond:
             before = self._controller.current
             self._controller.release(ticket, self._clock(), status, wait=wait)
-            if self._controller.current > before:
-                self._cond.notify_all()
-            else:
-                self._cond.notify()
+            # One waiter per free place: waking all 32 threads for one place costs more
+            # CPU than the requests they send.
+            self._cond.notify(max(1, self._controller.current - before + 1))
             self._log_trace()
 
     def _end(self, call: int) -> None:
+        if not self._controller.owns(call):
+            return  # only this thread makes its call an owner: no lock needed to know
         with self._cond:
             paused = self._controller.paused
             self._controller.end_call(call, self._clock())

@@ -23,7 +23,7 @@ from hibob_sync.errors import (
     RemoteError,
     ScimError,
 )
-from hibob_sync.http import HttpSettings, make_session, send
+from hibob_sync.http import BearerAuth, HttpSettings, make_session, send
 from hibob_sync.limiter import DEFAULT_CEILING, Limiter, LimiterSettings
 from hibob_sync.model import ScimUser
 from hibob_sync.scim_attributes import AttributePath, from_resource, get_ci, placement
@@ -105,7 +105,7 @@ class ScimClient:
             if self._idle:
                 return self._idle.pop()
         session = make_session(self._http)
-        session.headers["Authorization"] = f"Bearer {self._token}"
+        session.auth = BearerAuth(self._token)
         session.headers["Accept"] = MEDIA_TYPE
         with self._lock:
             self._sessions.append(session)
