@@ -22,7 +22,7 @@ from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
-CHUNK = 500  # writes per progress step (and the most one /Bulk round may carry here)
+PROGRESS_STEP = 50  # writes per step of the progress bar
 
 
 @dataclass
@@ -148,30 +148,38 @@ class _Applier:
         return changes
 
     def _write(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
-        """Write in chunks, so progress moves while a long batch is applied."""
-        for start in range(0, len(pairs), CHUNK):
-            self._write_chunk(pairs[start : start + CHUNK])
-
-    def _write_chunk(self, pairs: list[tuple[Action, ScimWrite]]) -> None:
+        """Send the writes; count each as it ends, so progress moves and what was done is
+        known if a later write raises."""
         planned = len(pairs)
         pairs = [(action, write) for action, write in pairs if not write.empty]  # nothing to send
-        results: list[WriteResult] = write_many(
-            self.writer, [write for _, write in pairs], concurrency=self.concurrency
+        ticks = planned - len(pairs)
+
+        def on_result(index: int, outcome: WriteResult) -> None:
+            nonlocal ticks
+            self._record(*pairs[index], outcome)
+            ticks += 1
+            if self.progress and ticks >= PROGRESS_STEP:
+                self.progress(ticks)
+                ticks = 0
+
+        write_many(
+            self.writer, [write for _, write in pairs], self.concurrency, on_result=on_result
         )
-        for (action, write), outcome in zip(pairs, results, strict=True):
-            if outcome.ok:
-                self.result.done[action.kind] = self.result.done.get(action.kind, 0) + 1
-                if outcome.user is not None:
-                    self.id_of[action.email] = outcome.user.id
-            else:
-                message = str(outcome.error.message if outcome.error else "unknown error")
-                reason = _redact(message, action, write)
-                self.result.failures.append(Failure(action.employee_id, action.email, reason))
-                log.warning(
-                    "could not %s HiBob employee %s: %s", action.kind, action.employee_id, reason
-                )
-        if self.progress:
-            self.progress(planned)
+        if self.progress and ticks:
+            self.progress(ticks)
+
+    def _record(self, action: Action, write: ScimWrite, outcome: WriteResult) -> None:
+        if outcome.ok:
+            self.result.done[action.kind] = self.result.done.get(action.kind, 0) + 1
+            if outcome.user is not None:
+                self.id_of[action.email] = outcome.user.id
+        else:
+            message = str(outcome.error.message if outcome.error else "unknown error")
+            reason = _redact(message, action, write)
+            self.result.failures.append(Failure(action.employee_id, action.email, reason))
+            log.warning(
+                "could not %s HiBob employee %s: %s", action.kind, action.employee_id, reason
+            )
 
     def run(self) -> Applied:
         creates = self.plan.of_kind("create")

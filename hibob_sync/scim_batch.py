@@ -7,8 +7,8 @@ while a rejected token, a missing permission or an unavailable server raise.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, as_completed
 from typing import Any
 
 from hibob_sync.errors import RemoteError, ScimError
@@ -27,21 +27,44 @@ from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 DEFAULT_BULK_OPERATIONS = 100
+BULK_ROUND = 500  # writes handed to BulkWriter at once (it splits them by maxOperations)
 
 
 def write_many(
-    writer: ScimWriter, writes: Sequence[ScimWrite], concurrency: int = 4
+    writer: ScimWriter,
+    writes: Sequence[ScimWrite],
+    concurrency: int = 4,
+    on_result: Callable[[int, WriteResult], None] | None = None,
 ) -> list[WriteResult]:
-    """Every write, in order of `writes`: through /Bulk where offered, else a bounded pool."""
+    """Every write, in order of `writes`: through /Bulk where offered, else a bounded pool.
+
+    `on_result(index, result)` is called in the caller's thread as each write ends (for
+    /Bulk, as each round ends), so what was done is known even if a later write raises.
+    One pool for all the writes: no pause between chunks to wait for a chunk's slowest."""
     if not writes:
         return []
+    results: list[WriteResult | None] = [None] * len(writes)
+
+    def done(index: int, result: WriteResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(index, result)
+
     features = writer.client.discover()
     if features.use_bulk and len(writes) > 1:
-        return BulkWriter(writer, features).run(writes)
-    limiter = writer.client.limiter
-    with stop_pool(max(1, concurrency), "scim-write", on_stop=limiter.stop) as pool:
-        futures: list[Future[WriteResult]] = [pool.submit(writer.write_one, w) for w in writes]
-        return [future.result() for future in futures]
+        bulk = BulkWriter(writer, features)
+        for start in range(0, len(writes), BULK_ROUND):
+            for offset, result in enumerate(bulk.run(writes[start : start + BULK_ROUND])):
+                done(start + offset, result)
+    else:
+        limiter = writer.client.limiter
+        with stop_pool(max(1, concurrency), "scim-write", on_stop=limiter.stop) as pool:
+            futures: dict[Future[WriteResult], int] = {
+                pool.submit(writer.write_one, write): index for index, write in enumerate(writes)
+            }
+            for future in as_completed(futures):
+                done(futures[future], future.result())
+    return [result for result in results if result is not None]
 
 
 class BulkWriter:
