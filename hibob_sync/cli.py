@@ -19,7 +19,7 @@ import click
 from hibob_sync import __version__
 from hibob_sync.cli_connect import connect, disconnect
 from hibob_sync.cli_map import map_group
-from hibob_sync.cli_params import NonEmptyPath, refuse_empty_env
+from hibob_sync.cli_params import NonEmptyPath, names, refuse_empty_env
 from hibob_sync.environment import CONFIG_ENV, App, Environment
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.interrupts import leave, sigterm_as_interrupt
@@ -362,7 +362,10 @@ def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
         exc.show()
-        if isinstance(exc, click.UsageError) and exc.ctx and exc.ctx.command is status:
+        # status's own usage errors, or the global options' before it (`-q -v status`)
+        if isinstance(exc, click.UsageError) and (
+            (exc.ctx is not None and exc.ctx.command is status) or names(args, cli, "status")
+        ):
             # A monitoring plugin's usage error is UNKNOWN (3) on stdout; 2 would read CRITICAL.
             click.echo(f"HIBOB-SYNC UNKNOWN - {exc.format_message()}")
             sys.exit(3)

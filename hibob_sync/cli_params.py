@@ -50,3 +50,24 @@ def refuse_empty_env(ctx: click.Context, param: click.Parameter, value: Any) -> 
         if raw is not None and not raw.strip():
             raise click.BadParameter(f"{envvar} is set but empty: set it to a path, or unset it")
     return value
+
+
+def names(args: list[str], group: click.Group, command: str) -> bool:
+    """Whether `args` run `command` of `group`, past the group's own options: for a usage error
+    click raises on those before it knows the command."""
+    takes_value = {
+        opt
+        for param in group.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for opt in param.opts
+    }
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            return next(words, None) == command
+        if word.startswith("-"):
+            if word in takes_value:
+                next(words, None)
+            continue
+        return word == command
+    return False

@@ -137,6 +137,19 @@ def test_status_usage_error_is_unknown(folder: Path, clock: FakeClock, args: tup
     assert run_cli("run", "--bogus").exit_code == 2  # other commands keep the usage code
 
 
+@pytest.mark.parametrize(
+    "before",
+    [("-q", "-v"), ("--config", ""), ("--bogus",)],
+)
+def test_a_usage_error_in_the_global_options_before_status_is_unknown(
+    before: tuple[str, ...],
+) -> None:
+    result = run_cli(*before, "status")
+    assert result.exit_code == 3, result.output
+    assert result.stdout.startswith("HIBOB-SYNC UNKNOWN - "), result.output
+    assert run_cli(*before, "run").exit_code == 2  # other commands keep the usage code
+
+
 def test_unreadable_state_or_config_is_unknown(folder: Path, clock: FakeClock) -> None:
     state = folder / "state" / "state.db"
     state.parent.mkdir()
