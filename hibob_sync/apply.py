@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from hibob_sync.model import Failure, ScimUser, Value, scim_field
 from hibob_sync.plan import Action, Plan
-from hibob_sync.scim_batch import write_many
+from hibob_sync.scim_batch import write_each
 from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,7 @@ class _Applier:
                 self.progress(ticks)
                 ticks = 0
 
-        write_many(
-            self.writer, [write for _, write in pairs], self.concurrency, on_result=on_result
-        )
+        write_each(self.writer, [write for _, write in pairs], self.concurrency, on_result)
         if self.progress and ticks:
             self.progress(ticks)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, as_completed
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from hibob_sync.errors import RemoteError, ScimError
@@ -28,43 +29,63 @@ from hibob_sync.scim_writes import ScimWrite, ScimWriter, WriteResult
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 DEFAULT_BULK_OPERATIONS = 100
 BULK_ROUND = 500  # writes handed to BulkWriter at once (it splits them by maxOperations)
+FED_PER_WORKER = 4  # writes queued per pool thread: enough that none waits for work
 
 
 def write_many(
+    writer: ScimWriter, writes: Sequence[ScimWrite], concurrency: int = 4
+) -> list[WriteResult]:
+    """Every write's result, in order of `writes` (see write_each)."""
+    results: list[WriteResult | None] = [None] * len(writes)
+    write_each(writer, writes, concurrency, results.__setitem__)
+    return [result for result in results if result is not None]
+
+
+def write_each(
     writer: ScimWriter,
     writes: Sequence[ScimWrite],
-    concurrency: int = 4,
-    on_result: Callable[[int, WriteResult], None] | None = None,
-) -> list[WriteResult]:
-    """Every write, in order of `writes`: through /Bulk where offered, else a bounded pool.
+    concurrency: int,
+    on_result: Callable[[int, WriteResult], None],
+) -> None:
+    """Every write: through /Bulk where offered, else a bounded pool.
 
     `on_result(index, result)` is called in the caller's thread as each write ends (for
-    /Bulk, as each round ends), so what was done is known even if a later write raises.
-    One pool for all the writes: no pause between chunks to wait for a chunk's slowest."""
+    /Bulk, as each round ends), so what was done is known even if a later write raises, and
+    no result is kept here: a first sync of 50,000 holds only a few hundred at a time. The
+    pool is fed as writes end, never drained between chunks to wait for a chunk's slowest.
+    """
     if not writes:
-        return []
-    results: list[WriteResult | None] = [None] * len(writes)
-
-    def done(index: int, result: WriteResult) -> None:
-        results[index] = result
-        if on_result is not None:
-            on_result(index, result)
-
+        return
     features = writer.client.discover()
     if features.use_bulk and len(writes) > 1:
         bulk = BulkWriter(writer, features)
         for start in range(0, len(writes), BULK_ROUND):
             for offset, result in enumerate(bulk.run(writes[start : start + BULK_ROUND])):
-                done(start + offset, result)
-    else:
-        limiter = writer.client.limiter
-        with stop_pool(max(1, concurrency), "scim-write", on_stop=limiter.stop) as pool:
-            futures: dict[Future[WriteResult], int] = {
-                pool.submit(writer.write_one, write): index for index, write in enumerate(writes)
-            }
-            for future in as_completed(futures):
-                done(futures[future], future.result())
-    return [result for result in results if result is not None]
+                on_result(start + offset, result)
+        return
+    workers = max(1, concurrency)
+    ended: SimpleQueue[Future[WriteResult]] = SimpleQueue()
+    waiting = iter(range(len(writes)))
+    pending: dict[Future[WriteResult], int] = {}
+    with stop_pool(workers, "scim-write", on_stop=writer.client.limiter.stop) as pool:
+
+        def feed() -> None:
+            while len(pending) < FED_PER_WORKER * workers:
+                index = next(waiting, None)
+                if index is None:
+                    return
+                future = pool.submit(writer.write_one, writes[index])
+                pending[future] = index
+                future.add_done_callback(ended.put)
+
+        feed()
+        while pending:
+            try:
+                future = ended.get(timeout=1.0)  # a timeout: Ctrl-C reaches this thread
+            except Empty:
+                continue
+            on_result(pending.pop(future), future.result())
+            feed()
 
 
 class BulkWriter:
