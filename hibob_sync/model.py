@@ -50,8 +50,12 @@ def normalise_value(name: str, value: object) -> Value:
         if value is None:
             return ()
         items = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-        cleaned = {str(item).strip() for item in items if item is not None and str(item).strip()}
-        return tuple(sorted(cleaned))
+        texts = (
+            (item if isinstance(item, str) else str(item)).strip()
+            for item in items
+            if item is not None
+        )
+        return tuple(sorted({text for text in texts if text}))
     if value is None:
         return None
     if name in ("email", "manager_email"):

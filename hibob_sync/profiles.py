@@ -151,8 +151,7 @@ def _value_for(
         return _single(name, employee.values.get(sources[0]), email_of)
     raw = [employee.values.get(source) for source in sources]
     if name in MULTI_VALUED:
-        items = _flatten(raw)
-        value = normalise_value(name, [str(item) for item in items])
+        value = normalise_value(name, _flatten(raw))
         assert isinstance(value, tuple)
         if len(value) > MAX_ITEMS:
             return None, f"{name} has {len(value)} entries; at most {MAX_ITEMS} are allowed"
@@ -192,9 +191,13 @@ def _single(name: str, chosen: object, email_of: Mapping[str, str]) -> tuple[Val
 
 
 def build_profile(
-    employee: HibobEmployee, mapping: FieldMapping, email_of: Mapping[str, str] | None = None
+    employee: HibobEmployee,
+    mapping: FieldMapping,
+    email_of: Mapping[str, str] | None = None,
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> Profile | Failure:
-    """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers)."""
+    """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers),
+    ``fields`` is ``_fields(mapping)`` when the caller has it."""
     email_raw = _first_non_empty(employee.values.get(s) for s in mapping.sources["email"])
     email = normalise_email(str(email_raw)) if email_raw is not None else None
     if email is None:
@@ -204,13 +207,12 @@ def build_profile(
     values: dict[str, Value] = {"email": email}
     problems: list[str] = []
     scrubbed: list[str] = []
-    for name in mapping:
-        if name == "email":
-            continue
-        value, problem = _value_for(name, mapping.sources[name], employee, email_of or {})
+    email_of = email_of or {}
+    for name, sources in fields or _fields(mapping):
+        value, problem = _value_for(name, sources, employee, email_of)
         if problem:
             problems.append(problem)
-        elif _holds_controls(value):
+        elif value is not None and _holds_controls(value):
             if name == "manager_email":
                 problems.append("manager_email is not a valid email address")
                 continue
@@ -224,10 +226,17 @@ def build_profile(
     )
 
 
+def _fields(mapping: FieldMapping) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(field, sources) past email, in order (build_profiles works it out once a run)."""
+    return tuple((name, mapping.sources[name]) for name in mapping if name != "email")
+
+
 def _holds_controls(value: Value) -> bool:
     if isinstance(value, str):
-        return has_controls(value)
-    return isinstance(value, tuple) and any(has_controls(item) for item in value)
+        return not value.isprintable() and has_controls(value)  # isprintable: in C
+    return isinstance(value, tuple) and any(
+        not item.isprintable() and has_controls(item) for item in value
+    )
 
 
 def _cleaned(value: Value) -> Value:
@@ -241,6 +250,7 @@ def _cleaned(value: Value) -> Value:
 def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) -> Profiles:
     """Map and validate every employee; resolve duplicate emails (see module docstring)."""
     result = Profiles()
+    fields = _fields(mapping)
     by_email: dict[str, list[Profile]] = defaultdict(list)
     email_of = {
         employee.id: str(email)
@@ -249,7 +259,7 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
     }
     for employee in employees:
         result.seen_ids.add(employee.id)
-        outcome = build_profile(employee, mapping, email_of)
+        outcome = build_profile(employee, mapping, email_of, fields)
         if isinstance(outcome, Failure):
             if is_active(employee) or is_future_hire(employee):
                 result.rejected.append(outcome)
