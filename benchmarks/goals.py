@@ -17,7 +17,7 @@ CLI in a child process, through the same latency proxy as benchmarks/run.py:
   answers the user POSTs, then the list pages, itself), to tell the client's limit from
   scim2-server's: scim2-server's own CPU time is read from /proc for every run.
 
-    nice -n 10 .venv/bin/python benchmarks/goals.py            # about 25-30 minutes
+    nice -n 10 .venv/bin/python benchmarks/goals.py            # about 25 minutes
     .venv/bin/python benchmarks/goals.py --only rate,stub      # some parts only
 
 It rewrites the block between the GOALS markers of RESULTS.md (in its hand-written part, so
