@@ -21,7 +21,6 @@ from hibob_sync.fetch import fetch_hibob
 from hibob_sync.hibob import HibobEmployee
 from hibob_sync.http import HttpSettings
 from hibob_sync.limiter import LimiterReport
-from hibob_sync.listing import listing_meanwhile
 from hibob_sync.lock import state_lock
 from hibob_sync.mapping import FieldMapping
 from hibob_sync.metrics import record_metrics
@@ -33,6 +32,7 @@ from hibob_sync.profiles import build_profiles
 from hibob_sync.replay import replay
 from hibob_sync.safeguards import (
     check_fetched,
+    check_targets,
     plan_safeguards,
     plan_verdict,
     stop,
@@ -101,21 +101,21 @@ class _Run:
             else None
         )
 
+        with hibob_client(self.settings, hibob_login, self.http) as hibob:
+            fetched = fetch_hibob(hibob, self.mapping)
+        # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
+        found = tripped("HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good))
+        if found and not (self.dry_run or self.reviewed):
+            raise found[0].error()
+        self.coverage = fetched.coverage
+
         known = not self.dry_run or self.settings.state_path.exists()
         dialect = Dialect(self.store.dialect(scim_url) if known else None)
         with scim_client(self.settings, scim_token, self.http) as scim:
-            resources = dialect.needs_resources
-            with listing_meanwhile(scim, self.mapping, keep_resources=resources) as listing:
-                with hibob_client(self.settings, hibob_login, self.http) as hibob:
-                    fetched = fetch_hibob(hibob, self.mapping)
-                # `plan` names every safeguard, `apply` goes past reviewed ones; `run` stops.
-                found = tripped(
-                    "HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good)
-                )
-                if found and not (self.dry_run or self.reviewed):
-                    raise found[0].error()
-                self.coverage = fetched.coverage
-                users = listing.users()
+            if dialect.needs_resources:
+                scim.keep_resources = True
+            check_targets(self.mapping, scim.missing_attributes(scim.discover()))
+            users = scim.list_users()
             log.info("SCIM: %d users", len(users))
             profiles = build_profiles(fetched.employees, self.mapping)
             same = semantics(scim.discover(), scim.placement)

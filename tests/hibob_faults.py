@@ -18,7 +18,7 @@ from typing import Any, Literal
 from hibob_sync.sandbox import HibobSandbox
 from hibob_sync.sandbox.server import Handler, error, send
 
-FaultKind = Literal["status", "drop_before", "drop_mid", "truncate", "delay", "raw", "until"]
+FaultKind = Literal["status", "drop_before", "drop_mid", "truncate", "delay", "raw"]
 _STATUS_KEYS = {429: "tooManyRequests", 500: "internalError", 502: "badGateway"}
 
 
@@ -32,8 +32,6 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     path: str | None = None  # only requests to this path (e.g. "/v1/people/search") consume it
-    event: threading.Event | None = None  # "until": answer once it is set (or after seconds)
-    seen: list[bool] | None = None  # "until": whether it was set, rather than timed out
 
 
 class FaultQueue:
@@ -104,15 +102,6 @@ class ScriptedSandbox(HibobSandbox):
         """Wait before answering the next request (stop() cuts the wait short)."""
         self._faults.add(Fault("delay", seconds=seconds, path=path))
 
-    def hold_next_until(
-        self, event: threading.Event, seconds: float, *, path: str | None = None
-    ) -> list[bool]:
-        """Answer the next request once `event` is set, or after `seconds` (a hang guard);
-        the list it returns gets True when the event came first, False when time ran out."""
-        seen: list[bool] = []
-        self._faults.add(Fault("until", seconds=seconds, path=path, event=event, seen=seen))
-        return seen
-
     def truncate_next(self, *, path: str | None = None) -> None:
         """Send half of the next JSON answer with a matching Content-Length (valid HTTP)."""
         self._faults.add(Fault("truncate", path=path))
@@ -175,9 +164,6 @@ class ScriptedSandbox(HibobSandbox):
             if fault.kind == "delay":
                 if self.stopping.wait(fault.seconds):
                     return True
-            elif fault.kind == "until":
-                assert fault.event is not None and fault.seen is not None
-                fault.seen.append(fault.event.wait(fault.seconds))
             elif fault.kind == "status":
                 key = _STATUS_KEYS.get(fault.status, "serviceUnavailable")
                 text = "Service temporarily unavailable, please retry later"

@@ -126,8 +126,7 @@ def test_run_with_a_field_hibob_does_not_know_is_78(sync_env: SyncEnv) -> None:
     )
     result = sync_env.run()
     assert_names_problem(result, "work.titel (job_title)", "catalogue")
-    # SCIM was read meanwhile (test_read_side_by_side), never written.
-    assert sync_env.scim.writes == []
+    assert sync_env.scim.requests == []
 
 
 # -- bad employees -----------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_hibob_persistent_outage_exits_69_and_writes_nothing(sync_env: SyncEnv) 
     assert result.exit_code == 69, result.output
     assert_clean_outcome(result.output)
     assert "HiBob stayed unavailable" in result.stderr and "4 attempts" in result.stderr
-    assert sync_env.scim.writes == []  # read meanwhile (test_read_side_by_side), not written
+    assert sync_env.scim.requests == []
     runs = history(sync_env)
     assert len(runs) == 1
     assert runs[0]["exit_code"] == 69 and runs[0]["outcome"] == "service unavailable"
