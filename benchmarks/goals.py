@@ -57,6 +57,7 @@ from harness import (
     summary_of,
     users_from_pages,
 )
+from results import extrapolated_wall
 from trace_svg import write_svg
 
 HERE = Path(__file__).resolve().parent
@@ -203,7 +204,7 @@ class Goals:
         planned, done = summary.get("writes_planned"), summary.get("writes_done")
         seconds = summary.get("write_seconds")
         if sample is not None and planned and done and seconds and done < planned:
-            run.extra["full_wall"] = run.wall + (planned - done) * seconds / done
+            run.extra["full_wall"] = extrapolated_wall(run.wall, planned, done, seconds)
             run.extra["sampled"] = f"{done:,} of {planned:,} writes in {seconds:.1f} s"
         self.runs.append(run)
         full = run.extra.get("full_wall")

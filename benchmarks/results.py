@@ -21,6 +21,12 @@ SCENARIOS = {
 }
 
 
+def extrapolated_wall(wall: float, planned: int, done: int, write_seconds: float) -> float:
+    """A sampled naive night's wall time for all its writes: it writes one at a time, so the
+    writes left cost its mean time per write."""
+    return wall + (planned - done) * write_seconds / done
+
+
 @dataclass
 class Row:
     """One measured run of one tool on one scenario."""
@@ -67,8 +73,9 @@ class Row:
         """Wall time, extrapolated to the full night when the naive run was sampled."""
         if not self.sampled or not self.sampled_writes or self.write_seconds is None:
             return self.wall
-        missing = (self.planned_writes or 0) - self.sampled_writes
-        return self.wall + missing * self.write_seconds / self.sampled_writes
+        return extrapolated_wall(
+            self.wall, self.planned_writes or 0, self.sampled_writes, self.write_seconds
+        )
 
     @property
     def full_writes(self) -> int:

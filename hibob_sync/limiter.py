@@ -72,7 +72,7 @@ class LimiterSettings:
     initial: int = 4
     tolerance: float = 3.0  # round latency / no-load latency accepted before shrinking
     backoff: float = 0.5  # multiplicative decrease on 429 / 5xx / dropped connection
-    pace_window: float = 1.0  # seconds of delivered answers a 429 measures the pace over
+    pace_window: float = 1.0  # seconds of sent requests a 429 counts the pace over
     pace_margin: float = 0.95
     pace_backoff: float = 0.8  # the deepest cut by a 429 whose count a pause cut short
     pace_min_answers: int = 5  # fewer answers than this in the window say nothing of a rate
