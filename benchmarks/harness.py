@@ -30,16 +30,16 @@ from latency_proxy import (
     scim_kind,
 )
 
-from hibob_sync.config import load_settings
-from hibob_sync.fetch import fetch_hibob
-from hibob_sync.hibob import HibobClient, HibobEmployee
+from hibob_sync.config.mapping import load_mapping
+from hibob_sync.config.settings import load_settings
+from hibob_sync.demo.scim_server import HITHRIVE_CONFIG, LocalScimServer
+from hibob_sync.hibob.client import HibobClient, HibobEmployee
 from hibob_sync.http import HttpSettings
-from hibob_sync.local_scim import HITHRIVE_CONFIG, LocalScimServer
-from hibob_sync.mapping import load_mapping
 from hibob_sync.model import ScimUser
 from hibob_sync.sandbox import Company, HibobSandbox, generate_company
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
-from hibob_sync.scim_attributes import from_resource, placement
+from hibob_sync.scim.attributes import from_resource, placement
+from hibob_sync.sync.fetch import fetch_hibob
 
 HERE = Path(__file__).resolve().parent
 NAIVE = HERE / "naive.py"

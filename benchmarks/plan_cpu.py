@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from hibob_sync.config import load_settings
-from hibob_sync.mapping import load_mapping
-from hibob_sync.plan import make_plan
-from hibob_sync.profiles import build_profiles
+from hibob_sync.config.mapping import load_mapping
+from hibob_sync.config.settings import load_settings
+from hibob_sync.core.plan import make_plan
+from hibob_sync.core.profiles import build_profiles
 
 
 def main() -> int:

@@ -27,15 +27,15 @@ from typing import Any, TypeVar
 import yaml
 from harness import MAPPING, USER_ID
 
-from hibob_sync.fetch import fetch_hibob
-from hibob_sync.hibob import HibobClient
+from hibob_sync.config.mapping import FieldMapping, validate
+from hibob_sync.core.plan import make_plan
+from hibob_sync.core.profiles import Profiles, build_profiles
+from hibob_sync.hibob.client import HibobClient
 from hibob_sync.http import HttpSettings
-from hibob_sync.mapping import FieldMapping, validate
 from hibob_sync.model import scim_field
-from hibob_sync.plan import make_plan
-from hibob_sync.profiles import Profiles, build_profiles
 from hibob_sync.sandbox import HibobSandbox, generate_company
-from hibob_sync.scim_attributes import from_resource, new_resource, placement
+from hibob_sync.scim.attributes import from_resource, new_resource, placement
+from hibob_sync.sync.fetch import fetch_hibob
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ import tenacity
 from requests.utils import get_environ_proxies
 
 from hibob_sync import __version__
-from hibob_sync.config import is_loopback
+from hibob_sync.config.settings import is_loopback
 from hibob_sync.errors import ConfigError, HibobSyncError, ServiceUnavailableError
 
 if TYPE_CHECKING:

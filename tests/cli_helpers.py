@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import click
 from click.testing import CliRunner
 
-from hibob_sync.cli import main
-from hibob_sync.environment import Environment
+from hibob_sync.cli.commands import main
+from hibob_sync.cli.environment import Environment
 from hibob_sync.http import HttpSettings
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hibob_sync.hibob import HibobClient
+from hibob_sync.hibob.client import HibobClient
 from hibob_sync.http import HttpSettings
 from hibob_sync.sandbox import generate_company
 from tests.hibob_faults import ScriptedSandbox

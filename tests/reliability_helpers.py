@@ -87,8 +87,8 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
     logger's handlers), so caplog's handler is put on each of its child loggers instead;
     urllib3's records reach caplog through the root logger.
     """
-    import hibob_sync.checks
-    import hibob_sync.sync  # noqa: F401 - make sure every module logger exists
+    import hibob_sync.sync.checks
+    import hibob_sync.sync.run  # noqa: F401 - make sure every module logger exists
 
     names = [n for n in list(logging.Logger.manager.loggerDict) if n.startswith("hibob_sync.")]
     loggers = [logging.getLogger(name) for name in names]

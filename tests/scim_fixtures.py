@@ -47,7 +47,7 @@ import pytest
 import requests
 
 from hibob_sync.http import HttpSettings
-from hibob_sync.scim import ScimClient
+from hibob_sync.scim.client import ScimClient
 
 SCIM_TOKEN = "scim-test-token-never-shown"
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "hibob_sync" / "schemas"

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from hibob_sync.hibob import HibobEmployee
-from hibob_sync.mapping import FieldMapping
+from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.core.profiles import MAX_ITEMS, MAX_TEXT, Profile, build_profiles
+from hibob_sync.hibob.client import HibobEmployee
 from hibob_sync.model import Failure
-from hibob_sync.profiles import MAX_ITEMS, MAX_TEXT, Profile, build_profiles
 from hibob_sync.sandbox.catalogue import TEAMS_FIELD
 from tests.cli_helpers import run_cli
 from tests.reliability_helpers import scim_writes

@@ -205,7 +205,7 @@ def test_plain_http_allowed_for_loopback(tmp_path: Path, host: str) -> None:
 
 
 def test_settings_resolve_paths_against_config_folder(tmp_path: Path) -> None:
-    from hibob_sync.config import load_settings
+    from hibob_sync.config.settings import load_settings
 
     config = write(tmp_path / "etc" / "config.yaml", GOOD_CONFIG)
     settings = load_settings(config)
@@ -216,7 +216,7 @@ def test_settings_resolve_paths_against_config_folder(tmp_path: Path) -> None:
 
 
 def test_tilde_is_expanded(tmp_path: Path, isolated_home: Path) -> None:
-    from hibob_sync.config import load_settings
+    from hibob_sync.config.settings import load_settings
 
     config = write(
         tmp_path / "config.yaml",

@@ -11,14 +11,20 @@ from typing import Any
 
 import pytest
 
-from hibob_sync.config import Limit
+from hibob_sync.config.mapping import validate
+from hibob_sync.config.settings import Limit
+from hibob_sync.core.plan import Action, Plan, make_plan
+from hibob_sync.core.profiles import (
+    Profile,
+    build_profile,
+    build_profiles,
+    is_active,
+    is_future_hire,
+)
+from hibob_sync.core.safeguards import check_coverage, check_deactivations, check_employees
 from hibob_sync.errors import ConfigError, HibobSyncError, PermissionMissingError, SafeguardError
-from hibob_sync.hibob import HibobEmployee, MissingField
-from hibob_sync.mapping import validate
+from hibob_sync.hibob.client import HibobEmployee, MissingField
 from hibob_sync.model import Failure, ScimUser, Value
-from hibob_sync.plan import Action, Plan, make_plan
-from hibob_sync.profiles import Profile, build_profile, build_profiles, is_active, is_future_hire
-from hibob_sync.safeguards import check_coverage, check_deactivations, check_employees
 
 EMAIL = "ada@example.com"
 

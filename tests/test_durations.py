@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hibob_sync.config import load_settings
-from hibob_sync.durations import countdown, format_duration, parse_duration
+from hibob_sync.config.durations import countdown, format_duration, parse_duration
+from hibob_sync.config.settings import load_settings
 from tests.cli_helpers import run_cli
 
 GOOD = {

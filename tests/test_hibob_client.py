@@ -14,7 +14,7 @@ from hibob_sync.errors import (
     RemoteError,
     ServiceUnavailableError,
 )
-from hibob_sync.hibob import (
+from hibob_sync.hibob.client import (
     REQUIRED_FIELDS,
     CatalogueField,
     HibobClient,
@@ -408,7 +408,7 @@ def test_list_values_without_a_display_value_are_named_in_a_warning(
     catalogue = hibob_client.fields()
     answer = {"employees": [{"id": "1", "work": {"title": "255490048"}, "humanReadable": {}}]}
     hibob_sandbox.answer_next(200, answer, path="/v1/people/search")
-    with caplog.at_level(logging.WARNING, logger="hibob_sync.hibob"):
+    with caplog.at_level(logging.WARNING, logger="hibob_sync.hibob.client"):
         (got,) = hibob_client.search(["work.title"], catalogue=catalogue).employees
     assert got.values == {"work.title": "255490048"}
     assert [r.getMessage() for r in caplog.records] == [
@@ -450,7 +450,7 @@ def test_employees_without_an_id_are_skipped_with_a_count(
     hibob_sandbox: HibobSandbox, make_hibob_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     hibob_sandbox.add_service_user("no-basic", "tok", categories={"Work", "Lifecycle"})
-    with caplog.at_level(logging.WARNING, logger="hibob_sync.hibob"):
+    with caplog.at_level(logging.WARNING, logger="hibob_sync.hibob.client"):
         result = make_hibob_client("no-basic", "tok").search(["work.title"])
     assert result.employees == []
     assert [r.getMessage() for r in caplog.records] == [

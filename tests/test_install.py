@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hibob_sync.init_files import starter_text
-from hibob_sync.mapping import load_mapping
+from hibob_sync.config.init_files import starter_text
+from hibob_sync.config.mapping import load_mapping
 from tests.cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from hibob_sync.config import Limit
+from hibob_sync.config.mapping import validate
+from hibob_sync.config.settings import Limit
+from hibob_sync.core.plan import make_plan
+from hibob_sync.core.profiles import build_profiles, is_active, is_future_hire
+from hibob_sync.core.safeguards import check_deactivations
 from hibob_sync.errors import SafeguardError
-from hibob_sync.hibob import HibobEmployee
-from hibob_sync.mapping import validate
+from hibob_sync.hibob.client import HibobEmployee
 from hibob_sync.model import ScimUser
-from hibob_sync.plan import make_plan
-from hibob_sync.profiles import build_profiles, is_active, is_future_hire
-from hibob_sync.safeguards import check_deactivations
 from hibob_sync.sandbox.catalogue import TEAMS_FIELD
 from tests.sync_fixtures import ENTERPRISE, HITHRIVE, SyncEnv
 from tests.test_run import active_users, scim_writes

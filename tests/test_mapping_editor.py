@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from hibob_sync.hibob import CatalogueField
-from hibob_sync.mapping import default_mapping
-from hibob_sync.mapping_editor import ask_sources, mapping_text
+from hibob_sync.config.mapping import default_mapping
+from hibob_sync.hibob.client import CatalogueField
 from hibob_sync.model import HITHRIVE_FIELDS
+from hibob_sync.sync.mapping_editor import ask_sources, mapping_text
 
 CATALOGUE = [
     CatalogueField("root.email", "Email", "root", "Basic info", "text"),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hibob_sync.mapping import load_mapping
-from hibob_sync.mapping_check import sample_problems
+from hibob_sync.config.mapping import load_mapping
+from hibob_sync.config.mapping_check import sample_problems
 from tests.sync_fixtures import SyncEnv
 
 TYPO = "did you mean work.title (Job title)?"

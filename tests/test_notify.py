@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from hibob_sync import credentials
-from hibob_sync.config import EmailSettings, Settings
+from hibob_sync.config.settings import EmailSettings, Settings
 from hibob_sync.errors import NotifyError
 from hibob_sync.http import HttpSettings
-from hibob_sync.notify import Alert, alert_for, notify, ping, render, send_email
+from hibob_sync.notify.alerts import Alert, alert_for, notify, ping, render, send_email
 from tests.smtp_fixtures import SMTP_PASSWORD, SMTP_USER, SmtpServer, StartSmtp, TlsFiles, free_port
 
 HOST = "sync-host.test"
@@ -254,7 +254,7 @@ def test_server_down_is_a_warning_not_an_error(caplog: pytest.LogCaptureFixture)
     settings = EmailSettings(
         to=("it@example.com",), sender="s@example.com", smtp_host="127.0.0.1", smtp_port=port
     )
-    with caplog.at_level(logging.WARNING, logger="hibob_sync.notify"):
+    with caplog.at_level(logging.WARNING, logger="hibob_sync.notify.alerts"):
         assert notify(Settings(path=None, email=settings), safeguard_alert()) is False
     assert f"could not reach the SMTP server 127.0.0.1:{port}" in caplog.text
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from hibob_sync.lock import run_lock
 from hibob_sync.sandbox.catalogue import TEAMS_FIELD
+from hibob_sync.sync.lock import run_lock
 from tests.reliability_helpers import assert_in_sync, assert_no_duplicates
 from tests.scim_fixtures import ScimServerFactory
 from tests.sync_fixtures import SyncEnv

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from hibob_sync.apply import _create_waves
-from hibob_sync.hibob import HibobEmployee
-from hibob_sync.mapping import validate
+from hibob_sync.config.mapping import validate
+from hibob_sync.core.plan import Action, make_plan
+from hibob_sync.core.profiles import build_profiles
+from hibob_sync.hibob.client import HibobEmployee
 from hibob_sync.model import ScimUser
-from hibob_sync.plan import Action, make_plan
-from hibob_sync.profiles import build_profiles
+from hibob_sync.sync.apply import _create_waves
 
 MAPPING = validate(
     {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hibob_sync.core.report import SHOWN, counts_text, summary_text
+from hibob_sync.core.summary import RunSummary
 from hibob_sync.model import Failure
-from hibob_sync.report import SHOWN, counts_text, summary_text
-from hibob_sync.summary import RunSummary
 
 
 def test_long_lists_are_cut_with_counted_reasons() -> None:

@@ -358,7 +358,7 @@ def test_history_and_state_file_mode(sync_env: SyncEnv) -> None:
 
 
 def test_lock_held_exits_75_and_writes_nothing(sync_env: SyncEnv) -> None:
-    from hibob_sync.lock import run_lock
+    from hibob_sync.sync.lock import run_lock
 
     lock = sync_env.state.with_name("state.db.lock")
     with run_lock(lock):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hibob_sync.config import Limit
+from hibob_sync.config.settings import Limit
+from hibob_sync.core.plan import Action, ActionKind, Plan
+from hibob_sync.core.safeguards import check_changes, plan_safeguards, plan_verdict
 from hibob_sync.errors import ExitCode
 from hibob_sync.model import ScimUser
-from hibob_sync.plan import Action, ActionKind, Plan
-from hibob_sync.safeguards import check_changes, plan_safeguards, plan_verdict
 
 
 def plan_with(managed: int, kind: ActionKind, count: int, field: str = "job_title") -> Plan:

@@ -8,8 +8,7 @@ import pytest
 
 from hibob_sync.errors import ConfigError
 from hibob_sync.model import ScimUser
-from hibob_sync.scim import ScimClient
-from hibob_sync.scim_attributes import (
+from hibob_sync.scim.attributes import (
     CORE_USER,
     DEFAULT_ATTRIBUTES,
     ENTERPRISE_USER,
@@ -21,15 +20,16 @@ from hibob_sync.scim_attributes import (
     placement,
     validate_attributes,
 )
-from hibob_sync.scim_batch import BulkWriter
-from hibob_sync.scim_discovery import (
+from hibob_sync.scim.batch import BulkWriter
+from hibob_sync.scim.client import ScimClient
+from hibob_sync.scim.discovery import (
     ServerFeatures,
     features_from_config,
     missing_attributes,
     schema_attributes,
 )
-from hibob_sync.scim_patch import patch_body
-from hibob_sync.scim_writes import ScimWrite, ScimWriter
+from hibob_sync.scim.patch import patch_body
+from hibob_sync.scim.writes import ScimWrite, ScimWriter
 from tests.scim_fixtures import fast_http
 
 WHERE = placement()

@@ -9,10 +9,10 @@ import pytest
 
 from hibob_sync.errors import CredentialsError, PermissionMissingError, RemoteError
 from hibob_sync.model import SCIM_FIELDS, Value
-from hibob_sync.scim import ScimClient, ScimError
-from hibob_sync.scim_attributes import HITHRIVE_USER, normalise_values
-from hibob_sync.scim_batch import write_many
-from hibob_sync.scim_writes import ScimWrite, ScimWriter
+from hibob_sync.scim.attributes import HITHRIVE_USER, normalise_values
+from hibob_sync.scim.batch import write_many
+from hibob_sync.scim.client import ScimClient, ScimError
+from hibob_sync.scim.writes import ScimWrite, ScimWriter
 from tests.scim_fixtures import ScimServer, ScimServerFactory
 
 SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"

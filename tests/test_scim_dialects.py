@@ -9,9 +9,9 @@ import pytest
 
 from hibob_sync.errors import ScimError, ServiceUnavailableError
 from hibob_sync.model import ScimUser
-from hibob_sync.scim_batch import write_many
-from hibob_sync.scim_dialect import Dialect
-from hibob_sync.scim_writes import ScimWrite, ScimWriter
+from hibob_sync.scim.batch import write_many
+from hibob_sync.scim.dialect import Dialect
+from hibob_sync.scim.writes import ScimWrite, ScimWriter
 from tests.scim_fixtures import ScimServer, ScimServerFactory
 from tests.sync_fixtures import ENTERPRISE
 from tests.test_scim_client import SMALL_BULK

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from hibob_sync.model import Value
-from hibob_sync.scim_attributes import CORE_USER, HITHRIVE_USER, as_date, placement
-from hibob_sync.scim_discovery import AttributeInfo, ServerFeatures, schema_details
-from hibob_sync.scim_values import same_value, type_problems, typed_values, unfilled_required
+from hibob_sync.scim.attributes import CORE_USER, HITHRIVE_USER, as_date, placement
+from hibob_sync.scim.discovery import AttributeInfo, ServerFeatures, schema_details
+from hibob_sync.scim.values import same_value, type_problems, typed_values, unfilled_required
 
 WHERE = placement()
 

@@ -22,15 +22,15 @@ import keyring
 import pytest
 
 from hibob_sync import credentials
-from hibob_sync.checks import connect as verify_and_store
-from hibob_sync.checks import run_checks
-from hibob_sync.cli import cli
-from hibob_sync.config import load_settings
+from hibob_sync.cli.commands import cli
+from hibob_sync.config.mapping import load_mapping
+from hibob_sync.config.settings import load_settings
 from hibob_sync.errors import HibobSyncError
-from hibob_sync.hibob import REQUIRED_FIELDS
-from hibob_sync.mapping import load_mapping
+from hibob_sync.hibob.client import REQUIRED_FIELDS
 from hibob_sync.sandbox.catalogue import GROUPS_FIELD, TEAMS_FIELD
-from hibob_sync.sync import run_sync
+from hibob_sync.sync.checks import connect as verify_and_store
+from hibob_sync.sync.checks import run_checks
+from hibob_sync.sync.run import run_sync
 from tests.cli_helpers import CliResult
 from tests.reliability_helpers import all_logs, leaks, log_text, scim_writes, state_bytes
 from tests.scim_fixtures import SCIM_TOKEN

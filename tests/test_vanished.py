@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from hibob_sync.plan import Action, Plan
-from hibob_sync.vanished import hold_vanished
+from hibob_sync.core.plan import Action, Plan
+from hibob_sync.core.vanished import hold_vanished
 from tests.reliability_helpers import scim_writes
 from tests.sync_fixtures import SyncEnv
 from tests.test_run import expected_users

@@ -1,0 +1,387 @@
+"""Load and validate config.yaml into a frozen Settings object.
+
+Every error names the file, the key path (e.g. ``sync.max_deactivations``) and what was
+expected, and carries exit code 78. Unknown keys are errors, so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from hibob_sync.config.durations import EXAMPLES, parse_duration
+from hibob_sync.config.yaml_strict import load_strict
+from hibob_sync.errors import ConfigError
+from hibob_sync.limiter import DEFAULT_CEILING
+from hibob_sync.scim.attributes import validate_attributes
+
+DEFAULT_HIBOB_URL = "https://api.hibob.com/v1"
+DEFAULT_STATE_PATH = "~/.local/state/hibob-sync/state.db"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A safeguard bound: an absolute count or a percentage of managed users."""
+
+    value: float
+    percent: bool
+
+    def allowed(self, total: int) -> int:
+        """How many are allowed out of ``total``."""
+        if self.percent:
+            # At least one, so a 10% limit does not stop the single leaver of a small team.
+            return max(1, int(total * self.value / 100)) if self.value > 0 else 0
+        return int(self.value)
+
+    def __str__(self) -> str:
+        return f"{self.value:g}%" if self.percent else str(int(self.value))
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """Where and how alert emails are sent."""
+
+    to: tuple[str, ...]
+    sender: str
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    security: str = "none"  # none | starttls | ssl
+    username: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs from config.yaml, validated."""
+
+    path: Path | None
+    hibob_url: str = DEFAULT_HIBOB_URL
+    hibob_ca_bundle: Path | None = None
+    scim_url: str | None = None
+    scim_ca_bundle: Path | None = None
+    scim_attributes: Mapping[str, str] = field(default_factory=dict)
+    mapping_path: Path = Path("mapping.yaml")
+    leavers: str = "deactivate"
+    future_hires: str = "create_inactive"  # spec "Who is active": or "skip" (wait for day one)
+    max_deactivations: Limit = Limit(10, True)
+    max_changes: Limit = Limit(25, True)  # one field changing for more managed users than this
+    state_path: Path = field(default_factory=lambda: Path(DEFAULT_STATE_PATH).expanduser())
+    concurrency: int = DEFAULT_CEILING  # the most SCIM requests in flight; the limiter adapts below
+    timeout: float = 120.0
+    email: EmailSettings | None = None
+    healthcheck_url: str | None = None
+    alert_after_failed_runs: int = 3
+    vanished_grace: timedelta = timedelta(days=3)
+    metrics_file: Path | None = None
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: the only hosts allowed plain http."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_yaml(path: Path, what: str) -> Any:
+    """Read a YAML file, turning every I/O or syntax problem into a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, not a file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc}") from None
+    try:
+        return load_strict(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}{where}: malformed YAML: {problem}") from None
+
+
+class _Reader:
+    """Walks one YAML mapping, checking types and rejecting unknown keys."""
+
+    def __init__(
+        self, file: Path, data: Any, prefix: str = "", root: _Reader | None = None
+    ) -> None:
+        self.file = file
+        self.prefix = prefix
+        # Every key path read anywhere in the file, so an unknown key can say where it belongs.
+        self.root = root or self
+        self.known: set[str] = set()
+        self.unknown: list[str] = []
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            where = f"{prefix.rstrip('.')}" if prefix else "the top level"
+            raise self.error(where, "a mapping of keys to values", data)
+        self.data: dict[str, Any] = data
+        self.seen: set[str] = set()
+
+    def error(self, key: str, expected: str, got: Any) -> ConfigError:
+        kind = "nothing" if got is None else f"{type(got).__name__} {got!r}"
+        if len(kind) > 80:
+            kind = kind[:77] + "..."
+        return ConfigError(f"{self.file}: {key}: expected {expected}, got {kind}")
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def get(self, name: str, check: Callable[[Any], bool], expected: str, default: Any) -> Any:
+        self.seen.add(name)
+        self.root.known.add(self.key(name))
+        if name not in self.data or self.data[name] is None:
+            return default
+        value = self.data[name]
+        if not check(value):
+            raise self.error(self.key(name), expected, value)
+        return value
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.get(name, lambda v: isinstance(v, str) and v.strip() != "", "a text", default)
+        return value.strip() if isinstance(value, str) else value
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        value: int = self.get(
+            name,
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum,
+            f"a whole number of at least {minimum}",
+            default,
+        )
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        value = self.get(
+            name,
+            lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+            "a positive number",
+            default,
+        )
+        return float(value)
+
+    def child(self, name: str) -> _Reader:
+        self.seen.add(name)
+        self.root.known.add(self.key(name))
+        return _Reader(self.file, self.data.get(name), self.key(name) + ".", self.root)
+
+    def done(self) -> None:
+        """Note unknown keys; the root reports the first once every level has been read."""
+        for name in sorted(str(k) for k in self.data if k not in self.seen):
+            known = ", ".join(sorted(self.seen))
+            self.root.unknown.append(f"{self.key(name)} (known keys here: {known})")
+        if self.root is self and self.unknown:
+            first = self.unknown[0]
+            name = first.split(" ", 1)[0].rsplit(".", 1)[-1]
+            elsewhere = sorted(k for k in self.known if k.rsplit(".", 1)[-1] == name)
+            hint = f"{name} belongs at {' or '.join(elsewhere)}" if elsewhere else None
+            raise ConfigError(f"{self.file}: unknown key {first}", hint=hint)
+
+
+def _url(reader: _Reader, name: str, default: str | None) -> str | None:
+    value = reader.text(name, default)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    key = reader.key(name)
+    if "YOUR-" in value.upper():
+        raise ConfigError(
+            f"{reader.file}: {key}: {value!r} still holds the example's placeholder; "
+            "put in the real URL"
+        )
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{reader.file}: {key}: expected an https:// URL, got {value!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{reader.file}: {key}: {value!r} must use https:// "
+            "(plain http is allowed only for loopback hosts)"
+        )
+    return value.rstrip("/")
+
+
+def _path(reader: _Reader, name: str, base: Path, default: str | None) -> Path | None:
+    value = reader.text(name, default)
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _limit(reader: _Reader, name: str, default: str = "10%") -> Limit:
+    raw = reader.get(
+        name,
+        lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str),
+        "a count (e.g. 25) or a percentage (e.g. 10%)",
+        default,
+    )
+    expected = "a count (e.g. 25) or a percentage (e.g. 10%)"
+    if isinstance(raw, int):
+        if raw < 0:
+            raise reader.error(reader.key(name), expected, raw)
+        return Limit(raw, False)
+    text = raw.strip()
+    try:
+        if text.endswith("%"):
+            number = float(text[:-1])
+            if not 0 <= number <= 100:
+                raise ValueError
+            return Limit(number, True)
+        count = int(text)
+        if count < 0:
+            raise ValueError
+        return Limit(count, False)
+    except ValueError:
+        raise reader.error(reader.key(name), expected, raw) from None
+
+
+def _duration(reader: _Reader, name: str, default: str) -> timedelta:
+    raw = reader.get(name, lambda v: isinstance(v, str), EXAMPLES, default)
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        raise reader.error(reader.key(name), EXAMPLES, raw) from None
+
+
+def _metrics_file(reader: _Reader, base: Path) -> Path | None:
+    path = _path(reader, "metrics_file", base, None)
+    if path is not None and path.suffix != ".prom":
+        # node_exporter's textfile collector (and Alloy's) reads only *.prom files.
+        raise reader.error(reader.key("metrics_file"), "a path ending in .prom", str(path))
+    return path
+
+
+def _email(reader: _Reader) -> EmailSettings | None:
+    if reader.data.get("email") is None:
+        reader.seen.add("email")
+        return None
+    email = reader.child("email")
+    to = email.get(
+        "to",
+        lambda v: (
+            isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        ),
+        "an address or a list of addresses",
+        None,
+    )
+    if not to:
+        raise ConfigError(f"{email.file}: notify.email.to: expected at least one address")
+    addresses = (to,) if isinstance(to, str) else tuple(to)
+    for address in addresses:
+        if "@" not in address:
+            raise email.error("notify.email.to", "email addresses", address)
+    sender = email.text("from")
+    if sender is None or "@" not in sender:
+        raise email.error("notify.email.from", "the sender's email address", sender)
+    security = email.get(
+        "security",
+        lambda v: v in ("none", "starttls", "ssl"),
+        "one of none, starttls, ssl",
+        "none",
+    )
+    settings = EmailSettings(
+        to=addresses,
+        sender=sender,
+        smtp_host=email.text("smtp_host", "localhost") or "localhost",
+        smtp_port=email.integer("smtp_port", 465 if security == "ssl" else 25, minimum=1),
+        security=security,
+        username=email.text("username"),
+        timeout=email.number("timeout", 30.0),
+    )
+    email.done()
+    return settings
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate the config file; None means no file (defaults only)."""
+    if path is None:
+        return Settings(path=None)
+    data = load_yaml(path, "config file")
+    base = path.resolve().parent
+    top = _Reader(path, data)
+
+    hibob = top.child("hibob")
+    hibob_url = _url(hibob, "base_url", DEFAULT_HIBOB_URL) or DEFAULT_HIBOB_URL
+    hibob_ca = _path(hibob, "ca_bundle", base, None)
+    hibob.done()
+
+    hithrive = top.child("hithrive")
+    scim_url = _url(hithrive, "scim_url", None)
+    scim_ca = _path(hithrive, "ca_bundle", base, None)
+    attributes = hithrive.get(
+        "attributes",
+        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        "a mapping of HiThrive field to SCIM attribute path",
+        {},
+    )
+    hithrive.done()
+    try:
+        validate_attributes(attributes)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
+
+    mapping_path = _path(top, "mapping_file", base, "mapping.yaml") or base / "mapping.yaml"
+
+    sync = top.child("sync")
+    leavers = sync.get(
+        "leavers", lambda v: v in ("deactivate", "ignore"), "deactivate or ignore", "deactivate"
+    )
+    future_hires = sync.get(
+        "future_hires",
+        lambda v: v in ("create_inactive", "skip"),
+        "create_inactive or skip",
+        "create_inactive",
+    )
+    limit = _limit(sync, "max_deactivations")
+    max_changes = _limit(sync, "max_changes", "25%")
+    state_path = _path(sync, "state_path", base, DEFAULT_STATE_PATH)
+    concurrency = sync.integer("concurrency", DEFAULT_CEILING, minimum=1)
+    timeout = sync.number("timeout", 120.0)
+    vanished_grace = _duration(sync, "vanished_grace", "3d")
+    sync.done()
+
+    notify = top.child("notify")
+    email = _email(notify)
+    healthcheck = _url(notify, "healthcheck_url", None)
+    after = notify.integer("alert_after_failed_runs", 3, minimum=1)
+    metrics_file = _metrics_file(notify, base)
+    notify.done()
+    top.done()
+
+    for ca in (hibob_ca, scim_ca):
+        if ca is not None and not ca.is_file():
+            raise ConfigError(f"{path}: ca_bundle {ca} does not exist")
+
+    return Settings(
+        path=path,
+        hibob_url=hibob_url,
+        hibob_ca_bundle=hibob_ca,
+        scim_url=scim_url,
+        scim_ca_bundle=scim_ca,
+        scim_attributes=dict(attributes),
+        mapping_path=mapping_path,
+        leavers=leavers,
+        future_hires=future_hires,
+        max_deactivations=limit,
+        max_changes=max_changes,
+        state_path=state_path or Path(DEFAULT_STATE_PATH).expanduser(),
+        concurrency=concurrency,
+        timeout=timeout,
+        email=email,
+        healthcheck_url=healthcheck,
+        alert_after_failed_runs=after,
+        vanished_grace=vanished_grace,
+        metrics_file=metrics_file,
+    )

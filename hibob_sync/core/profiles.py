@@ -1,0 +1,312 @@
+"""Turn HiBob employees into validated HiThrive profiles.
+
+Applies the mapping, normalises values (emails trimmed and lower-cased, ISO dates, display
+names for lists, multi-source lists de-duplicated) and validates each employee. A bad record
+is set aside with a reason that names the field but never its value, and never stops the
+others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.hibob.client import HibobEmployee
+from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
+from hibob_sync.safe_text import cleaned, has_controls
+
+# Who is active (spec.md "Who is active in HiThrive"): HiBob's access status decides. The
+# lifecycle status is the fallback only where the access status cannot be read: HiBob's help
+# centre has Hired Inactive until the start date and Terminated Inactive; leave and garden
+# leave follow the company's settings, which only the access status knows, so they count as
+# active in the fallback (the person is still employed).
+ACTIVE_STATUS = "active"
+INACTIVE_STATUS = "inactive"
+INACTIVE_LIFECYCLE = frozenset({"terminated", "hired"})
+HIRED = "hired"
+
+MAX_TEXT = 255
+MAX_ITEMS = 50
+EMAIL = re.compile(
+    r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+SHORT_DATE = re.compile(r"^(?:--)?(\d{2})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One employee as HiThrive should see them: HiThrive field name -> normalised value."""
+
+    employee_id: str
+    active: bool
+    values: dict[str, Value]
+    future_hire: bool = False  # Hired and not yet Active: created ahead, inactive
+    cleaned: tuple[str, ...] = ()  # fields whose HiBob text held control characters
+
+    @property
+    def email(self) -> str:
+        value = self.values["email"]
+        assert isinstance(value, str)
+        return value
+
+
+@dataclass
+class Profiles:
+    """The outcome of the profile step."""
+
+    profiles: list[Profile] = field(default_factory=list)
+    rejected: list[Failure] = field(default_factory=list)
+    ignored: list[Failure] = field(default_factory=list)  # not failures: e.g. old records
+    cleaned: list[Failure] = field(default_factory=list)  # synced without control characters
+    seen_ids: set[str] = field(default_factory=set)  # every HiBob employee id returned
+
+
+def is_active(employee: HibobEmployee) -> bool:
+    """Whether the employee should have an active account (see ACTIVE_STATUS)."""
+    status = (employee.status or "").strip().lower()
+    if status in (ACTIVE_STATUS, INACTIVE_STATUS):
+        return status == ACTIVE_STATUS
+    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    return lifecycle not in INACTIVE_LIFECYCLE
+
+
+def is_future_hire(employee: HibobEmployee) -> bool:
+    """Hired and not (yet) Active: HiBob turns them Active on their start date."""
+    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    return lifecycle == HIRED and not is_active(employee)
+
+
+def _first_non_empty(values: Iterable[object]) -> object:
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, str) and not value.strip():
+            continue
+        if isinstance(value, (list, tuple)) and not value:
+            continue
+        return value
+    return None
+
+
+def _flatten(values: Iterable[object]) -> list[object]:
+    items: list[object] = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            items.extend(value)
+        elif value is not None:
+            items.append(value)
+    return items
+
+
+def _check_date(name: str, value: object) -> tuple[Value, str | None]:
+    text = str(value).strip()
+    if len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+        try:  # the usual case, kept cheap: one call for 50,000 employees' dates
+            date.fromisoformat(text)
+        except ValueError:
+            return None, f"{name} is not a valid date (expected YYYY-MM-DD)"
+        return text, None
+    if name == "birthday":
+        short = SHORT_DATE.match(text)
+        if short:
+            month, day = int(short.group(1)), int(short.group(2))
+            try:
+                date(2000, month, day)  # a leap year, so 02-29 is allowed
+            except ValueError:
+                return None, f"{name} is not a valid date"
+            return f"--{month:02d}-{day:02d}", None
+    try:
+        parsed = date.fromisoformat(text[:10]) if len(text) >= 10 else None
+    except ValueError:
+        parsed = None
+    if parsed is None or not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None, f"{name} is not a valid date (expected YYYY-MM-DD)"
+    return parsed.isoformat(), None
+
+
+def _manager_email(value: object, email_of: Mapping[str, str]) -> object:
+    """reports-to as an email, whether HiBob gave an email, a reference object or an ID.
+
+    The mapping may name ``work.reportsTo`` itself (an object with id and email) or a tenant
+    may hold only the manager's employee ID; both resolve to the manager's email.
+    """
+    if isinstance(value, dict):
+        value = value.get("email") or value.get("id")
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and "@" not in str(value):
+        return email_of.get(str(value).strip(), value)
+    return value
+
+
+def _value_for(
+    name: str,
+    sources: Sequence[str],
+    employee: HibobEmployee,
+    email_of: Mapping[str, str],
+) -> tuple[Value, str | None]:
+    if len(sources) == 1 and name not in MULTI_VALUED:
+        return _single(name, employee.values.get(sources[0]), email_of)
+    raw = [employee.values.get(source) for source in sources]
+    if name in MULTI_VALUED:
+        value = normalise_value(name, _flatten(raw))
+        assert isinstance(value, tuple)
+        if len(value) > MAX_ITEMS:
+            return None, f"{name} has {len(value)} entries; at most {MAX_ITEMS} are allowed"
+        if any(len(item) > MAX_TEXT for item in value):
+            return None, f"{name} has an entry longer than {MAX_TEXT} characters"
+        return value, None
+    return _single(name, _first_non_empty(raw), email_of)
+
+
+def _single(name: str, chosen: object, email_of: Mapping[str, str]) -> tuple[Value, str | None]:
+    """A single-valued field from its chosen source value (see _value_for)."""
+    if isinstance(chosen, str):
+        text = chosen.strip()
+        if not text:
+            return None, None
+        if name not in ("start_date", "birthday", "email", "manager_email"):
+            # The common case, without the general normalisation.
+            if len(text) > MAX_TEXT:
+                return None, f"{name} is longer than {MAX_TEXT} characters"
+            return text, None
+    elif isinstance(chosen, (list, tuple)):
+        chosen = _first_non_empty(chosen)
+    if name == "manager_email" and chosen is not None:
+        chosen = _manager_email(chosen, email_of)
+    if chosen is None:
+        return None, None
+    if isinstance(chosen, dict):
+        return None, f"{name} maps to a HiBob object, not a value (map one of its sub-fields)"
+    if name in ("start_date", "birthday"):
+        return _check_date(name, chosen)
+    value = normalise_value(name, chosen)
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return None, f"{name} is longer than {MAX_TEXT} characters"
+    if name == "manager_email" and value is not None and not EMAIL.match(str(value)):
+        return None, "manager_email is not a valid email address"
+    return value, None
+
+
+def build_profile(
+    employee: HibobEmployee,
+    mapping: FieldMapping,
+    email_of: Mapping[str, str] | None = None,
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = (),
+) -> Profile | Failure:
+    """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers),
+    ``fields`` is ``_fields(mapping)`` when the caller has it."""
+    email_raw = _first_non_empty(employee.values.get(s) for s in mapping.sources["email"])
+    email = normalise_email(str(email_raw)) if email_raw is not None else None
+    if email is None:
+        return Failure(employee.id, None, "no email in HiBob")
+    if not EMAIL.match(email) or len(email) > MAX_TEXT or has_controls(email):
+        return Failure(employee.id, None, "the email in HiBob is not a valid address")
+    values: dict[str, Value] = {"email": email}
+    problems: list[str] = []
+    scrubbed: list[str] = []
+    email_of = email_of or {}
+    for name, sources in fields or _fields(mapping):
+        value, problem = _value_for(name, sources, employee, email_of)
+        if problem:
+            problems.append(problem)
+        elif value is not None and _holds_controls(value):
+            if name == "manager_email":
+                problems.append("manager_email is not a valid email address")
+                continue
+            value = _cleaned(value)
+            scrubbed.append(name)
+        values[name] = value
+    if problems:
+        return Failure(employee.id, email, "; ".join(problems))
+    return Profile(
+        employee.id, is_active(employee), values, is_future_hire(employee), cleaned=tuple(scrubbed)
+    )
+
+
+def _fields(mapping: FieldMapping) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(field, sources) past email, in order (build_profiles works it out once a run)."""
+    return tuple((name, mapping.sources[name]) for name in mapping if name != "email")
+
+
+def _holds_controls(value: Value) -> bool:
+    if isinstance(value, str):
+        return not value.isprintable() and has_controls(value)  # isprintable: in C
+    return isinstance(value, tuple) and any(
+        not item.isprintable() and has_controls(item) for item in value
+    )
+
+
+def _cleaned(value: Value) -> Value:
+    """A text value without control characters (safe_text.cleaned); lists stay sorted."""
+    if isinstance(value, str):
+        return cleaned(value) or None
+    assert isinstance(value, tuple)
+    return tuple(sorted({text for item in value if (text := cleaned(item))}))
+
+
+def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) -> Profiles:
+    """Map and validate every employee; resolve duplicate emails (see module docstring)."""
+    result = Profiles()
+    fields = _fields(mapping)
+    by_email: dict[str, list[Profile]] = defaultdict(list)
+    email_of = {
+        employee.id: str(email)
+        for employee in employees
+        if (email := _first_non_empty(employee.values.get(s) for s in mapping.sources["email"]))
+    }
+    for employee in employees:
+        result.seen_ids.add(employee.id)
+        outcome = build_profile(employee, mapping, email_of, fields)
+        if isinstance(outcome, Failure):
+            if is_active(employee) or is_future_hire(employee):
+                result.rejected.append(outcome)
+            else:
+                result.ignored.append(outcome)
+            continue
+        by_email[outcome.email].append(outcome)
+        if outcome.cleaned:
+            result.cleaned.append(
+                Failure(
+                    outcome.employee_id,
+                    outcome.email,
+                    f"control characters removed from {', '.join(outcome.cleaned)} "
+                    "(fix the text in HiBob)",
+                )
+            )
+    for email, holders in by_email.items():
+        if len(holders) == 1:
+            result.profiles.append(holders[0])
+            continue
+        # Active records first; a future hire outranks an old, inactive record (a rehire).
+        active = [p for p in holders if p.active] or [p for p in holders if p.future_hire]
+        if len(active) == 1:
+            # A rehire with a new HiBob record: the active record owns the email.
+            result.profiles.append(active[0])
+            for old in holders:
+                if old is not active[0]:
+                    result.ignored.append(
+                        Failure(old.employee_id, email, "an older, inactive record of this email")
+                    )
+        elif not active:
+            latest = max(holders, key=lambda p: p.employee_id)
+            result.profiles.append(latest)
+            result.ignored.extend(
+                Failure(old.employee_id, email, "an older, inactive record of this email")
+                for old in holders
+                if old is not latest
+            )
+        else:
+            ids = ", ".join(sorted(p.employee_id for p in active))
+            for holder in active:
+                result.rejected.append(
+                    Failure(
+                        holder.employee_id,
+                        email,
+                        f"the same email is used by {len(active)} active employees ({ids})",
+                    )
+                )
+    result.profiles.sort(key=lambda p: p.employee_id)
+    return result

@@ -1,0 +1,56 @@
+"""What a run did, as the CLI shows it and the state store keeps it (plain data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hibob_sync.core.plan import Plan
+from hibob_sync.core.safeguards import Tripped
+from hibob_sync.errors import ExitCode
+from hibob_sync.model import Failure, ScimUser
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts, the employees that failed or were set aside, the outcome."""
+
+    started_at: str
+    finished_at: str = ""
+    dry_run: bool = False
+    exit_code: int = ExitCode.OK
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[Failure] = field(default_factory=list)
+    plan: Plan | None = None
+    users: list[ScimUser] = field(default_factory=list)
+    since: dict[Failure, str] = field(default_factory=dict)  # failures an earlier run had too
+    dialect: list[str] = field(default_factory=list)  # how the SCIM server takes updates
+    recoveries: int = 0  # users whose update needed another form this run
+    concurrency: dict[str, float] | None = None  # where the SCIM limiter settled
+    tripped: list[Tripped] = field(default_factory=list)  # safeguards the plan would trip
+
+    @property
+    def outcome(self) -> str:
+        return ExitCode.outcome(self.exit_code)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form of --json: counts, IDs and emails only, never profile values."""
+        return {
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "dry_run": self.dry_run,
+            "exit_code": int(self.exit_code),
+            "outcome": self.outcome,
+            "message": self.message,
+            "counts": self.counts,
+            "failures": [
+                {**vars(f), "new": f not in self.since, "since": self.since.get(f)}
+                for f in self.failures
+            ],
+            "warnings": [vars(f) for f in self.warnings],
+            "pending_deactivations": [vars(p) for p in self.plan.pending] if self.plan else [],
+            "scim_dialect": self.dialect,
+            "scim_recoveries": self.recoveries,
+            **({"concurrency": self.concurrency} if self.concurrency else {}),
+        }

@@ -1,0 +1,343 @@
+"""Tell a person when the sync needs one: alert emails and healthcheck pings.
+
+Everything here is best effort. A broken mail server or an unreachable ping URL is logged
+as a warning and never changes the run's exit code. Alerts carry counts and an error
+message only, never employee data, and no secret ever reaches a message or a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Literal
+from urllib.parse import urlsplit
+
+from hibob_sync.config.settings import EmailSettings, Settings
+from hibob_sync.credentials import SMTP_PASSWORD, lookup
+from hibob_sync.errors import ExitCode, HibobSyncError, NotifyError
+from hibob_sync.http import HttpSettings, make_session, send
+
+log = logging.getLogger(__name__)
+
+PingEvent = Literal["start", "success", "fail"]
+_PING_SUFFIX: dict[str, str] = {"start": "/start", "success": "", "fail": "/fail"}
+_PING_BODY_LIMIT = 1000
+
+PASSWORD_HINT = (
+    f"set {SMTP_PASSWORD.env}, or store it in the keyring "
+    f"(`keyring set hibob-sync {SMTP_PASSWORD.key}`)"
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What an alert email says: plain text and counts, no employee data."""
+
+    subject: str
+    what_happened: str
+    what_to_do: str
+    exit_code: int
+    counts: Mapping[str, int]
+
+
+# Template lines stay under 76 characters so mail clients show them unbroken.
+_SAFEGUARD_TODO = (
+    "Nothing is synced until this is resolved.\n"
+    "1. Review the plan: `hibob-sync plan` shows what the next run would\n"
+    "   change and every safeguard it trips (`run --dry-run` prints the same).\n"
+    "2. If the changes are right (a planned reorganisation, say), save the\n"
+    "   plan with `hibob-sync plan -o plan.json`, check it, and carry it out\n"
+    "   with `hibob-sync apply plan.json`. Otherwise fix the data in HiBob.\n"
+    "3. If a mapped HiBob field is gone, fix the mapping with `hibob-sync map`\n"
+    "   and check it with `hibob-sync map validate`."
+)
+_PERMISSION_TODO = (
+    "Nothing is synced until this is resolved.\n"
+    "- If a token was revoked or has expired, re-connect on this host:\n"
+    "  `hibob-sync connect`.\n"
+    "- If a permission is missing, grant the HiBob service user the category\n"
+    "  named above (HiBob: Settings > Account > Permission groups, the service\n"
+    "  user's group, People's data), or give the SCIM token the access it lacks.\n"
+    "Then confirm with `hibob-sync check`."
+)
+_NEW_PROBLEMS_TODO = (
+    "The other employees were synced. Those named in the run's output (and in\n"
+    "`hibob-sync history --json`) need their HiBob records fixed; the next run\n"
+    "retries them. Problems already reported are not emailed again.\n"
+    "For who and why: `hibob-sync plan` on this host."
+)
+_UNAVAILABLE_TODO = (
+    "- Check the HiBob and HiThrive status pages.\n"
+    "- Check this host's network access to both (DNS, proxy, firewall, TLS CA\n"
+    "  bundle), and test both connections now with `hibob-sync check`.\n"
+    "Each scheduled run retries; once the services answer, the next run\n"
+    "catches up."
+)
+
+
+def alert_for(
+    exit_code: int,
+    message: str,
+    counts: Mapping[str, int],
+    *,
+    consecutive_failures: int,
+    alert_after: int,
+) -> Alert | None:
+    """The alert a run's outcome calls for, or None when no person needs to act.
+
+    65 (safeguard) and 77 (credentials/permission) always alert. 69 (unavailable) alerts
+    only once ``consecutive_failures`` (counting this run) reaches ``alert_after``, so one
+    flaky night stays quiet. 1 alerts, since it now means new problems only (problems.py;
+    repeats exit 0). 0, 75 (lock held) and 78 (config invalid: seen by whoever edits the
+    config, and possibly the email settings themselves) do not alert.
+    """
+    details = message.strip()
+
+    def happened(intro: str) -> str:
+        return f"{intro}\n\n{details}" if details else intro
+
+    if exit_code == ExitCode.SAFEGUARD:
+        return Alert(
+            "hibob-sync: safeguard stopped the sync (action needed)",
+            happened("A safeguard stopped the sync before it changed anything in HiThrive."),
+            _SAFEGUARD_TODO,
+            exit_code,
+            counts,
+        )
+    if exit_code == ExitCode.PARTIAL:
+        return Alert(
+            "hibob-sync: new employees could not be synced",
+            happened(
+                "The sync finished, but some employees it had no problem with before\n"
+                "could not be synced."
+            ),
+            _NEW_PROBLEMS_TODO,
+            exit_code,
+            counts,
+        )
+    if exit_code == ExitCode.NO_PERMISSION:
+        return Alert(
+            "hibob-sync: credentials rejected or permission missing (action needed)",
+            happened("HiBob or HiThrive rejected the credentials, or a permission is missing."),
+            _PERMISSION_TODO,
+            exit_code,
+            counts,
+        )
+    if exit_code == ExitCode.UNAVAILABLE and consecutive_failures >= alert_after:
+        return Alert(
+            f"hibob-sync: HiBob or HiThrive unavailable for {consecutive_failures} runs in a row",
+            happened(
+                f"The last {consecutive_failures} runs failed: HiBob or HiThrive stayed\n"
+                "unavailable after retries."
+            ),
+            _UNAVAILABLE_TODO,
+            exit_code,
+            counts,
+        )
+    return None
+
+
+def render(alert: Alert, *, host: str | None = None, now: datetime | None = None) -> EmailMessage:
+    """Turn an alert into an email; the body is the template plus what the alert carries."""
+    host = host or socket.gethostname()
+    now = now or datetime.now().astimezone()
+    count_lines = [f"  {name}: {int(value)}" for name, value in alert.counts.items()]
+    body = "\n".join(
+        [
+            "hibob-sync needs a person to act.",
+            "",
+            "What happened",
+            alert.what_happened,
+            "",
+            "What to do",
+            alert.what_to_do,
+            "",
+            "Counts from this run",
+            *(count_lines or ["  (none)"]),
+            "",
+            f"Exit code: {alert.exit_code}",
+            f"Host: {host}",
+            f"Time: {now.isoformat(timespec='seconds')}",
+            "",
+            f"Past runs: `hibob-sync history` on {host}.",
+            "This email carries no employee data.",
+            "",
+        ]
+    )
+    message = EmailMessage()
+    message["Subject"] = alert.subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid("hibob-sync")
+    # RFC 3834: stops out-of-office replies to an unattended sender.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    return message
+
+
+def send_email(
+    settings: EmailSettings,
+    message: EmailMessage,
+    password: str | None,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
+    """Send one email as configured; every failure is a NotifyError saying what to fix.
+
+    ``ssl_context`` defaults to one that verifies certificates against the system CAs;
+    tests pass their own to trust a throwaway CA. From/To are filled in when missing.
+    """
+    if "From" not in message:
+        message["From"] = settings.sender
+    if "To" not in message:
+        message["To"] = ", ".join(settings.to)
+    with smtp_session(settings, password, ssl_context=ssl_context) as client:
+        client.send_message(message, from_addr=settings.sender, to_addrs=list(settings.to))
+
+
+@contextlib.contextmanager
+def smtp_session(
+    settings: EmailSettings, password: str | None, *, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[smtplib.SMTP]:
+    """A connected, TLS-wrapped and logged-in SMTP session as configured (`check` sends
+    nothing through it); every failure inside is a NotifyError saying what to fix."""
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    if settings.username and password is None:
+        raise NotifyError(
+            f"the SMTP server {where} needs a password for {settings.username}",
+            hint=PASSWORD_HINT,
+        )
+    if settings.username and password is not None and not (settings.username + password).isascii():
+        # smtplib would fail mid-AUTH with an error that quotes the password.
+        raise NotifyError(
+            f"the SMTP username or password for {where} has characters SMTP AUTH cannot send",
+            hint="use an ASCII-only username and password",
+        )
+    context = ssl_context or ssl.create_default_context()
+    try:
+        client: smtplib.SMTP
+        if settings.security == "ssl":
+            client = smtplib.SMTP_SSL(
+                settings.smtp_host, settings.smtp_port, timeout=settings.timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
+        with client:
+            if settings.security == "starttls":
+                client.starttls(context=context)
+            if settings.username and password is not None:
+                client.login(settings.username, password)
+            yield client
+    # Auth errors are re-raised "from None": nothing from the AUTH exchange travels on.
+    except smtplib.SMTPAuthenticationError as exc:
+        raise NotifyError(
+            f"the SMTP server {where} rejected the login for {settings.username} "
+            f"(SMTP {exc.smtp_code})",
+            hint=f"check notify.email.username and the password; {PASSWORD_HINT}",
+        ) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise NotifyError(
+            f"the SMTP server {where} lacks what the settings need ({str(exc).rstrip('.')})",
+            hint="change notify.email.security or ask the mail admin",
+        ) from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise NotifyError(
+            f"the SMTP server {where} refused all {len(exc.recipients)} recipients",
+            hint="check notify.email.to; the server may need a login to relay",
+        ) from exc
+    except smtplib.SMTPResponseException as exc:
+        error = exc.smtp_error
+        reply = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+        raise NotifyError(
+            f"the SMTP server {where} answered {exc.smtp_code} {reply}".rstrip(),
+            hint="check notify.email.from, .username and .security",
+        ) from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise NotifyError(
+            f"the TLS certificate of the SMTP server {where} could not be verified "
+            f"({exc.verify_message})",
+            hint="check notify.email.smtp_host matches the server's certificate",
+        ) from exc
+    except ssl.SSLError as exc:
+        raise NotifyError(
+            f"TLS with the SMTP server {where} failed ({exc.reason or type(exc).__name__})",
+            hint="notify.email.security is `ssl` for port 465, `starttls` for 587",
+        ) from exc
+    except smtplib.SMTPException as exc:
+        raise NotifyError(f"sending email through {where} failed ({exc})") from exc
+    except OSError as exc:
+        raise NotifyError(
+            f"could not reach the SMTP server {where} ({exc.strerror or type(exc).__name__})",
+            hint="check notify.email.smtp_host and smtp_port, and that the server is running",
+        ) from exc
+
+
+def notify(settings: Settings, alert: Alert, problems: list[str] | None = None) -> bool:
+    """Email an alert if email is configured; True when sent. Never raises for mail trouble.
+
+    A failed alert is logged as an error, so even `-q` under cron prints it (the person it
+    was for would otherwise never know), and its reason is added to ``problems``.
+    """
+    email = settings.email
+    if email is None:
+        log.debug("no notify.email configured; alert not sent: %s", alert.subject)
+        return False
+    try:
+        password = lookup(SMTP_PASSWORD) if email.username else None
+        send_email(email, render(alert), password)
+    except HibobSyncError as exc:  # NotifyError, or a keyring failure from lookup
+        log.error("alert email not sent: %s", exc)
+        if problems is not None:
+            problems.append(exc.message)
+        return False
+    log.info("alert email sent to %s", ", ".join(email.to))
+    return True
+
+
+def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "") -> None:
+    """Tell an outside monitor (healthchecks.io style) a run started, succeeded or failed.
+
+    The monitor notices a cron job that stopped running at all, which no alert email can.
+    Best effort: short timeouts, two attempts, a warning on failure. The URL is never
+    logged, since anyone holding it can ping.
+    """
+    if not url:
+        return
+    quick = dataclasses.replace(
+        http,
+        connect_timeout=min(http.connect_timeout, 5.0),
+        read_timeout=min(http.read_timeout, 10.0),
+        max_attempts=2,
+        max_total_wait=5.0,
+        max_retry_after=5.0,
+        backoff_max=2.0,
+    )
+    target = url.rstrip("/") + _PING_SUFFIX[event]
+    body = message[:_PING_BODY_LIMIT]
+    method = "POST" if body else "GET"
+    host = urlsplit(url).hostname or "the healthcheck host"
+    try:
+        with make_session(quick) as session:
+            response, _ = send(
+                session,
+                quick,
+                "healthcheck",
+                method,
+                target,
+                expect_json=False,
+                setting="notify.healthcheck_url",
+                data=body.encode("utf-8") if body else None,
+            )
+    except HibobSyncError as exc:
+        log.warning("healthcheck %s ping to %s failed: %s", event, host, exc.message)
+        return
+    if not response.ok:
+        log.warning("healthcheck %s ping to %s answered HTTP %d", event, host, response.status_code)

@@ -1,0 +1,72 @@
+"""How SCIM refusals become the tool's errors (RFC 7644 §3.12), without leaking the token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hibob_sync.credentials import SCIM_TOKEN, replace_hint
+from hibob_sync.errors import (
+    CredentialsError,
+    HibobSyncError,
+    PermissionMissingError,
+    ScimError,
+)
+from hibob_sync.scim.attributes import get_ci
+from hibob_sync.scim.discovery import as_status
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+MAX_DETAIL = 300
+
+
+def http_error(
+    service: str, secret: str, status: int, payload: Any, what: str, reason: str | None = None
+) -> HibobSyncError:
+    """401 and 403 mean re-connect or grant access (exit 77); anything else is a ScimError."""
+    if status == 401:
+        return CredentialsError(
+            f"the SCIM server rejected the token ({service}, {what})",
+            hint=replace_hint(SCIM_TOKEN, "a valid HiThrive SCIM token"),
+        )
+    if status == 403:
+        return PermissionMissingError(
+            f"the SCIM server refused {what}: the token lacks the permission ({service})",
+            hint="ask the HiThrive admin for a SCIM token that may read and write users",
+        )
+    return scim_error(service, secret, status, payload, what, fallback=reason)
+
+
+def scim_error(
+    service: str,
+    secret: str,
+    status: int | None,
+    payload: Any,
+    what: str,
+    *,
+    fallback: str | None = None,
+) -> ScimError:
+    """A ScimError from an Error body (a whole answer, or one /Bulk operation's response)."""
+    scim_type = detail = None
+    if isinstance(payload, Mapping):
+        scim_type = _text(get_ci(payload, "scimType"))
+        detail = _text(get_ci(payload, "detail"))
+        status = as_status(get_ci(payload, "status")) or status
+    detail = scrub(detail or fallback, secret)
+    message = f"{service}: {what} failed (HTTP {status}"
+    message += f", {scim_type})" if scim_type else ")"
+    if detail:
+        message += f": {detail}"
+    return ScimError(message, status=status, scim_type=scim_type, detail=detail)
+
+
+def scrub(text: str | None, secret: str) -> str | None:
+    """Never echo the token, and keep a server's long answer short."""
+    if not text:
+        return None
+    if secret:
+        text = text.replace(secret, "<hidden>")
+    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None

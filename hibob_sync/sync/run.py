@@ -1,0 +1,401 @@
+"""The nightly run: fetch, build profiles, plan, check safeguards, apply, record.
+
+Each step is a separate function with plain data between them. This module wires them
+together with the credentials, the lock, the state store and the alerts; it never prints
+or exits: the CLI shows the RunSummary it returns, or the error it raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from hibob_sync import credentials
+from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.config.settings import Settings
+from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
+from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, check_applicable, write
+from hibob_sync.core.problems import verdict
+from hibob_sync.core.profiles import build_profiles
+from hibob_sync.core.replay import replay
+from hibob_sync.core.safeguards import (
+    check_fetched,
+    check_targets,
+    plan_safeguards,
+    plan_verdict,
+    stop,
+    tripped,
+)
+from hibob_sync.core.summary import RunSummary
+from hibob_sync.core.vanished import Countdowns, hold_vanished
+from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError
+from hibob_sync.hibob.client import HibobEmployee
+from hibob_sync.http import HttpSettings
+from hibob_sync.limiter import LimiterReport
+from hibob_sync.model import Failure, ScimUser
+from hibob_sync.notify import alerts as notify
+from hibob_sync.notify.metrics import record_metrics
+from hibob_sync.scim.dialect import Dialect, describe
+from hibob_sync.scim.values import semantics
+from hibob_sync.scim.writes import ScimWriter
+from hibob_sync.state import RunRecord, StateStore
+from hibob_sync.sync.apply import Applied, apply_plan
+from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
+from hibob_sync.sync.fetch import fetch_hibob
+from hibob_sync.sync.lock import state_lock
+
+__all__ = ["Progress", "RunSummary", "run_sync"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done so far, total)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+class _Run:
+    def __init__(
+        self,
+        settings: Settings,
+        mapping: FieldMapping,
+        *,
+        dry_run: bool,
+        http: HttpSettings | None,
+        progress: Progress | None,
+        clock: Callable[[], float] | None = None,
+        plan_out: PlanOutput | None = None,
+        reviewed: PlanFile | None = None,
+    ) -> None:
+        self.plan_out = plan_out  # `plan -o`: write the plan file
+        self.reviewed = reviewed  # `apply`: carry out this reviewed plan, or refuse it
+        self.settings = settings
+        self.mapping = mapping
+        self.dry_run = dry_run
+        self.http = http
+        self.progress = progress
+        # The run's clock (the Environment's): run times, `status` and grace windows move
+        # together in tests without any sleep.
+        self.clock: Callable[[], float] = clock or (http.clock if http else time.time)
+        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run)
+        self.store = StateStore(settings.state_path)
+        self.coverage: set[str] | None = None
+        self.applied: Applied | None = None  # filled while applying, so a failed run has it
+        self.countdowns: Countdowns | None = None  # the grace windows this run kept
+        self.run_id: int | None = None  # set once the run is recorded
+
+    def now(self) -> str:
+        return _iso(self.clock())
+
+    def execute(self) -> RunSummary:
+        scim_url = require_scim_url(self.settings)
+        if self.reviewed is not None:
+            check_applicable(self.reviewed, self.settings, self.mapping, self._when())
+        hibob_login = credentials.hibob_credentials()
+        scim_token = credentials.scim_token()
+        last_good = (
+            self.store.last_good_coverage()
+            if not self.dry_run or self.settings.state_path.exists()
+            else None
+        )
+
+        with hibob_client(self.settings, hibob_login, self.http) as hibob:
+            fetched = fetch_hibob(hibob, self.mapping)
+        # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
+        found = tripped("HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good))
+        if found and not (self.dry_run or self.reviewed):
+            raise found[0].error()
+        self.coverage = fetched.coverage
+
+        known = not self.dry_run or self.settings.state_path.exists()
+        dialect = Dialect(self.store.dialect(scim_url) if known else None)
+        with scim_client(self.settings, scim_token, self.http) as scim:
+            if dialect.needs_resources:
+                scim.keep_resources = True
+            check_targets(self.mapping, scim.missing_attributes(scim.discover()))
+            users = scim.list_users()
+            log.info("SCIM: %d users", len(users))
+            profiles = build_profiles(fetched.employees, self.mapping)
+            same = semantics(scim.discover(), scim.placement)
+            plan = make_plan(
+                profiles,
+                users,
+                self.mapping.fields,
+                self.settings.leavers,
+                self.settings.future_hires,
+                same=same,
+            )
+            countdowns = hold_vanished(
+                plan,
+                profiles.seen_ids,
+                self.store.missing_since() if known else {},
+                datetime.fromtimestamp(self.clock(), timezone.utc),
+                self.settings.vanished_grace,
+            )
+            self.summary.plan = plan
+            self.summary.users = users
+            self.summary.warnings = list(plan.warnings) + profiles.cleaned
+            found += plan_safeguards(
+                plan, self.settings.max_deactivations, self.settings.max_changes
+            )
+            self.summary.tripped = found
+            if self.dry_run:
+                self.summary.counts = _with_cleaned(plan.counts(), profiles.cleaned)
+                return self._planned(plan, fetched.employees)
+            todo, done_before = plan, 0
+            if self.reviewed is not None:
+                replayed = replay(self.reviewed, fetched.employees, users)
+                todo, done_before = replayed.plan, replayed.already_done
+            elif found:
+                raise stop(found)
+            self.store.set_missing(countdowns.missing)  # past the safeguards: they count
+            self.countdowns = countdowns
+            try:
+                applied = self._apply(ScimWriter(scim, dialect), todo, users)
+            finally:  # what the server took is worth keeping even from a run that stopped
+                self.store.remember_dialect(scim_url, dialect.forms, self.now())
+            self.summary.concurrency = _settled(scim.limiter.report())
+        self.summary.dialect = describe(dialect.forms)
+        self.summary.recoveries = dialect.recoveries
+
+        self.summary.counts = _with_cleaned(self._counts(plan, applied), profiles.cleaned)
+        self.summary.failures = plan.rejected + applied.failures
+        self.summary.warnings += applied.warnings
+        self._judge()
+        if self.reviewed is not None:
+            self.summary.message = applied_message(self.reviewed, done_before, self.summary.message)
+        return self.summary
+
+    def _planned(self, plan: Plan, employees: list[HibobEmployee]) -> RunSummary:
+        """`plan`: the plan file if asked for; exit 65 when `run` would stop, else 0."""
+        self.summary.failures = list(plan.rejected)
+        found = self.summary.tripped
+        if self.plan_out is not None:
+            write(self.plan_out, plan, found, employees, self.settings, self.mapping, self._when())
+        self._judge()  # names old problems with their date, as `run` would
+        return self._finish(*plan_verdict(found))
+
+    def _when(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
+
+    def _judge(self) -> RunSummary:
+        """Exit 1 only for problems the last finished run did not have (problems.py)."""
+        known = self.store.known_problems() if self.settings.state_path.exists() else {}
+        found = verdict(self.summary.failures, known)
+        self.summary.since = found.since
+        return self._finish(found.exit_code, found.message)
+
+    def _apply(self, writer: ScimWriter, plan: Plan, users: list[ScimUser]) -> Applied:
+        total = len(plan.actions)
+        done = 0
+
+        def step(count: int) -> None:
+            nonlocal done
+            done += count
+            if self.progress:
+                self.progress(done, total)
+
+        self.applied = Applied()
+        return apply_plan(
+            writer,
+            plan,
+            users,
+            concurrency=self.settings.concurrency,
+            progress=step,
+            result=self.applied,
+        )
+
+    @staticmethod
+    def _counts(plan: Plan, applied: Applied) -> dict[str, int]:
+        counts = plan.counts()
+        counts.update({kind: applied.done.get(kind, 0) for kind in ACTION_KINDS})
+        counts["failed"] = len(applied.failures)
+        return counts
+
+    def _finish(self, code: int, message: str = "") -> RunSummary:
+        self.summary.exit_code = code
+        self.summary.message = message
+        self.summary.finished_at = self.now()
+        return self.summary
+
+    def stopped_by(self, exc: HibobSyncError) -> None:
+        """Finish the summary of a run an error stopped: its code, message, what it did."""
+        if exc.summary is self.summary:
+            return  # already done, where the run was recorded
+        exc.summary = self.summary
+        self.summary.finished_at = self.now()
+        self.summary.exit_code = exc.exit_code
+        self.summary.message = exc.message
+        if self.applied is not None and self.summary.plan is not None:
+            self.summary.counts = self._counts(self.summary.plan, self.applied)
+
+    def record(self) -> None:
+        """Store the run (not dry runs, not lock refusals)."""
+        if self.dry_run:
+            return
+        good = self.summary.exit_code in (ExitCode.OK, ExitCode.PARTIAL)
+        self.run_id = self.store.record(
+            RunRecord(
+                started_at=self.summary.started_at,
+                finished_at=self.summary.finished_at,
+                exit_code=int(self.summary.exit_code),
+                outcome=self.summary.outcome,
+                message=self.summary.message,
+                counts=self.summary.counts,
+                coverage=sorted(self.coverage) if good and self.coverage is not None else None,
+                failures=self.summary.failures,
+                since=self.summary.since,
+                waiting=(
+                    {p.employee_id: p.missing_since for p in self.summary.plan.pending}
+                    if self.countdowns and self.summary.plan
+                    else {}
+                ),
+                vanished_deactivated=self.countdowns.due if self.countdowns else {},
+            )
+        )
+
+
+def _settled(report: LimiterReport) -> dict[str, float]:
+    """The SCIM limiter's outcome, logged (-v) and kept for the summary."""
+    log.debug(  # -v shows it once, in the summary; -vv here too
+        "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d) after %.1fs%s",
+        report.settled,
+        report.peak,
+        report.ceiling,
+        report.elapsed,
+        f"; paced at {report.pace:.1f} requests/s after 429 answers" if report.pace else "",
+    )
+    settled: dict[str, float] = {
+        "settled": report.settled,
+        "peak": report.peak,
+        "ceiling": report.ceiling,
+    }
+    if report.pace is not None:
+        settled["pace"] = round(report.pace, 1)
+    return settled
+
+
+def _alert(settings: Settings, run: _Run, summary: RunSummary) -> None:
+    """Email a person when one must act; best effort, never changes the exit code.
+
+    An alert that could not be sent is noted on the run in the history, so `history` and
+    `status` show that nobody was told.
+    """
+    store = run.store
+    code = int(summary.exit_code)
+    failures = store.consecutive_failures([code]) if code == ExitCode.UNAVAILABLE else 1
+    alert = notify.alert_for(
+        code,
+        summary.message,
+        summary.counts,
+        consecutive_failures=failures,
+        alert_after=settings.alert_after_failed_runs,
+    )
+    if alert is None:
+        return
+    problems: list[str] = []
+    notify.notify(settings, alert, problems)
+    if problems and run.run_id is not None:
+        try:
+            store.add_note(run.run_id, f"alert email not sent: {problems[0]}")
+        except HibobSyncError as exc:
+            log.warning("could not note the failed alert in the history: %s", exc.message)
+
+
+def run_sync(
+    settings: Settings,
+    mapping: FieldMapping,
+    *,
+    dry_run: bool = False,
+    http: HttpSettings | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] | None = None,
+    plan_out: PlanOutput | None = None,
+    reviewed: PlanFile | None = None,
+) -> RunSummary:
+    """Run the sync once. Returns the summary; raises the HibobSyncError that stopped it.
+
+    ``dry_run`` is `plan`: every safeguard evaluated, exit 0 or 65, nothing written, no lock;
+    ``plan_out`` also writes the plan file. ``reviewed`` is `apply`: that plan file carried
+    out past its safeguards, or refused (65). Runs that end in an error are recorded and
+    alerted too, then the error is re-raised carrying the run's summary (``exc.summary``),
+    so `run --json` shows what it had done.
+    """
+    run = _Run(
+        settings,
+        mapping,
+        dry_run=dry_run,
+        http=http,
+        progress=progress,
+        plan_out=plan_out,
+        reviewed=reviewed,
+        clock=clock,
+    )
+    try:
+        return _run_once(run, settings, neutral_http(settings, http))
+    except HibobSyncError as exc:
+        run.stopped_by(exc)
+        raise
+
+
+def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSummary:
+    """The run under the lock, with its healthcheck pings, record and alerts."""
+    if run.dry_run:
+        return run.execute()
+    with state_lock(settings):
+        notify.ping(settings.healthcheck_url, "start", ping_http)
+        try:
+            summary = run.execute()
+        except LockedError:
+            raise
+        except HibobSyncError as exc:
+            run.stopped_by(exc)
+            _record_quietly(run, settings)
+            notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
+            if not (run.reviewed and exc.exit_code == ExitCode.SAFEGUARD):  # the admin is there
+                _alert(settings, run, run.summary)
+            raise
+        except KeyboardInterrupt:  # history and status must show a run that may have written
+            run.stopped_by(InterruptedRun("interrupted (Ctrl-C, SIGTERM) before the run finished"))
+            _record_quietly(run, settings)
+            raise
+        run.record()
+        _write_metrics(settings, summary)
+        _alert(settings, run, summary)  # exit 1: new problems only (problems.py)
+        # The run finished: exit 1 (some employees named in the summary) is still a
+        # completed run, and the healthcheck exists to notice runs that did not happen.
+        event: notify.PingEvent = "success"
+        notify.ping(settings.healthcheck_url, event, ping_http, f"exit {int(summary.exit_code)}")
+        return summary
+
+
+def _write_metrics(settings: Settings, summary: RunSummary) -> None:
+    """The Prometheus textfile, after every run that was recorded (notify.metrics_file)."""
+    if settings.metrics_file is not None:
+        record_metrics(
+            settings.metrics_file,
+            settings.state_path,
+            started_at=summary.started_at,
+            finished_at=summary.finished_at,
+            exit_code=int(summary.exit_code),
+            counts=summary.counts,
+        )
+
+
+def _record_quietly(run: _Run, settings: Settings) -> None:
+    """Record a failed run and its metrics; a broken state store must not hide the error."""
+    try:
+        run.record()
+    except HibobSyncError as exc:
+        log.warning("could not record the run: %s", exc.message)
+    _write_metrics(settings, run.summary)
+
+
+def _with_cleaned(counts: dict[str, int], cleaned: list[Failure]) -> dict[str, int]:
+    """The counts, plus employees whose text lost control characters (when there are any)."""
+    if cleaned:
+        counts["cleaned"] = len(cleaned)
+    return counts
