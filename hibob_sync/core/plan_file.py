@@ -25,7 +25,7 @@ from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import ACTION_KINDS, Action, ActionKind, Plan
 from hibob_sync.core.safeguards import Tripped
 from hibob_sync.errors import ConfigError, SafeguardError
-from hibob_sync.hibob.client import HibobEmployee
+from hibob_sync.hibob.answers import HibobEmployee
 from hibob_sync.model import ScimUser, Value
 
 FORMAT = "hibob-sync plan"

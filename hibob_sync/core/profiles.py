@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from hibob_sync.config.mapping import FieldMapping
-from hibob_sync.hibob.client import HibobEmployee
+from hibob_sync.hibob.answers import HibobEmployee
 from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
 from hibob_sync.safe_text import cleaned, has_controls
 

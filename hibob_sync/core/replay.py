@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hibob_sync.core.plan import Plan, current_values
 from hibob_sync.core.plan_file import PlanFile, StoredAction, hibob_fingerprint, scim_fingerprint
 from hibob_sync.errors import SafeguardError
-from hibob_sync.hibob.client import HibobEmployee
+from hibob_sync.hibob.answers import HibobEmployee
 from hibob_sync.model import ScimUser
 
 SHOWN = 20  # moved users named in the message; the rest are counted

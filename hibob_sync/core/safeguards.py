@@ -18,8 +18,7 @@ from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Limit
 from hibob_sync.core.plan import Plan
 from hibob_sync.errors import ConfigError, ExitCode, PermissionMissingError, SafeguardError
-from hibob_sync.hibob.client import HibobEmployee, MissingField
-from hibob_sync.sync.fetch import HibobData
+from hibob_sync.hibob.answers import HibobData, HibobEmployee, MissingField
 
 
 def check_employees(count: int) -> None:

@@ -56,6 +56,31 @@ class HibobEmployee:
     values: dict[str, object]
 
 
+@dataclass(frozen=True)
+class MissingField:
+    """A mapping source no employee came back with, and the category to grant (if known)."""
+
+    source: str
+    category_name: str | None
+
+
+@dataclass(frozen=True)
+class HibobData:
+    """What HiBob gave a run: the employees, its catalogue, and which mapped fields came back."""
+
+    employees: list[HibobEmployee]
+    catalogue: list[CatalogueField] | None  # None where HiBob would not give it
+    missing: list[MissingField]  # mapped sources that came back for nobody
+    coverage: set[str]  # mapped sources that came back for someone
+
+    def category_of(self, field_id: str) -> str | None:
+        """The catalogue category of a field (what an admin grants), if known."""
+        for entry in self.catalogue or ():
+            if entry.id == field_id:
+                return entry.category_name
+        return None
+
+
 @dataclass
 class ParsedSearch:
     """What one answer held: employees, the sources seen at all, and how many had no ID."""

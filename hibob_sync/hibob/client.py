@@ -24,6 +24,7 @@ from hibob_sync.hibob.answers import (
     REQUIRED_FIELDS,
     CatalogueField,
     HibobEmployee,
+    MissingField,
     ParsedSearch,
     catalogue_entry,
     catalogue_field,
@@ -60,14 +61,6 @@ class SearchResult:
     employees: list[HibobEmployee]
     requested: tuple[str, ...]
     present: frozenset[str]
-
-
-@dataclass(frozen=True)
-class MissingField:
-    """A mapping source no employee came back with, and the category to grant (if known)."""
-
-    source: str
-    category_name: str | None
 
 
 class HibobClient:

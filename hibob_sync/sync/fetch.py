@@ -7,36 +7,13 @@ The run, the benchmarks and anything else that wants "HiBob as a run sees it" ca
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.errors import RemoteError
-from hibob_sync.hibob.client import (
-    CatalogueField,
-    HibobClient,
-    HibobEmployee,
-    MissingField,
-    missing_fields,
-)
+from hibob_sync.hibob.answers import CatalogueField, HibobData
+from hibob_sync.hibob.client import HibobClient, missing_fields
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class HibobData:
-    """What HiBob gave a run: the employees, its catalogue, and which mapped fields came back."""
-
-    employees: list[HibobEmployee]
-    catalogue: list[CatalogueField] | None  # None where HiBob would not give it
-    missing: list[MissingField]  # mapped sources that came back for nobody
-    coverage: set[str]  # mapped sources that came back for someone
-
-    def category_of(self, field_id: str) -> str | None:
-        """The catalogue category of a field (what an admin grants), if known."""
-        for entry in self.catalogue or ():
-            if entry.id == field_id:
-                return entry.category_name
-        return None
 
 
 def fetch_hibob(client: HibobClient, mapping: FieldMapping) -> HibobData:

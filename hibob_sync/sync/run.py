@@ -1,8 +1,7 @@
 """The nightly run: fetch, build profiles, plan, check safeguards, apply, record.
 
-Each step is a separate function with plain data between them. This module wires them
-together with the credentials, the lock, the state store and the alerts; it never prints
-or exits: the CLI shows the RunSummary it returns, or the error it raises.
+Each step is a function with plain data between them, wired here with the credentials, lock,
+state store and alerts; never prints or exits: the CLI shows the summary, or the error raised.
 """
 
 from __future__ import annotations
