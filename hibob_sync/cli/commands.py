@@ -173,11 +173,14 @@ def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @pass_app
 def apply_command(app: App, plan_file: Path, as_json: bool) -> None:
-    """Carry out exactly the reviewed plan in FILE (made by `plan -o FILE`).
+    """Carry out the reviewed plan in FILE (made by `plan -o FILE`).
 
-    Re-reads HiBob and HiThrive first and refuses the whole plan (65, nothing written) if it
-    expired, was made for another config or target, or any of its users moved since. Goes
-    past the safeguards the plan tripped: the review is the override.
+    Re-reads HiBob and HiThrive and plans afresh; writes only if the fresh plan matches the
+    reviewed one action for action (FILE is a record, never run as it stands). Refuses the
+    whole plan (65, nothing written, no run recorded) if it expired, was made for another
+    config or target, or differs in any way: each difference is named. Goes past the
+    safeguards the plan tripped, and does the deactivations still waiting in the grace
+    window: the review is the override.
     """
     from hibob_sync.core.plan_file import load_plan_file
 
@@ -186,7 +189,9 @@ def apply_command(app: App, plan_file: Path, as_json: bool) -> None:
 
 def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoReturn:
     from hibob_sync.core import report
+    from hibob_sync.core.plan_file import PlanRefused
     from hibob_sync.core.plan_report import plan_file_note, review_json, review_text
+    from hibob_sync.core.summary import RunSummary as Summary
     from hibob_sync.sync.run import run_sync
 
     settings, mapping = app.settings(), app.mapping()
@@ -194,6 +199,10 @@ def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoR
         summary = run_sync(
             settings, mapping, dry_run=True, http=app.http, plan_out=out, clock=app.env.clock
         )
+    except PlanRefused as exc:  # `plan -o` of an answer no review makes right: no file
+        if isinstance(exc.summary, Summary):
+            click.echo(review_json(exc.summary) if as_json else review_text(exc.summary))
+        raise
     except HibobSyncError as exc:
         if as_json and exc.summary is not None:  # scripts get a document for every outcome
             click.echo(report.summary_json(exc.summary))

@@ -59,6 +59,7 @@ class Plan:
     managed_active: int = 0  # active SCIM users hibob-sync manages, for the safeguard
     future_hires: set[str] = field(default_factory=set)  # employee IDs: never "deactivations"
     pending: list[Pending] = field(default_factory=list)  # held back by vanished.py
+    held: list[Action] = field(default_factory=list)  # their deactivations, for `apply`
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
         return [action for action in self.actions if action.kind == kind]

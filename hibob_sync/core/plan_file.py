@@ -1,11 +1,13 @@
-"""The plan file: a reviewed plan, written by `plan -o` and carried out by `apply`.
+"""The plan file: the record of a reviewed plan, written by `plan -o` and read by `apply`.
 
-When a safeguard stops the run, the admin's review is the override: the file holds exactly
-what was reviewed, with what it was made from (config and mapping digests, the SCIM URL,
-the time, an expiry) and a fingerprint of every touched user on both sides. `apply` refuses
-the whole file (65, nothing written) when it expired, was made for another config or
-target, or any touched user moved since. The file holds profile values, so it is written
-with mode 0600 and says so.
+When a safeguard stops the run, the admin's review is the override. The file is a record of
+what was reviewed, never a list of instructions: every action with its values before and
+after (deactivations still waiting in the grace window included), what it was made from
+(config and mapping digests, the SCIM URL, the time, an expiry) and the safeguards it
+tripped. `apply` plans afresh and writes only what matches this record (replay.py); here it
+refuses (65, nothing written) a file that expired or was made for another config, mapping
+or target. A refusal is no run (``PlanRefused``). The file holds profile values, so it is
+written with mode 0600 and says so.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import ACTION_KINDS, Action, ActionKind, Plan
 from hibob_sync.core.safeguards import Tripped
 from hibob_sync.errors import ConfigError, SafeguardError
-from hibob_sync.hibob.answers import HibobEmployee
-from hibob_sync.model import ScimUser, Value
+from hibob_sync.model import Value
 
 FORMAT = "hibob-sync plan"
-VERSION = 1
+VERSION = 2  # 2: actions as a record only (no fingerprints), waiting ones listed
 DEFAULT_EXPIRY = timedelta(hours=24)
 NOTE = (
     "This file holds HR profile values (titles, dates of birth, teams...). Keep it private "
@@ -60,40 +61,6 @@ def mapping_digest(mapping: FieldMapping) -> str:
     return _digest(_canonical({name: list(mapping.sources[name]) for name in mapping}))
 
 
-def hibob_fingerprint(employee: HibobEmployee | None) -> str | None:
-    """What hibob-sync read of an employee's HiBob record (None: HiBob did not return it)."""
-    if employee is None:
-        return None
-    return _digest(
-        _canonical(
-            {
-                "lifecycle": employee.lifecycle_status,
-                "status": employee.status,
-                "termination": employee.termination_date,
-                "values": employee.values,
-            }
-        )
-    )
-
-
-def scim_fingerprint(user: ScimUser | None) -> str | None:
-    """meta.version where the server gives one, else a digest of what hibob-sync manages."""
-    if user is None:
-        return None
-    if user.version:
-        return "version:" + user.version
-    return _digest(
-        _canonical(
-            {
-                "userName": user.user_name.strip().lower(),
-                "externalId": user.external_id,
-                "active": user.active,
-                "values": {name: _wire(value) for name, value in user.values.items()},
-            }
-        )
-    )
-
-
 def _value(value: object) -> Value:
     if isinstance(value, list):
         return tuple(str(item) for item in value)
@@ -112,9 +79,14 @@ class PlanOutput:
     expires: timedelta = DEFAULT_EXPIRY
 
 
+class PlanRefused(SafeguardError):
+    """`apply` refused a plan file: nothing was written, and no run happened (no record,
+    no metrics, no alert; `status` stays as it was)."""
+
+
 @dataclass(frozen=True)
 class StoredAction:
-    """One reviewed action, with the fingerprints of its user when the plan was made."""
+    """One reviewed action as the file records it (compared with a fresh plan, never run)."""
 
     kind: ActionKind
     email: str
@@ -123,20 +95,7 @@ class StoredAction:
     changes: dict[str, tuple[Value, Value]]
     external_id: str | None
     active: bool | None
-    hibob: str | None
-    scim: str | None
-
-    def action(self, user: ScimUser | None) -> Action:
-        """The action again, on the user as read now."""
-        return Action(
-            self.kind,
-            self.email,
-            self.employee_id,
-            user,
-            dict(self.changes),
-            external_id=self.external_id,
-            active=self.active,
-        )
+    waiting: bool = False  # a vanished user's deactivation still in the grace window
 
 
 @dataclass
@@ -156,28 +115,18 @@ class PlanFile:
 def plan_document(
     plan: Plan,
     found: Sequence[Tripped],
-    employees: Sequence[HibobEmployee],
     settings: Settings,
     mapping: FieldMapping,
     now: datetime,
     expires: timedelta = DEFAULT_EXPIRY,
 ) -> dict[str, Any]:
     """The plan file's content (see module docstring)."""
-    by_id = {e.id: e for e in employees}
-    actions = []
-    for action in plan.actions:
-        employee = by_id.get(action.employee_id) if action.employee_id else None
+    actions = [_recorded(action) for action in plan.actions]
+    for action, pending in zip(plan.held, plan.pending, strict=False):
         actions.append(
             {
-                "kind": action.kind,
-                "email": action.email,
-                "employee_id": action.employee_id,
-                "scim_id": action.user.id if action.user else None,
-                "changes": {k: [_wire(b), _wire(a)] for k, (b, a) in action.changes.items()},
-                "external_id": action.external_id,
-                "active": action.active,
-                "hibob": hibob_fingerprint(employee),
-                "scim": scim_fingerprint(action.user),
+                **_recorded(action),
+                "waiting": {"missing_since": pending.missing_since, "countdown": pending.countdown},
             }
         )
     return {
@@ -198,17 +147,28 @@ def plan_document(
     }
 
 
+def _recorded(action: Action) -> dict[str, Any]:
+    return {
+        "kind": action.kind,
+        "email": action.email,
+        "employee_id": action.employee_id,
+        "scim_id": action.user.id if action.user else None,
+        "changes": {k: [_wire(b), _wire(a)] for k, (b, a) in action.changes.items()},
+        "external_id": action.external_id,
+        "active": action.active,
+    }
+
+
 def write(
     out: PlanOutput,
     plan: Plan,
     found: Sequence[Tripped],
-    employees: Sequence[HibobEmployee],
     settings: Settings,
     mapping: FieldMapping,
     now: datetime,
 ) -> None:
     """`plan -o`: the plan file for `apply` (see module docstring)."""
-    document = plan_document(plan, found, employees, settings, mapping, now, out.expires)
+    document = plan_document(plan, found, settings, mapping, now, out.expires)
     write_plan_file(out.path, document)
 
 
@@ -262,6 +222,10 @@ def _when(path: Path, text: object) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _stored(path: Path, item: Any) -> StoredAction:
     try:
         kind = item["kind"]
@@ -276,10 +240,9 @@ def _stored(path: Path, item: Any) -> StoredAction:
             employee_id=None if item["employee_id"] is None else str(item["employee_id"]),
             scim_id=None if item["scim_id"] is None else str(item["scim_id"]),
             changes=changes,
-            external_id=item.get("external_id"),
-            active=item.get("active"),
-            hibob=item.get("hibob"),
-            scim=item.get("scim"),
+            external_id=_optional(item.get("external_id")),
+            active=item.get("active") if isinstance(item.get("active"), bool) else None,
+            waiting=bool(item.get("waiting")),
         )
     except (KeyError, TypeError, IndexError, AttributeError) as exc:
         raise _bad(path, f"an action lacks {exc}") from None
@@ -335,7 +298,7 @@ def check_applicable(
     if plan_file.mapping != mapping_digest(mapping):
         problems.append("it was made with another field mapping")
     if problems:
-        raise SafeguardError(
+        raise PlanRefused(
             f"the plan {plan_file.path} made at "
             f"{plan_file.created_at.isoformat(timespec='seconds')} cannot be applied: "
             + "; ".join(problems)

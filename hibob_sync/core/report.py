@@ -64,6 +64,12 @@ def plan_text(plan: Plan) -> str:
                     lines.append(f"      {name}: {_show(before)} -> {_show(after)}")
             if action.external_id and kind == "adopt":
                 lines.append(f"      externalId: (none) -> {shown(action.external_id)}")
+    for action, pending in zip(plan.held, plan.pending, strict=False):
+        lines.append(
+            f"{SYMBOL['deactivate']} {'deactivate':<10} {shown(action.email)} "
+            f"(HiBob {shown(action.employee_id or '')}), waiting: {pending.countdown} of "
+            "sync.vanished_grace (`apply` of a reviewed plan deactivates now)"
+        )
     if not lines:
         lines.append("Nothing to change: every employee in scope is in sync.")
     return "\n".join(lines)

@@ -92,6 +92,7 @@ class Tripped:
     safeguard: str  # e.g. "sync.max_changes (job_title)"
     message: str
     hint: str | None = None
+    reviewable: bool = True  # False: no review makes it right, so `plan -o` writes no file
 
     def error(self) -> SafeguardError:
         return SafeguardError(self.message, hint=self.hint)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from hibob_sync.config.durations import countdown
 from hibob_sync.core.plan import Action, Pending, Plan
+from hibob_sync.core.safeguards import Tripped
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ class Countdowns:
     """What a run leaves for the next: who is missing since when, and what changed."""
 
     missing: dict[str, str] = field(default_factory=dict)  # employee ID -> missing since
-    due: dict[str, str] = field(default_factory=dict)  # deactivated this run, after the window
     cancelled: list[str] = field(default_factory=list)  # returned by HiBob again
 
 
@@ -56,8 +56,10 @@ def hold_vanished(
 ) -> Countdowns:
     """Take the deactivations of vanished employees still within the window out of the plan.
 
-    They go to ``plan.pending`` instead, with their countdown; the safeguard still counts
-    them. ``missing_since`` is what the last run left (employee ID -> ISO time).
+    They go to ``plan.pending`` instead, with their countdown, and their actions to
+    ``plan.held`` (what `plan` shows and `apply` of a reviewed plan carries out); the
+    safeguard still counts them. ``missing_since`` is what the last run left (employee ID ->
+    ISO time).
     """
     result = Countdowns()
     kept: list[Action] = []
@@ -72,11 +74,49 @@ def hold_vanished(
         waited = now - since
         if waited >= grace:
             kept.append(action)
-            result.due[employee_id] = first
         else:
             plan.pending.append(Pending(employee_id, action.email, first, countdown(waited, grace)))
+            plan.held.append(action)
     plan.actions = kept
     result.cancelled = sorted(i for i in missing_since if i in seen_ids)
     for employee_id in result.cancelled:
         log.info("HiBob returns employee %s again: deactivation countdown cancelled", employee_id)
     return result
+
+
+def vanishing(plan: Plan, seen_ids: Collection[str]) -> int:
+    """Managed users this plan would count down or deactivate for not being in the answer."""
+    due = sum(1 for action in plan.actions if _vanished(action, seen_ids))
+    return due + len(plan.pending)
+
+
+def answer_unusable(employees: int, plan: Plan, seen_ids: Collection[str]) -> list[Tripped]:
+    """A HiBob answer no review can make right: nobody in it, or none of the managed users.
+
+    That is a people scope or a HiBob incident, never a company where everyone left: such a
+    plan is not written for `apply`, nor carried out by it.
+    """
+    if employees == 0:
+        return [
+            Tripped(
+                "HiBob's answer",
+                "HiBob returned no employees at all; nothing was written",
+                "check the service user's permission group (people scope) with "
+                "`hibob-sync check`; an empty answer is never treated as 'everyone left'",
+                reviewable=False,
+            )
+        ]
+    gone = vanishing(plan, seen_ids)
+    if plan.managed_active > 1 and gone >= plan.managed_active:
+        return [
+            Tripped(
+                "HiBob's answer",
+                f"HiBob's answer holds none of the {plan.managed_active} active users "
+                f"hibob-sync manages ({employees} other employees); every one of them would "
+                "start a sync.vanished_grace countdown; nothing was written",
+                "check the service user's permission group (people scope) and "
+                "hibob.base_url with `hibob-sync check`",
+                reviewable=False,
+            )
+        ]
+    return []

@@ -30,6 +30,7 @@ class Applied:
     """What the apply step did: per kind counts of successes, and the failures."""
 
     done: dict[str, int] = field(default_factory=dict)
+    deactivated: set[str] = field(default_factory=set)  # employee IDs the server took
     failures: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
 
@@ -169,6 +170,8 @@ class _Applier:
     def _record(self, action: Action, write: ScimWrite, outcome: WriteResult) -> None:
         if outcome.ok:
             self.result.done[action.kind] = self.result.done.get(action.kind, 0) + 1
+            if action.kind == "deactivate" and action.employee_id is not None:
+                self.result.deactivated.add(action.employee_id)
             if outcome.user is not None:
                 self.id_of[action.email] = outcome.user.id
         else:

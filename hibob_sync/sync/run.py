@@ -15,7 +15,14 @@ from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
-from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, check_applicable, write
+from hibob_sync.core.plan_file import (
+    PlanFile,
+    PlanOutput,
+    PlanRefused,
+    applied_message,
+    check_applicable,
+    write,
+)
 from hibob_sync.core.problems import verdict
 from hibob_sync.core.profiles import build_profiles
 from hibob_sync.core.replay import replay
@@ -28,9 +35,8 @@ from hibob_sync.core.safeguards import (
     tripped,
 )
 from hibob_sync.core.summary import RunSummary
-from hibob_sync.core.vanished import Countdowns, hold_vanished
+from hibob_sync.core.vanished import Countdowns, answer_unusable, hold_vanished
 from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError
-from hibob_sync.hibob.client import HibobEmployee
 from hibob_sync.http import HttpSettings
 from hibob_sync.limiter import LimiterReport
 from hibob_sync.model import Failure, ScimUser
@@ -137,17 +143,21 @@ class _Run:
             self.summary.plan = plan
             self.summary.users = users
             self.summary.warnings = list(plan.warnings) + profiles.cleaned
+            if not fetched.employees:  # said by answer_unusable, as no review can approve it
+                found = []
+            found += answer_unusable(len(fetched.employees), plan, profiles.seen_ids)
             found += plan_safeguards(
                 plan, self.settings.max_deactivations, self.settings.max_changes
             )
             self.summary.tripped = found
             if self.dry_run:
                 self.summary.counts = _with_cleaned(plan.counts(), profiles.cleaned)
-                return self._planned(plan, fetched.employees)
+                return self._planned(plan)
             todo, done_before = plan, 0
-            if self.reviewed is not None:
-                replayed = replay(self.reviewed, fetched.employees, users)
+            if self.reviewed is not None:  # the fresh plan, where it matches the reviewed one
+                replayed = replay(self.reviewed, plan, found, users)
                 todo, done_before = replayed.plan, replayed.already_done
+                self.summary.plan = plan = todo  # waiting deactivations approved: done now
             elif found:
                 raise stop(found)
             self.store.set_missing(countdowns.missing)  # past the safeguards: they count
@@ -168,14 +178,21 @@ class _Run:
             self.summary.message = applied_message(self.reviewed, done_before, self.summary.message)
         return self.summary
 
-    def _planned(self, plan: Plan, employees: list[HibobEmployee]) -> RunSummary:
+    def _planned(self, plan: Plan) -> RunSummary:
         """`plan`: the plan file if asked for; exit 65 when `run` would stop, else 0."""
         self.summary.failures = list(plan.rejected)
         found = self.summary.tripped
-        if self.plan_out is not None:
-            write(self.plan_out, plan, found, employees, self.settings, self.mapping, self._when())
         self._judge()  # names old problems with their date, as `run` would
-        return self._finish(*plan_verdict(found))
+        self._finish(*plan_verdict(found))
+        if self.plan_out is not None:
+            unusable = [t for t in found if not t.reviewable]
+            if unusable:  # no review makes it right: no file to apply
+                raise PlanRefused(
+                    f"no plan file written to {self.plan_out.path}: {unusable[0].message}",
+                    hint=unusable[0].hint,
+                )
+            write(self.plan_out, plan, found, self.settings, self.mapping, self._when())
+        return self.summary
 
     def _when(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc)
@@ -231,6 +248,13 @@ class _Run:
         if self.applied is not None and self.summary.plan is not None:
             self.summary.counts = self._counts(self.summary.plan, self.applied)
 
+    def _vanished_deactivated(self) -> dict[str, str]:
+        """Vanished employees whose deactivation the server took: what the run did."""
+        if self.countdowns is None or self.applied is None:
+            return {}
+        missing = self.countdowns.missing
+        return {i: missing[i] for i in sorted(self.applied.deactivated) if i in missing}
+
     def record(self) -> None:
         """Store the run (not dry runs, not lock refusals)."""
         if self.dry_run:
@@ -252,7 +276,7 @@ class _Run:
                     if self.countdowns and self.summary.plan
                     else {}
                 ),
-                vanished_deactivated=self.countdowns.due if self.countdowns else {},
+                vanished_deactivated=self._vanished_deactivated(),
             )
         )
 
@@ -345,10 +369,11 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
     if run.dry_run:
         return run.execute()
     with state_lock(settings):
-        notify.ping(settings.healthcheck_url, "start", ping_http)
+        if run.reviewed is None:  # an `apply` may be refused, which is no run
+            notify.ping(settings.healthcheck_url, "start", ping_http)
         try:
             summary = run.execute()
-        except LockedError:
+        except (LockedError, PlanRefused):  # no run: no record, metrics, ping or alert
             raise
         except HibobSyncError as exc:
             run.stopped_by(exc)
