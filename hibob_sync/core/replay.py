@@ -105,13 +105,15 @@ def _user_of(stored: StoredAction, users: Sequence[ScimUser]) -> ScimUser | None
 
 
 def _field_names(stored: StoredAction, action: Action) -> str:
+    """What differs, by name; an address as the file has it, since it names a person."""
     names = sorted(
         name
         for name in set(stored.changes) | set(action.changes)
         if stored.changes.get(name) != action.changes.get(name)
     )
     if stored.email != action.email:
-        names.insert(0, "email")
+        names = [name for name in names if name != "email"]
+        names.insert(0, f"email (the file says {shown(stored.email)})")
     if stored.external_id != action.external_id:
         names.append("externalId")
     if stored.active != action.active:

@@ -104,6 +104,18 @@ def check_hibob(
             ExitCode.CONFIG,
             "pick an existing field of the right kind with `hibob-sync map`",
         )
+    if not found.employees:  # no field came back because nobody did: not eight permissions
+        out.add(
+            False,
+            "HiBob's answer holds no employees, so no field could be checked: the service "
+            "user's permission group has nobody in its people scope, or the company has no "
+            "employees yet",
+            ExitCode.NO_PERMISSION,
+            "widen the people scope of the service user's permission group (Settings > "
+            "Permission groups > the service user's group > People); a run stops on an empty "
+            "answer and never treats it as 'everyone left'",
+        )
+        return
     unknown = {problem.source for problem in wrong}
     missing = {m.source: m for m in missing_fields(found, sources, catalogue)}
     birth = set(mapping.sources.get("birthday", ()))
