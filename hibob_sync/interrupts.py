@@ -12,7 +12,8 @@ Three things make that stop prompt whatever the run is doing:
   a lock, a socket.
 - Interrupted, a pool cancels the writes and pages not started, refuses new requests
   through ``on_stop`` (the limiter) and does not wait for the requests in flight
-  (``stop_pool``): a SCIM server that never answers cannot hold the stop up.
+  (``stop_pool``) beyond a second that lets a healthy server's answers be counted
+  (``finished``): a SCIM server that never answers cannot hold the stop up.
 - The entry point then exits without joining worker threads still blocked in such a
   request (``leave``). They hold no local state: the state store is written by the main
   thread only, so nothing is half-written; what the server already took stays valid, as
@@ -26,12 +27,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 THREAD_PREFIX = "hibob-sync-"
+IN_FLIGHT_GRACE = 1.0  # seconds an interrupted pool gives requests in flight to report
+_T = TypeVar("_T")
+_K = TypeVar("_K")
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
@@ -93,6 +97,32 @@ def stop_pool(
             on_stop()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
+
+
+def finished(
+    pool: ThreadPoolExecutor,
+    futures: Mapping[Future[_T], _K],
+    *,
+    interrupted: bool,
+    on_stop: Callable[[], None] | None = None,
+) -> Iterator[tuple[_K, _T]]:
+    """What the work a stopped pool leaves behind ended with: (key, result) of each that
+    ended with one, so a write the server took is counted even if nobody was waiting for it.
+
+    Stopped by an error, the work started is waited for (as ``stop_pool`` would); stopped by
+    an interrupt, requests in flight get ``IN_FLIGHT_GRACE`` seconds, no more, so a server
+    that never answers cannot hold the stop up.
+    """
+    if interrupted:  # nothing new starts; what is in flight may end
+        if on_stop is not None:
+            on_stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(list(futures), timeout=IN_FLIGHT_GRACE)
+    else:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for future, key in futures.items():
+        if future.done() and not future.cancelled() and future.exception() is None:
+            yield key, future.result()
 
 
 def stragglers() -> list[threading.Thread]:

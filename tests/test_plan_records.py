@@ -8,6 +8,7 @@ a refused apply is no run, and an answer no review can approve never becomes a p
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,45 @@ def test_check_on_an_empty_answer_names_the_cause(sync_env: SyncEnv) -> None:
     assert "HiBob's answer holds no employees" in result.stdout
     assert "people scope" in result.stdout
     assert "cannot read" not in result.stdout
+
+
+# -- a stopped pool counts the writes it had in flight -----------------------------------------
+
+
+def test_a_stopped_pool_counts_the_writes_it_had_in_flight(sync_env: SyncEnv) -> None:
+    synced(sync_env)
+    sync_env.write_config(max_changes="100%")
+    ids = plain_employees(sync_env, 12)
+    retitle(sync_env, ids)
+    users = sync_env.users_by_external_id()
+    held, down = users[ids[0]]["id"], users[ids[1]]["id"]
+    released = threading.Event()
+    # One writer is held on one user's update; the other meets a rejected token on another
+    # user's, which stops the run (77) while the held write is in flight.
+    sync_env.scim.before(
+        lambda _: released.wait(60), method="PATCH", path=f"/Users/{held}", query=""
+    )
+    sync_env.scim.respond(401, method="PATCH", path=f"/Users/{down}", times=None)
+
+    def release_once_refused() -> None:
+        for _ in range(6000):
+            if sync_env.scim.count("PATCH", f"/Users/{down}"):
+                break
+            released.wait(0.01)
+        released.wait(0.3)  # the run has met the refusal by then; the held write ends after
+        released.set()
+
+    helper = threading.Thread(target=release_once_refused)
+    helper.start()
+    try:
+        result = sync_env.run()
+    finally:
+        released.set()
+        helper.join()
+    assert result.exit_code == 77, result.output
+    company = sync_env.sandbox.company
+    now = sync_env.users_by_external_id()
+    written = [i for i in ids if now[i].get("title") == company.display(i, "work.title")]
+    assert ids[0] in written and ids[1] not in written
+    [last] = runs(sync_env)[:1]
+    assert last["counts"]["update"] == len(written)

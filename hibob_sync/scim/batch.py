@@ -13,7 +13,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from hibob_sync.errors import RemoteError, ScimError
-from hibob_sync.interrupts import stop_pool
+from hibob_sync.interrupts import finished, stop_pool
 from hibob_sync.scim.attributes import (
     get_ci,
     new_resource,
@@ -78,14 +78,22 @@ def write_each(
                 pending[future] = index
                 future.add_done_callback(ended.put)
 
-        feed()
-        while pending:
-            try:
-                future = ended.get(timeout=1.0)  # a timeout: Ctrl-C reaches this thread
-            except Empty:
-                continue
-            on_result(pending.pop(future), future.result())
+        try:
             feed()
+            while pending:
+                try:
+                    future = ended.get(timeout=1.0)  # a timeout: Ctrl-C reaches this thread
+                except Empty:
+                    continue
+                index = pending.pop(future)
+                on_result(index, future.result())
+                feed()
+        except BaseException as exc:  # stopped: what the server took still counts
+            stopped = isinstance(exc, KeyboardInterrupt)
+            limiter = writer.client.limiter
+            for index, result in finished(pool, pending, interrupted=stopped, on_stop=limiter.stop):
+                on_result(index, result)
+            raise
 
 
 class BulkWriter:
