@@ -174,10 +174,11 @@ def write(
 
 def applied_message(plan_file: PlanFile, done_before: int, message: str) -> str:
     """What history keeps of an `apply`: that a reviewed plan was carried out, past what."""
+    count = len(plan_file.actions)
     text = (
         f"applied the reviewed plan {plan_file.path} made at "
         f"{plan_file.created_at.isoformat(timespec='seconds')} "
-        f"({len(plan_file.actions)} actions"
+        f"({count} action{'' if count == 1 else 's'}"
     )
     if done_before:
         text += f", {done_before} already done by an earlier apply"
