@@ -145,6 +145,11 @@ class SafeguardError(HibobSyncError):
     exit_code = ExitCode.SAFEGUARD
 
 
+class PlanRefused(SafeguardError):
+    """A plan file refused (`apply`, or `plan -o` of a plan no review can approve): nothing
+    was written, and no run happened (no record, metrics or alert; `status` as it was)."""
+
+
 class LockedError(HibobSyncError):
     """Another run holds the lock."""
 

@@ -189,9 +189,9 @@ def apply_command(app: App, plan_file: Path, as_json: bool) -> None:
 
 def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoReturn:
     from hibob_sync.core import report
-    from hibob_sync.core.plan_file import PlanRefused
     from hibob_sync.core.plan_report import plan_file_note, review_json, review_text
     from hibob_sync.core.summary import RunSummary as Summary
+    from hibob_sync.errors import PlanRefused
     from hibob_sync.sync.run import run_sync
 
     settings, mapping = app.settings(), app.mapping()

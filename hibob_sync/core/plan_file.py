@@ -26,7 +26,7 @@ from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import ACTION_KINDS, Action, ActionKind, Plan
 from hibob_sync.core.safeguards import Tripped
-from hibob_sync.errors import ConfigError, SafeguardError
+from hibob_sync.errors import ConfigError, PlanRefused
 from hibob_sync.model import Value
 
 FORMAT = "hibob-sync plan"
@@ -77,11 +77,6 @@ class PlanOutput:
 
     path: Path
     expires: timedelta = DEFAULT_EXPIRY
-
-
-class PlanRefused(SafeguardError):
-    """`apply` refused a plan file: nothing was written, and no run happened (no record,
-    no metrics, no alert; `status` stays as it was)."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +162,13 @@ def write(
     mapping: FieldMapping,
     now: datetime,
 ) -> None:
-    """`plan -o`: the plan file for `apply` (see module docstring)."""
+    """`plan -o`: the plan file for `apply`; PlanRefused (65) for a plan no review can
+    approve (``Tripped.reviewable``), which gets no file."""
+    final = [t for t in found if not t.reviewable]
+    if final:
+        raise PlanRefused(
+            f"no plan file written to {out.path}: {final[0].message}", hint=final[0].hint
+        )
     document = plan_document(plan, found, settings, mapping, now, out.expires)
     write_plan_file(out.path, document)
 

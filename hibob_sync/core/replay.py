@@ -18,11 +18,13 @@ and nothing is written.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from hibob_sync.core.plan import Action, Plan, current_values
-from hibob_sync.core.plan_file import PlanFile, PlanRefused, StoredAction
+from hibob_sync.core.plan_file import PlanFile, StoredAction
 from hibob_sync.core.safeguards import Tripped
+from hibob_sync.errors import PlanRefused
 from hibob_sync.model import ScimUser
 from hibob_sync.safe_text import shown
 
@@ -32,8 +34,7 @@ FOLLOW_UPS = {"create": {"create", "update"}, "adopt": {"adopt", "update"}}
 Key = tuple[str, str]
 
 
-@dataclass
-class Replay:
+class Replay(NamedTuple):
     """What `apply` carries out (the fresh plan's actions), and how many reviewed actions
     an earlier apply had already done."""
 

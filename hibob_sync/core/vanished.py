@@ -14,6 +14,7 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from hibob_sync.config.durations import countdown
 from hibob_sync.core.plan import Action, Pending, Plan
@@ -84,10 +85,32 @@ def hold_vanished(
     return result
 
 
+class _Done(Protocol):
+    @property
+    def deactivated(self) -> Collection[str]: ...  # employee IDs the server took it for
+
+
+def done(countdowns: Countdowns | None, applied: _Done | None) -> dict[str, str]:
+    """Vanished employees deactivated, from what the run did (not what it planned)."""
+    if countdowns is None or applied is None:
+        return {}
+    missing = countdowns.missing
+    return {i: missing[i] for i in sorted(applied.deactivated) if i in missing}
+
+
 def vanishing(plan: Plan, seen_ids: Collection[str]) -> int:
     """Managed users this plan would count down or deactivate for not being in the answer."""
     due = sum(1 for action in plan.actions if _vanished(action, seen_ids))
     return due + len(plan.pending)
+
+
+def answer_checked(
+    found: list[Tripped], employees: int, plan: Plan, seen_ids: Collection[str]
+) -> list[Tripped]:
+    """The safeguards found so far, plus those of a HiBob answer no review can make right
+    (in place of them all when the answer is empty)."""
+    unusable = answer_unusable(employees, plan, seen_ids)
+    return unusable if employees == 0 else found + unusable
 
 
 def answer_unusable(employees: int, plan: Plan, seen_ids: Collection[str]) -> list[Tripped]:

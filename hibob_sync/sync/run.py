@@ -15,14 +15,7 @@ from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
-from hibob_sync.core.plan_file import (
-    PlanFile,
-    PlanOutput,
-    PlanRefused,
-    applied_message,
-    check_applicable,
-    write,
-)
+from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, check_applicable, write
 from hibob_sync.core.problems import verdict
 from hibob_sync.core.profiles import build_profiles
 from hibob_sync.core.replay import replay
@@ -35,8 +28,8 @@ from hibob_sync.core.safeguards import (
     tripped,
 )
 from hibob_sync.core.summary import RunSummary
-from hibob_sync.core.vanished import Countdowns, answer_unusable, hold_vanished
-from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError
+from hibob_sync.core.vanished import Countdowns, answer_checked, done, hold_vanished
+from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError, PlanRefused
 from hibob_sync.http import HttpSettings
 from hibob_sync.limiter import LimiterReport
 from hibob_sync.model import Failure, ScimUser
@@ -143,9 +136,7 @@ class _Run:
             self.summary.plan = plan
             self.summary.users = users
             self.summary.warnings = list(plan.warnings) + profiles.cleaned
-            if not fetched.employees:  # said by answer_unusable, as no review can approve it
-                found = []
-            found += answer_unusable(len(fetched.employees), plan, profiles.seen_ids)
+            found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
             found += plan_safeguards(
                 plan, self.settings.max_deactivations, self.settings.max_changes
             )
@@ -153,17 +144,16 @@ class _Run:
             if self.dry_run:
                 self.summary.counts = _with_cleaned(plan.counts(), profiles.cleaned)
                 return self._planned(plan)
-            todo, done_before = plan, 0
+            done_before = 0
             if self.reviewed is not None:  # the fresh plan, where it matches the reviewed one
-                replayed = replay(self.reviewed, plan, found, users)
-                todo, done_before = replayed.plan, replayed.already_done
-                self.summary.plan = plan = todo  # waiting deactivations approved: done now
+                plan, done_before = replay(self.reviewed, plan, found, users)
+                self.summary.plan = plan  # waiting deactivations approved: done now
             elif found:
                 raise stop(found)
             self.store.set_missing(countdowns.missing)  # past the safeguards: they count
             self.countdowns = countdowns
             try:
-                applied = self._apply(ScimWriter(scim, dialect), todo, users)
+                applied = self._apply(ScimWriter(scim, dialect), plan, users)
             finally:  # what the server took is worth keeping even from a run that stopped
                 self.store.remember_dialect(scim_url, dialect.forms, self.now())
             self.summary.concurrency = _settled(scim.limiter.report())
@@ -180,19 +170,11 @@ class _Run:
 
     def _planned(self, plan: Plan) -> RunSummary:
         """`plan`: the plan file if asked for; exit 65 when `run` would stop, else 0."""
-        self.summary.failures = list(plan.rejected)
-        found = self.summary.tripped
+        self.summary.failures, found = list(plan.rejected), self.summary.tripped
         self._judge()  # names old problems with their date, as `run` would
-        self._finish(*plan_verdict(found))
-        if self.plan_out is not None:
-            unusable = [t for t in found if not t.reviewable]
-            if unusable:  # no review makes it right: no file to apply
-                raise PlanRefused(
-                    f"no plan file written to {self.plan_out.path}: {unusable[0].message}",
-                    hint=unusable[0].hint,
-                )
+        if self.plan_out is not None:  # refused (65) for a plan no review can approve
             write(self.plan_out, plan, found, self.settings, self.mapping, self._when())
-        return self.summary
+        return self._finish(*plan_verdict(found))
 
     def _when(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc)
@@ -248,13 +230,6 @@ class _Run:
         if self.applied is not None and self.summary.plan is not None:
             self.summary.counts = self._counts(self.summary.plan, self.applied)
 
-    def _vanished_deactivated(self) -> dict[str, str]:
-        """Vanished employees whose deactivation the server took: what the run did."""
-        if self.countdowns is None or self.applied is None:
-            return {}
-        missing = self.countdowns.missing
-        return {i: missing[i] for i in sorted(self.applied.deactivated) if i in missing}
-
     def record(self) -> None:
         """Store the run (not dry runs, not lock refusals)."""
         if self.dry_run:
@@ -276,7 +251,7 @@ class _Run:
                     if self.countdowns and self.summary.plan
                     else {}
                 ),
-                vanished_deactivated=self._vanished_deactivated(),
+                vanished_deactivated=done(self.countdowns, self.applied),
             )
         )
 
