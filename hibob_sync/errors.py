@@ -109,6 +109,11 @@ class RemoteError(HibobSyncError):
         self.status = status
 
 
+class RateLimitedError(RemoteError):
+    """A request still refused with 429 when the run's wait budget (sync.max_wait) could not
+    cover another wait: that employee is not synced tonight (a read the run needs stops it)."""
+
+
 class ScimError(RemoteError):
     """The SCIM server refused a request (RFC 7644 §3.12 error: status, scimType, detail)."""
 

@@ -1,9 +1,11 @@
 """One HTTP session factory and one retry policy, shared by the HiBob and SCIM clients.
 
 Every call gets (connect, read) timeouts and TLS verification, and transient failures
-(429, 500/502/503/504, dropped connections, timeouts, cut-off bodies) are retried with
-exponential backoff and jitter, honouring ``Retry-After`` / ``X-RateLimit-Reset``, within a
-bounded total wait. Sleeping and the clock are injectable so tests never wait.
+(429, 500/502/503/504, dropped connections, timeouts, cut-off bodies) are retried
+(retry_policy: a 429 waits what the server asks, read by rate_headers, within the run's wait
+budget; the rest back off exponentially with jitter, a bounded number of times). An answer
+that says no request is left in the window holds the next ones until it resets. Sleeping and
+the clock are injectable so tests never wait.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -24,9 +25,11 @@ import requests.auth
 import tenacity
 from requests.utils import get_environ_proxies
 
-from hibob_sync import __version__
+from hibob_sync import __version__, rate_headers
 from hibob_sync.config.settings import is_loopback
-from hibob_sync.errors import ConfigError, HibobSyncError, ServiceUnavailableError
+from hibob_sync.errors import ConfigError, HibobSyncError, RateLimitedError, ServiceUnavailableError
+from hibob_sync.retry_policy import Bounds, Stop, Wait, WaitBudget, rate_limited
+from hibob_sync.retry_policy import TransientHTTPError as TransientHTTPError
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -51,6 +54,17 @@ class HttpSettings:
     backoff_max: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     clock: Callable[[], float] = field(default=time.time, compare=False)
+    max_wait: float = 900.0  # a request's own wait budget for 429s, when no run shares one
+    wait_budget: WaitBudget | None = field(default=None, compare=False)  # the run's (sync.max_wait)
+
+    def bounds(self) -> Bounds:
+        return Bounds(
+            self.max_attempts,
+            self.max_total_wait,
+            self.max_retry_after,
+            self.backoff_initial,
+            self.backoff_max,
+        )
 
 
 class Gate(Protocol):
@@ -59,18 +73,10 @@ class Gate(Protocol):
     def enter(self) -> None:
         """Block until the attempt may be sent."""
 
-    def leave(self, status: int | None, wait: bool = False) -> None:
-        """The attempt's status (None: no answer); wait: the server asked to wait first."""
-
-
-class TransientHTTPError(Exception):
-    """An answer worth retrying; carries the server's requested wait, if any."""
-
-    def __init__(self, status: int | None, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
+    def leave(self, status: int | None, wait: float | None = None) -> float | None:
+        """The attempt's status (None: no answer) and the wait the server asked for (or the
+        seconds until its window resets, once none is left); returns the gate's own guess of
+        when to try again after a 429 that named no wait (None: no guess)."""
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -138,31 +144,6 @@ def make_session(settings: HttpSettings) -> requests.Session:
     return _Session(settings)
 
 
-def _seconds_to_wait(response: requests.Response, now: float) -> float | None:
-    """Read the server's wish from Retry-After (seconds or HTTP date) or X-RateLimit-Reset."""
-    value = response.headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = response.headers.get("X-RateLimit-Reset")
-    if reset:
-        try:
-            number = float(reset.strip())
-        except ValueError:
-            return None
-        # Epoch seconds (or milliseconds) vs. seconds from now.
-        if number > 1e12:
-            number /= 1000.0
-        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
-    return None
-
-
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientHTTPError):
         return True
@@ -177,35 +158,6 @@ def _is_transient(exc: BaseException) -> bool:
             requests.exceptions.ContentDecodingError,
         ),
     )
-
-
-class _Wait(tenacity.wait.wait_base):
-    """Honour the server's wait (capped); otherwise exponential backoff with full jitter."""
-
-    def __init__(self, settings: HttpSettings) -> None:
-        self._settings = settings
-        self._jitter = tenacity.wait_random_exponential(
-            multiplier=settings.backoff_initial, max=settings.backoff_max
-        )
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, TransientHTTPError) and exc.retry_after is not None:
-            return min(exc.retry_after, self._settings.max_retry_after)
-        return float(self._jitter(retry_state))
-
-
-class _Stop(tenacity.stop.stop_base):
-    """Stop after max_attempts, or once the waits so far reach the total bound."""
-
-    def __init__(self, settings: HttpSettings) -> None:
-        self._settings = settings
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        if retry_state.attempt_number >= self._settings.max_attempts:
-            return True
-        return retry_state.idle_for >= self._settings.max_total_wait
 
 
 def _describe(exc: BaseException) -> str:
@@ -246,7 +198,13 @@ def send(
     speak TLS is a wrong URL (ConfigError naming it), not an outage.
     """
 
+    budget = settings.wait_budget or WaitBudget(settings.max_wait, settings.clock)
+    host = _host(url)
+
     def attempt() -> tuple[requests.Response, Any]:
+        held = budget.held(host)  # the window has no request left: wait for its reset
+        if held > 0 and budget.take(held):
+            settings.sleep(held)
         if gate is not None:
             gate.enter()
         try:
@@ -255,11 +213,13 @@ def send(
             if gate is not None:
                 gate.leave(None)
             raise
-        wait = None
-        if response.status_code in RETRY_STATUSES:
-            wait = _seconds_to_wait(response, settings.clock())
-        if gate is not None:
-            gate.leave(response.status_code, wait is not None)
+        advice = rate_headers.read(response.headers, settings.clock())
+        wait = advice.wait if response.status_code in RETRY_STATUSES else None
+        if wait is None and advice.exhausted_for is not None and response.status_code < 400:
+            budget.hold(host, advice.exhausted_for)
+        guess = gate.leave(response.status_code, wait) if gate is not None else None
+        if response.status_code == 429 and wait is None:
+            wait = guess
         if response.status_code in RETRY_STATUSES:
             raise TransientHTTPError(
                 response.status_code, f"HTTP {response.status_code} from {service}", wait
@@ -282,6 +242,16 @@ def send(
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        if rate_limited(exc):  # the server is up and paces us: expected, not a warning
+            log.info(
+                "%s: rate limited (HTTP 429); trying again in %.1fs (%.0fs of the run's "
+                "wait budget of %.0fs used)",
+                service,
+                wait,
+                budget.spent,
+                budget.total,
+            )
+            return
         log.warning(
             "%s: %s; retrying in %.1fs (attempt %d of %d)",
             service,
@@ -291,10 +261,11 @@ def send(
             settings.max_attempts,
         )
 
+    stop = Stop(settings.bounds(), budget)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(_is_transient),
-        wait=_Wait(settings),
-        stop=_Stop(settings),
+        wait=Wait(settings.bounds()),
+        stop=stop,
         sleep=settings.sleep,
         before_sleep=before_sleep,
         reraise=True,
@@ -303,12 +274,28 @@ def send(
         return retrying(attempt)
     except requests.exceptions.SSLError as exc:
         raise _tls_error(exc, service, url, setting) from exc
-    except (TransientHTTPError, requests.RequestException) as exc:
-        raise ServiceUnavailableError(
-            f"{service} stayed unavailable ({_describe(exc)}) after "
-            f"{retrying.statistics.get('attempt_number', 1)} attempts",
-            hint="the next run will retry; check the service's status page if this persists",
-        ) from exc
+    except TransientHTTPError as exc:
+        if rate_limited(exc) and stop.out_of_budget:
+            raise RateLimitedError(
+                f"{service} kept answering 429 (rate limited) past the run's wait budget "
+                f"({budget.spent:.0f}s waited of sync.max_wait {budget.total:.0f}s)",
+                status=429,
+                hint="the next run goes on; raise sync.max_wait, or ask the provider for a "
+                "higher rate limit",
+            ) from exc
+        raise _unavailable(service, exc, retrying) from exc
+    except requests.RequestException as exc:
+        raise _unavailable(service, exc, retrying) from exc
+
+
+def _unavailable(
+    service: str, exc: BaseException, retrying: tenacity.Retrying
+) -> ServiceUnavailableError:
+    return ServiceUnavailableError(
+        f"{service} stayed unavailable ({_describe(exc)}) after "
+        f"{retrying.statistics.get('attempt_number', 1)} attempts",
+        hint="the next run will retry; check the service's status page if this persists",
+    )
 
 
 def _host(url: str) -> str:

@@ -24,21 +24,13 @@ Explicit overload keeps AIMD's answer: a 429, 5xx or dropped connection halves t
 per round (the other answers of the same burst were sent before the cut). A 429, or any answer
 with Retry-After, also pauses every request: the gate stays shut until each throttled request
 has waited its own Retry-After in http.send's retry policy and goes again. And since a
-rate-limited API counts requests per time window, not in flight, a 429 also sets a pace: the
-requests of that kind sent in the second before the 429 that the server let through, x 0.95.
-They are counted by send time, and only when the pause ends: the requests of the same burst
-sent just before the refused one are still on their way back when the 429 arrives (counting
-answers already in, the last version learnt 36.6/s against a cap of 50 and never got back).
-Without a pace the limit would re-grow and hit the cap once per window, and each hit costs
-every writer a whole Retry-After pause. Refused while paced, the count is what the cap lets
-through at an even pace, so the pace never rises on a 429 and falls by at most 20% (a count cut
-short by an earlier pause). The pace rises 2% after each 10 s without a 429, to find a cap that
-was raised. The rate over one second suits the common per-second caps; against a per-minute
-cap the first burst teaches a pace above it, and the tool then waits out one Retry-After a
-minute, which is all such a cap allows anyway.
+rate-limited API counts requests per time window, not in flight, a 429 also sets a pace
+(pace.py: a rate per second, or a fixed window's quota spread over the window), remembered
+per server for the next run: without one the limit would re-grow and hit the cap once per
+window, and each hit costs every writer a whole Retry-After pause.
 
-`Controller` is the pure logic (time is passed in; tests drive it with a made-up clock);
-`Limiter` wraps it for threads.
+`Controller` is the pure logic (time is passed in: tests use a made-up clock); `Limiter` wraps
+it for threads.
 """
 
 from __future__ import annotations
@@ -49,9 +41,10 @@ import math
 import statistics
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from hibob_sync.pace import Learnt, Pace
 
 log = logging.getLogger(__name__)
 
@@ -107,21 +100,6 @@ class _Round:
 
 
 @dataclass
-class _Count:
-    """Requests of one kind, sent in [since, until], that the server let through."""
-
-    kind: str
-    since: float
-    until: float
-    admitted: int
-    short: bool  # a pause took part of [since, until]: fewer were sent than could have been
-
-    def add(self, ticket: Ticket) -> None:
-        if ticket.kind == self.kind and self.since <= ticket.sent <= self.until:
-            self.admitted += 1
-
-
-@dataclass
 class Controller:
     """The limit, the pause and the pace; every method takes the current time (see module)."""
 
@@ -130,7 +108,6 @@ class Controller:
     limit: float = 0.0
     inflight: int = 0
     slow_start: bool = True
-    pace: float | None = None
     settled: int = 0
     peak: int = 0
     trace: list[TracePoint] = field(default_factory=list)
@@ -139,17 +116,24 @@ class Controller:
     _baseline: dict[str, float] = field(default_factory=dict)
     _round: _Round = field(default_factory=_Round)
     _owners: set[int] = field(default_factory=set)
-    _next_send: float = -math.inf
-    _pace_since: float = 0.0
-    _resumed_at: float = -math.inf  # when the last pause ended
-    _admitted: deque[tuple[float, str]] = field(default_factory=deque)  # (sent, kind)
-    _count: _Count | None = None
+    pacing: Pace = field(init=False)
 
     def __post_init__(self) -> None:
         ceiling = max(1, self.settings.ceiling)
         self.limit = float(min(max(1, self.settings.initial), ceiling))
         self.settled = self.current
+        self.pacing = Pace(self.settings)
         self._note(self.start, "start")
+
+    @property
+    def pace(self) -> float | None:
+        """Requests per second the server's limit allows (None: no limit seen)."""
+        return self.pacing.rate
+
+    def start_from(self, learnt: Learnt, now: float) -> None:
+        """Begin at the pace an earlier run learnt for this server."""
+        self.pacing.start_from(learnt, now)
+        self._note(now, "remembered " + learnt.kind)
 
     @property
     def current(self) -> int:
@@ -170,17 +154,16 @@ class Controller:
         if call in self._owners:
             # The throttled request has waited out its Retry-After: it goes first, at the
             # pace the pause's count sets (the first to come back sets it).
-            self._set_pace(now)
+            self._changed(now, self.pacing.resume(now))
             self._owners.discard(call)
-            self._resumed_at = now
         elif self._owners:
             return math.inf
         if self.inflight >= self.current:
             return math.inf
-        if self.pace is not None and now < self._next_send:
-            return self._next_send - now
-        if self.pace is not None:
-            self._next_send = max(now, self._next_send) + 1.0 / self.pace
+        delay = self.pacing.delay(now)
+        if delay > 0:
+            return delay
+        self.pacing.sent(now)
         self.inflight += 1
         self.peak = max(self.peak, self.inflight)
         if self.inflight >= self.current:
@@ -188,21 +171,19 @@ class Controller:
         self._seq += 1
         return Ticket(call, kind, self._seq, now)
 
-    def release(self, ticket: Ticket, now: float, status: int | None, *, wait: bool) -> None:
-        """An attempt's answer: its status (None: no answer), and whether it asked to wait."""
+    def release(
+        self, ticket: Ticket, now: float, status: int | None, *, wait: float | None
+    ) -> None:
+        """An attempt's answer: its status (None: no answer), and the wait it asked for."""
         self.inflight -= 1
         if status == 429 or status is None or status in OVERLOAD_STATUSES:
             if status == 429 or wait:
                 self._owners.add(ticket.call)
+            if status == 429 and ticket.seq > self._recovery_seq:
+                self._changed(now, self.pacing.refused(ticket, now, wait))
             self._overload(ticket, now, "429" if status == 429 else f"{status or 'no answer'}")
             return
-        window = self.settings.pace_window
-        self._admitted.append((ticket.sent, ticket.kind))
-        while self._admitted and self._admitted[0][0] < now - 2 * window:
-            self._admitted.popleft()
-        if self._count is not None:
-            self._count.add(ticket)
-        self._probe(now)
+        self._changed(now, self.pacing.answered(ticket, now))
         self._sample(ticket, now)
 
     def end_call(self, call: int, now: float) -> None:
@@ -210,8 +191,7 @@ class Controller:
         if call in self._owners:
             self._owners.discard(call)
             if not self._owners:
-                self._set_pace(now)  # the pause is over
-                self._resumed_at = now
+                self._changed(now, self.pacing.resume(now))  # the pause is over
 
     # -- the control law ----------------------------------------------------------------------
 
@@ -222,43 +202,11 @@ class Controller:
         self.limit = max(1.0, self.limit * self.settings.backoff)
         self.slow_start = False
         self._round = _Round()
-        if reason == "429":
-            # Count what the server let through of the requests sent in the window before
-            # the refused one (and a quarter of its round trip after: requests of one burst
-            # reach the server in any order). Not up to now: a burst sent since may have
-            # been let through by the server's next window. The latest are still on their
-            # way back: the count is finished, and the pace set, when the pause ends.
-            until = ticket.sent + (now - ticket.sent) / 4
-            since = until - self.settings.pace_window
-            admitted = sum(1 for t, k in self._admitted if since <= t <= until and k == ticket.kind)
-            short = self._resumed_at > since
-            self._count = _Count(ticket.kind, since, until, admitted, short)
         self._note(now, reason)
 
-    def _set_pace(self, now: float) -> None:
-        """Set the pace from the count a 429 started, finished while the pause lasted."""
-        count, self._count = self._count, None
-        settings = self.settings
-        if count is None or count.admitted < settings.pace_min_answers:
-            return
-        rate = count.admitted / settings.pace_window
-        if self.pace is not None:
-            # Refused at an even pace: what got through is the cap. Unless a pause took part
-            # of the second counted: then cut by at most pace_backoff. Never up on a 429.
-            if count.short:
-                rate = max(rate, self.pace * settings.pace_backoff)
-            rate = min(self.pace, rate)
-        self.pace = rate * settings.pace_margin
-        self._pace_since = now
-        self._note(now, "pace")
-
-    def _probe(self, now: float) -> None:
-        """Raise the pace a little after a quiet while: the server's cap may have been raised."""
-        if self.pace is None or now - self._pace_since < self.settings.pace_probe_after:
-            return
-        self.pace *= 1.0 + self.settings.pace_probe_step
-        self._pace_since = now
-        self._note(now, "pace probe")
+    def _changed(self, now: float, note: str | None) -> None:
+        if note is not None:
+            self._note(now, note)
 
     def _sample(self, ticket: Ticket, now: float) -> None:
         rtt = now - ticket.sent
@@ -318,6 +266,7 @@ class Limiter:
         self._cond = threading.Condition()
         self._calls = itertools.count(1)  # next() is atomic: no lock taken per request
         self._logged = 0
+        self._told: Learnt | None = None  # the shape of the limit last logged (-v)
         self._stopped = False
 
     @property
@@ -334,6 +283,20 @@ class Limiter:
             self._stopped = True
             self._cond.notify_all()
 
+    def start_from(self, learnt: Learnt | None) -> None:
+        """Begin at the pace an earlier run learnt for this server (state store)."""
+        if learnt is None:
+            return
+        with self._cond:
+            self._controller.start_from(learnt, self._clock())
+            self._told = learnt
+        log.info("SCIM server's rate limit, as remembered: %s", learnt.describe())
+
+    def learnt(self) -> Learnt | None:
+        """The shape of the server's limit and the pace kept to it, to remember."""
+        with self._cond:
+            return self._controller.pacing.learnt()
+
     def report(self) -> LimiterReport:
         """What the run settled at, for the summary and the log."""
         with self._cond:
@@ -341,7 +304,10 @@ class Limiter:
             # Never above what was used: a short night never reached its limit.
             settled = min(c.settled, c.peak) if c.peak else c.settled
             elapsed = self._clock() - c.start
-            return LimiterReport(settled, c.peak, self.ceiling, c.pace, list(c.trace), elapsed)
+            learnt = c.pacing.learnt()
+            return LimiterReport(
+                settled, c.peak, self.ceiling, c.pace, list(c.trace), elapsed, learnt
+            )
 
     # -- used by Call -------------------------------------------------------------------------
 
@@ -358,14 +324,18 @@ class Limiter:
                     return verdict
                 self._cond.wait(None if math.isinf(verdict) else verdict)
 
-    def _leave(self, ticket: Ticket, status: int | None, wait: bool) -> None:
+    def _leave(self, ticket: Ticket, status: int | None, wait: float | None) -> float | None:
         with self._cond:
             before = self._controller.current
-            self._controller.release(ticket, self._clock(), status, wait=wait)
+            now = self._clock()
+            self._controller.release(ticket, now, status, wait=wait)
             # One waiter per free place: waking all 32 threads for one place costs more
             # CPU than the requests they send.
             self._cond.notify(max(1, self._controller.current - before + 1))
             self._log_trace()
+            if status == 429 and wait is None:
+                return self._controller.pacing.guess(now)
+            return None
 
     def _end(self, call: int) -> None:
         if not self._controller.owns(call):
@@ -384,6 +354,10 @@ class Limiter:
                 "concurrency limit %d at %.3fs%s (%s)", point.limit, point.at, pace, point.reason
             )
         self._logged = len(trace)
+        learnt = self._controller.pacing.learnt()
+        if learnt is not None and (self._told is None or learnt.kind != self._told.kind):
+            log.info("SCIM server's rate limit learnt from 429 answers: %s", learnt.describe())
+            self._told = learnt
 
 
 @dataclass(frozen=True)
@@ -396,6 +370,7 @@ class LimiterReport:
     pace: float | None
     trace: list[TracePoint]
     elapsed: float = 0.0  # seconds since the limiter (the SCIM client) started
+    learnt: Learnt | None = None  # the shape of the server's rate limit, if one was seen
 
 
 class Call:
@@ -411,11 +386,13 @@ class Call:
         """Block until this attempt may be sent."""
         self._ticket = self._limiter._enter(self._call, self._kind)
 
-    def leave(self, status: int | None, wait: bool = False) -> None:
-        """The attempt's answer (None: none came); wait: it asked to retry after a while."""
+    def leave(self, status: int | None, wait: float | None = None) -> float | None:
+        """The attempt's answer (None: none came) and the wait it asked for; after a 429
+        that named none, the limiter's guess of when its window starts again."""
         if self._ticket is not None:
             ticket, self._ticket = self._ticket, None
-            self._limiter._leave(ticket, status, wait)
+            return self._limiter._leave(ticket, status, wait)
+        return None
 
     def end(self) -> None:
         """The request is finished or given up."""

@@ -81,6 +81,7 @@ class Settings:
     alert_after_failed_runs: int = 3
     vanished_grace: timedelta = timedelta(days=3)
     metrics_file: Path | None = None
+    max_wait: timedelta = timedelta(minutes=15)  # all the waiting a run may do for 429s
 
 
 def is_loopback(host: str) -> bool:
@@ -350,6 +351,7 @@ def load_settings(path: Path | None) -> Settings:
     concurrency = sync.integer("concurrency", DEFAULT_CEILING, minimum=1)
     timeout = sync.number("timeout", 120.0)
     vanished_grace = _duration(sync, "vanished_grace", "3d")
+    max_wait = _duration(sync, "max_wait", "15m")
     sync.done()
 
     notify = top.child("notify")
@@ -384,4 +386,5 @@ def load_settings(path: Path | None) -> Settings:
         alert_after_failed_runs=after,
         vanished_grace=vanished_grace,
         metrics_file=metrics_file,
+        max_wait=max_wait,
     )
