@@ -136,6 +136,11 @@ class Controller:
         self._note(now, "remembered " + learnt.kind)
 
     @property
+    def learnt(self) -> Learnt | None:
+        """The shape of the server's rate limit, if a 429 (or an earlier run) taught one."""
+        return self.pacing.learnt()
+
+    @property
     def current(self) -> int:
         """The whole number of requests allowed in flight now."""
         return max(1, int(self.limit + 1e-9))  # 11.999999 (float arithmetic) is 12
@@ -292,22 +297,14 @@ class Limiter:
             self._told = learnt
         log.info("SCIM server's rate limit, as remembered: %s", learnt.describe())
 
-    def learnt(self) -> Learnt | None:
-        """The shape of the server's limit and the pace kept to it, to remember."""
-        with self._cond:
-            return self._controller.pacing.learnt()
-
     def report(self) -> LimiterReport:
         """What the run settled at, for the summary and the log."""
         with self._cond:
             c = self._controller
             # Never above what was used: a short night never reached its limit.
             settled = min(c.settled, c.peak) if c.peak else c.settled
-            elapsed = self._clock() - c.start
-            learnt = c.pacing.learnt()
-            return LimiterReport(
-                settled, c.peak, self.ceiling, c.pace, list(c.trace), elapsed, learnt
-            )
+            trace, elapsed = list(c.trace), self._clock() - c.start
+            return LimiterReport(settled, c.peak, self.ceiling, c.pace, trace, elapsed, c.learnt)
 
     # -- used by Call -------------------------------------------------------------------------
 
@@ -354,7 +351,7 @@ class Limiter:
                 "concurrency limit %d at %.3fs%s (%s)", point.limit, point.at, pace, point.reason
             )
         self._logged = len(trace)
-        learnt = self._controller.pacing.learnt()
+        learnt = self._controller.learnt
         if learnt is not None and (self._told is None or learnt.kind != self._told.kind):
             log.info("SCIM server's rate limit learnt from 429 answers: %s", learnt.describe())
             self._told = learnt
