@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hibob_sync.errors import ConfigError
 from hibob_sync.model import Failure
+from hibob_sync.pace import Learnt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,6 +44,14 @@ CREATE TABLE IF NOT EXISTS scim_dialect (
     form TEXT NOT NULL,
     learned_at TEXT NOT NULL,
     PRIMARY KEY (scim_url, attribute)
+);
+CREATE TABLE IF NOT EXISTS scim_pace (
+    scim_url TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    pace REAL NOT NULL,
+    quota INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    learned_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vanished (
     employee_id TEXT PRIMARY KEY,
@@ -220,6 +229,35 @@ class StateStore:
                 " DO UPDATE SET form = excluded.form, learned_at = excluded.learned_at"
                 " WHERE form != excluded.form",
                 [(scim_url.rstrip("/"), key, form, at) for key, form in forms.items()],
+            )
+
+    def pace(self, scim_url: str) -> Learnt | None:
+        """The shape of a SCIM server's rate limit, as an earlier run learnt it (pace.py)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT kind, pace, quota, seconds FROM scim_pace WHERE scim_url = ?",
+                (scim_url.rstrip("/"),),
+            ).fetchone()
+        if row is None or row[0] not in ("rate", "window") or not float(row[1]) > 0:
+            return None
+        return Learnt(row[0], float(row[1]), int(row[2]), float(row[3]))
+
+    def remember_pace(self, scim_url: str, learnt: Learnt, at: str) -> None:
+        """Keep the pace a SCIM server's rate limit allowed, so the next run starts at it."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO scim_pace (scim_url, kind, pace, quota, seconds, learned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scim_url) DO UPDATE SET"
+                " kind = excluded.kind, pace = excluded.pace, quota = excluded.quota,"
+                " seconds = excluded.seconds, learned_at = excluded.learned_at",
+                (
+                    scim_url.rstrip("/"),
+                    learnt.kind,
+                    learnt.pace,
+                    learnt.quota,
+                    learnt.seconds,
+                    at,
+                ),
             )
 
     def missing_since(self) -> dict[str, str]:

@@ -120,6 +120,8 @@ def summary_text(summary: RunSummary) -> str:
     lines = [f"{verb}: {counts_text(summary.counts)}."]
     if summary.concurrency:
         lines.append(concurrency_text(summary.concurrency))
+    if summary.rate_limit:
+        lines.append(rate_limit_text(summary.rate_limit))
     new = [f for f in summary.failures if f not in summary.since]
     lines += _failure_lines("Employees not synced, new since the last run", new)
     by_date: dict[str, list[Failure]] = {}
@@ -155,6 +157,19 @@ def concurrency_text(settled: dict[str, float]) -> str:
     )
     if "pace" in settled:
         text += f", paced at {settled['pace']:g} requests/s after 429 answers"
+    return text + "."
+
+
+def rate_limit_text(spent: dict[str, float | str]) -> str:
+    """What the run waited for 429s, of its budget, and the server's limit as learnt."""
+    text = (
+        f"Rate limited (HTTP 429): waited {float(spent['waited']):g}s of "
+        f"sync.max_wait {float(spent['max_wait']):g}s"
+    )
+    if spent.get("gave_up"):
+        text += f"; {spent['gave_up']:g} request(s) gave up when it ran out"
+    if spent.get("limit"):
+        text += f"; the server's limit: {spent['limit']}"
     return text + "."
 
 

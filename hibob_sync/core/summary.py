@@ -29,6 +29,8 @@ class RunSummary:
     recoveries: int = 0  # users whose update needed another form this run
     concurrency: dict[str, float] | None = None  # where the SCIM limiter settled
     tripped: list[Tripped] = field(default_factory=list)  # safeguards the plan would trip
+    # 429s met: the wait budget (max_wait, waited, gave_up) and the limit learnt ("limit").
+    rate_limit: dict[str, float | str] | None = None
 
     @property
     def outcome(self) -> str:
@@ -53,4 +55,5 @@ class RunSummary:
             "scim_dialect": self.dialect,
             "scim_recoveries": self.recoveries,
             **({"concurrency": self.concurrency} if self.concurrency else {}),
+            **({"rate_limit": self.rate_limit} if self.rate_limit else {}),
         }

@@ -80,6 +80,7 @@ class ScimClient:
         self.limiter = Limiter(LimiterSettings(ceiling=concurrency))
         # A listing keeps each raw resource only where updates are PUTs of the whole resource.
         self.keep_resources: bool | None = None
+        self.listed: list[ScimUser] | None = None  # this client's last listing of every user
 
     def __repr__(self) -> str:
         return f"ScimClient({self.base_url!r}, token=<hidden>)"
@@ -219,7 +220,8 @@ class ScimClient:
     def list_users(self) -> list[ScimUser]:
         """Every user, paged by index, the pages after the first fetched concurrently."""
         count = self._page_size or self.discover().max_results or DEFAULT_PAGE_SIZE
-        return list_users(self, count, self._max_pages)
+        self.listed = list_users(self, count, self._max_pages)
+        return self.listed
 
     def read_page(self, resources: list[Any], start: int) -> list[ScimUser]:
         """The users of one list answer's resources (starting at index `start`)."""
@@ -252,31 +254,39 @@ class ScimClient:
         return user
 
     def find_by_user_name(self, user_name: str) -> ScimUser | None:
-        """The user whose userName equals `user_name` (case-insensitive), by filter if offered.
+        """The user whose userName equals `user_name` (case-insensitive): one filtered search,
+        then one for the lowercase form, then the listing this client already read.
 
-        RFC 7643 makes userName case-insensitive, but some servers filter case-sensitively:
-        when the filter finds nobody, the list of every user decides.
+        RFC 7643 makes userName case-insensitive, but some servers filter case-sensitively.
+        Every request counts against a rate limit: a conflict costs these searches, not a
+        new listing of every user (one is read only where the server offers no filter and
+        none was read yet).
         """
         wanted = user_name.strip().lower()
         if self.discover().filter:
-            quoted = user_name.strip().replace("\\", "\\\\").replace('"', '\\"')
-            response, body = self.request(
-                "GET",
-                "/Users",
-                what="searching a user",
-                params={"filter": f'userName eq "{quoted}"'},
-            )
-            if response.ok and isinstance(body, Mapping):
-                found = get_ci(body, "Resources") or []
-                for user in self.read_page(found if isinstance(found, list) else [], 1):
-                    if user.user_name.strip().lower() == wanted:
-                        return user
-                log.info("%s: the userName filter found nobody; listing", self.service)
+            for value in dict.fromkeys((user_name.strip(), wanted)):
+                found = self._search_user_name(value)
+                if found is None:
+                    break  # the filter was refused: the listing decides
+                match = next((u for u in found if u.user_name.strip().lower() == wanted), None)
+                if match is not None:
+                    return match
             else:
-                log.info(
-                    "%s: filter refused (HTTP %d); listing", self.service, response.status_code
-                )
-        return next((u for u in self.list_users() if u.user_name.strip().lower() == wanted), None)
+                log.info("%s: the userName filter found nobody; checking the listing", self.service)
+        users = self.listed if self.listed is not None else self.list_users()
+        return next((u for u in users if u.user_name.strip().lower() == wanted), None)
+
+    def _search_user_name(self, value: str) -> list[ScimUser] | None:
+        """The users a `userName eq` filter finds (None: the server refused the filter)."""
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        response, body = self.request(
+            "GET", "/Users", what="searching a user", params={"filter": f'userName eq "{quoted}"'}
+        )
+        if not (response.ok and isinstance(body, Mapping)):
+            log.info("%s: filter refused (HTTP %d); listing", self.service, response.status_code)
+            return None
+        found = get_ci(body, "Resources") or []
+        return self.read_page(found if isinstance(found, list) else [], 1)
 
 
 def _kind(path: str, params: Mapping[str, str | int] | None) -> str:

@@ -43,6 +43,7 @@ from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
+from hibob_sync.sync.waits import RunWaits
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
 
@@ -73,7 +74,8 @@ class _Run:
         self.settings = settings
         self.mapping = mapping
         self.dry_run = dry_run
-        self.http = http
+        self.waits = RunWaits(settings, http)  # one budget for every 429 of the run
+        self.http = self.waits.http
         self.progress = progress
         # The run's clock (the Environment's): run times, `status` and grace windows move
         # together in tests without any sleep.
@@ -111,6 +113,7 @@ class _Run:
         known = not self.dry_run or self.settings.state_path.exists()
         dialect = Dialect(self.store.dialect(scim_url) if known else None)
         with scim_client(self.settings, scim_token, self.http) as scim:
+            self.waits.start(scim, self.store if known else None)
             if dialect.needs_resources:
                 scim.keep_resources = True
             check_targets(self.mapping, scim.missing_attributes(scim.discover()))
@@ -156,7 +159,9 @@ class _Run:
                 applied = self._apply(ScimWriter(scim, dialect), plan, users)
             finally:  # what the server took is worth keeping even from a run that stopped
                 self.store.remember_dialect(scim_url, dialect.forms, self.now())
+                self.waits.remember(scim, self.store, self.now())
             self.summary.concurrency = _settled(scim.limiter.report())
+            self.waits.judge(scim, applied)
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
 
@@ -214,6 +219,7 @@ class _Run:
         return counts
 
     def _finish(self, code: int, message: str = "") -> RunSummary:
+        self.summary.rate_limit = self.waits.summary()
         self.summary.exit_code = code
         self.summary.message = message
         self.summary.finished_at = self.now()
@@ -224,6 +230,7 @@ class _Run:
         if exc.summary is self.summary:
             return  # already done, where the run was recorded
         exc.summary = self.summary
+        self.summary.rate_limit = self.waits.summary()
         self.summary.finished_at = self.now()
         self.summary.exit_code = exc.exit_code
         self.summary.message = exc.message

@@ -1,0 +1,56 @@
+"""The run's dealings with rate limits: one wait budget for every 429 (sync.max_wait), the
+SCIM server's limit as remembered from earlier runs and learnt tonight, and the verdict when
+the server refused every write past the budget (69), where refusing some is only exit 1."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from hibob_sync.config.settings import Settings
+from hibob_sync.errors import RateLimitedError
+from hibob_sync.http import HttpSettings
+from hibob_sync.retry_policy import WaitBudget
+from hibob_sync.scim.client import ScimClient
+from hibob_sync.state import StateStore
+from hibob_sync.sync.apply import Applied
+
+
+class RunWaits:
+    """The wait budget every request of one run shares, and the limit learnt."""
+
+    def __init__(self, settings: Settings, http: HttpSettings | None) -> None:
+        clock = http.clock if http else time.monotonic
+        self.budget = WaitBudget(settings.max_wait.total_seconds(), clock)
+        self.http = replace(http or HttpSettings(), wait_budget=self.budget)
+        self.limit: str | None = None  # the SCIM server's rate limit, as learnt (pace.py)
+
+    def start(self, scim: ScimClient, store: StateStore | None) -> None:
+        """Begin at the pace an earlier run learnt for this server (None: no state to read)."""
+        if store is not None:
+            scim.limiter.start_from(store.pace(scim.base_url))
+
+    def remember(self, scim: ScimClient, store: StateStore, at: str) -> None:
+        """Keep what the server's limit allowed, so the next run starts at that pace."""
+        learnt = scim.limiter.report().learnt
+        if learnt is not None:
+            self.limit = learnt.describe()
+            store.remember_pace(scim.base_url, learnt, at)
+
+    def judge(self, scim: ScimClient, applied: Applied) -> None:
+        """69 when the server refused every write past the budget: not one employee's case."""
+        if applied.failures and not any(applied.done.values()) and self.budget.refused:
+            raise RateLimitedError(
+                f"{scim.service} refused every write with 429 (rate limited) past the "
+                f"run's wait budget (sync.max_wait {self.budget.total:.0f}s)",
+                status=429,
+                hint="the next run goes on; raise sync.max_wait, or ask the provider for a "
+                "higher rate limit",
+            )
+
+    def summary(self) -> dict[str, float | str] | None:
+        """The budget and the server's limit for the run summary, when a 429 was met."""
+        spent: dict[str, float | str] = dict(self.budget.report())
+        if not (spent["waited"] or spent["gave_up"] or self.limit):
+            return None
+        return {**spent, **({"limit": self.limit} if self.limit else {})}
