@@ -80,6 +80,8 @@ class _Window:
     rate: float | None = None  # requests per second the window allows (no margin)
     seconds: float = 0.0
     quota: int = 0
+    whole: bool = False  # `seconds` was measured from one reset to the next
+    closed: tuple[float, float] | None = None  # the window that set `rate`: [start, reset)
 
 
 @dataclass
@@ -158,6 +160,10 @@ class Pace:
             w.refused_from = None
         if w.reset_at is None or ticket.sent >= w.reset_at:
             w.since_reset += 1
+        elif w.closed and w.rate and w.closed[0] <= ticket.sent < w.closed[1]:
+            # Sent in the burst the 429 ended, answered after it: the window let it through.
+            w.quota += 1
+            w.rate = w.quota / w.seconds
         return note or self._probe(now)
 
     def refused(self, ticket: Ticket, now: float, wait: float | None) -> str | None:
@@ -181,8 +187,8 @@ class Pace:
     def guess(self, now: float) -> float | None:
         """After a 429 that named no wait: how long until the learnt window starts again."""
         w = self._window
-        if w.reset_at is None or not w.seconds:
-            return None
+        if w.reset_at is None or not w.whole:
+            return None  # the first window was seen from wherever the run began in it
         windows = max(1, math.ceil((now - w.reset_at) / w.seconds))
         return max(0.0, w.reset_at + windows * w.seconds - now) + 0.05
 
@@ -216,8 +222,11 @@ class Pace:
         if start is None or admitted < self.settings.pace_min_answers or reset <= start:
             return None
         rate = admitted / (reset - start)
+        w.closed = None
         if w.rate is None or rate < w.rate:
             w.rate, w.quota, w.seconds = rate, admitted, reset - start
+            w.closed = (start, reset)
+        w.whole = w.whole or start != w.first_sent
         # The window explains the 429s: a count of one second within its burst does not.
         self.count_rate, self._count = None, None
         self.kind, self.since = "window", now
