@@ -9,7 +9,7 @@ Against scim2-server behind the counting proxy (tests/scim_fixtures.py), which a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -32,7 +32,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_client(scim_server: ScimServer, clock: FakeClock) -> Iterator[type[ScimClient]]:
+def make_client(scim_server: ScimServer, clock: FakeClock) -> Iterator[Callable[..., ScimClient]]:
     clients: list[ScimClient] = []
 
     def make(budget: float = 900.0) -> ScimClient:
@@ -46,13 +46,13 @@ def make_client(scim_server: ScimServer, clock: FakeClock) -> Iterator[type[Scim
         clients.append(client)
         return client
 
-    yield make  # type: ignore[misc]
+    yield make
     for client in clients:
         client.close()
 
 
 def test_a_429_waits_as_asked_however_many_times_while_the_budget_lasts(
-    scim_server: ScimServer, make_client: type[ScimClient], clock: FakeClock
+    scim_server: ScimServer, make_client: Callable[..., ScimClient], clock: FakeClock
 ) -> None:
     client = make_client()
     client.discover()
@@ -64,7 +64,7 @@ def test_a_429_waits_as_asked_however_many_times_while_the_budget_lasts(
 
 
 def test_out_of_budget_a_request_gives_up_as_rate_limited_not_unavailable(
-    scim_server: ScimServer, make_client: type[ScimClient], clock: FakeClock
+    scim_server: ScimServer, make_client: Callable[..., ScimClient], clock: FakeClock
 ) -> None:
     client = make_client(budget=12.0)
     client.discover()
@@ -77,7 +77,7 @@ def test_out_of_budget_a_request_gives_up_as_rate_limited_not_unavailable(
 
 
 def test_a_5xx_keeps_its_bounded_attempts(
-    scim_server: ScimServer, make_client: type[ScimClient], clock: FakeClock
+    scim_server: ScimServer, make_client: Callable[..., ScimClient], clock: FakeClock
 ) -> None:
     client = make_client()
     client.discover()
@@ -88,7 +88,7 @@ def test_a_5xx_keeps_its_bounded_attempts(
 
 
 def test_no_request_left_in_the_window_holds_the_next_until_it_resets(
-    scim_server: ScimServer, make_client: type[ScimClient], clock: FakeClock
+    scim_server: ScimServer, make_client: Callable[..., ScimClient], clock: FakeClock
 ) -> None:
     client = make_client()
     client.discover()
