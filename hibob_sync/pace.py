@@ -76,6 +76,7 @@ class _Window:
     reset_at: float | None = None  # the latest reset known (announced, or seen)
     since_reset: int = 0  # answered requests sent since then
     refused_from: float | None = None  # a 429 that named no wait: since when refused
+    refused_known: float = math.inf  # when that first 429 came back
     last_refused: float = -math.inf  # the send time of the latest such 429
     rate: float | None = None  # requests per second the window allows (no margin)
     seconds: float = 0.0
@@ -152,12 +153,15 @@ class Pace:
             self._count.add(ticket)
         w = self._window
         note = None
-        if w.refused_from is not None and ticket.sent > w.last_refused:
-            # Refused with no word of how long, now let through: the window reset in between.
-            reset = (w.last_refused + ticket.sent) / 2
+        # Sent after the 429 came back (not one of its burst the server let through first).
+        reopened = ticket.sent > w.last_refused and ticket.sent >= w.refused_known
+        if w.refused_from is not None and reopened:
+            # Refused with no word of how long, now let through: the window reset in between
+            # (taken at the latest: a window a little long is a pace a little slow, no 429).
+            reset = ticket.sent
             if reset - w.refused_from >= WINDOW_MIN_WAIT:
                 note = self._learn_window(reset, now)
-            w.refused_from = None
+            w.refused_from, w.refused_known = None, math.inf
         if w.reset_at is None or ticket.sent >= w.reset_at:
             w.since_reset += 1
         elif w.closed and w.rate and w.closed[0] <= ticket.sent < w.closed[1]:
@@ -172,7 +176,8 @@ class Pace:
         if wait is not None and wait >= WINDOW_MIN_WAIT:
             return self._learn_window(now + wait, now)
         if not wait:
-            w.refused_from = ticket.sent if w.refused_from is None else w.refused_from
+            if w.refused_from is None:
+                w.refused_from, w.refused_known = ticket.sent, now
             w.last_refused = max(w.last_refused, ticket.sent)
         # Count what the server let through of the requests sent in the window before the
         # refused one (and a quarter of its round trip after: requests of one burst reach the

@@ -201,6 +201,9 @@ class ScimServer:
         self.calls: list[Call] = []
         self._faults: list[_Fault] = []
         self.dialect: str | None = None  # one of DIALECTS: imitate another server
+        # A rate limiter in front of the server (tests/rate_limit_fixtures.py): it answers a
+        # refused request itself (status, headers, body), which is then not counted.
+        self.gate: Callable[[], tuple[int, dict[str, str], bytes] | None] | None = None
         self._lock = threading.Lock()
         self._clients: list[ScimClient] = []
         self._proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyHandler)
@@ -373,6 +376,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         relative = split.path.removeprefix("/v2") or "/"
+        refused = scim.gate() if scim.gate is not None else None
+        if refused is not None:
+            self._reply(refused[0], "Too Many Requests", refused[1], refused[2])
+            return
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
