@@ -23,6 +23,7 @@ from latency_proxy import (
     SCIM_LIST,
     SCIM_OTHER,
     SCIM_WRITE,
+    FixedWindowCap,
     LatencyProxy,
     ProxyStats,
     busy_seconds,
@@ -162,6 +163,7 @@ class Bench:
         *,
         page_size: int | None,
         write_cap: int | None = None,
+        window_cap: FixedWindowCap | None = None,
         capture: bool = False,
         stub: bool = False,
     ) -> Target:
@@ -183,6 +185,7 @@ class Bench:
                 classify=scim_kind,
                 latency=self.latency,
                 write_cap=write_cap,
+                window_cap=window_cap,
                 capture_lists=capture,
                 stub_writes=stub,
             )

@@ -5,9 +5,11 @@ request (loopback has none, so without it a sync that sends 10,000 requests look
 as one that sends 10), counts requests by kind, times each upstream call (so the target
 server's own share of a run is known), can keep the list pages a run read (the benchmark
 re-plans on exactly that data), can cap writes per second the way a SaaS API does
-(429 + Retry-After past the cap), and can answer user writes or list pages itself (a "stub"
-target, to see what a client does when the server costs nothing: scim2-server sorts every user
-for every page, which makes its CPU, not the client, set the time of a quiet night).
+(429 + Retry-After past the cap) or every SCIM request per fixed window the way web framework
+rate limiters do (a burst, then 429 until the window ends), and can answer user writes or list
+pages itself (a "stub" target, to see what a client does when the server costs nothing:
+scim2-server sorts every user for every page, which makes its CPU, not the client, set the
+time of a quiet night).
 """
 
 from __future__ import annotations
@@ -78,6 +80,38 @@ class WriteCap:
             return window + 1 - now
 
 
+class FixedWindowCap:
+    """At most `quota` SCIM requests (reads too) per window of `seconds`, the window counted
+    from its first request, as common web framework rate limiters do; the rest get 429 in
+    plain text, the wait (whole seconds) in the header `announce` (None: no word of it)."""
+
+    def __init__(
+        self,
+        quota: int,
+        seconds: float,
+        announce: str | None = "X-Retry-After",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.quota = quota
+        self.seconds = seconds
+        self.announce = announce
+        self._clock = clock
+        self._start = -math.inf
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def admit(self) -> float | None:
+        """None when the request may go; else the seconds until the window ends."""
+        with self._lock:
+            now = self._clock()
+            if now >= self._start + self.seconds:
+                self._start, self._used = now, 0
+            if self._used < self.quota:
+                self._used += 1
+                return None
+            return self._start + self.seconds - now
+
+
 @dataclass
 class ProxyStats:
     """What went through the proxy since the last reset."""
@@ -112,6 +146,7 @@ class LatencyProxy:
         classify: Classifier,
         latency: float = 0.0,
         write_cap: int | None = None,
+        window_cap: FixedWindowCap | None = None,
         capture_lists: bool = False,
         stub_writes: bool = False,
     ) -> None:
@@ -119,6 +154,7 @@ class LatencyProxy:
         self.classify = classify
         self.latency = latency
         self.cap = WriteCap(write_cap) if write_cap else None
+        self.window_cap = window_cap
         self.capture_lists = capture_lists
         self.stub_writes = stub_writes
         self.stub_users: list[Any] | None = None  # list pages answered from these
@@ -251,6 +287,15 @@ class _Handler(BaseHTTPRequestHandler):
                 data = b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],'
                 data += b'"status":"429","detail":"too many writes"}'
                 self._reply(429, "Too Many Requests", [("Retry-After", retry_after)], data)
+                return
+        window = proxy.window_cap
+        if window is not None and kind != HIBOB:
+            wait = window.admit()
+            if wait is not None:
+                proxy._throttled()
+                said = [(window.announce, str(max(1, math.ceil(wait))))] if window.announce else []
+                plain = [("Content-Type", "text/plain; charset=utf-8")]
+                self._reply(429, "Too Many Requests", plain + said, b"Too Many Requests\n")
                 return
         if proxy.stub_writes and kind == SCIM_WRITE and self.command in ("POST", "PUT"):
             self._stub(path, body)

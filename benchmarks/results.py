@@ -34,7 +34,7 @@ class Row:
     size: int
     scenario: str
     tool: str  # "hibob-sync" | "naive"
-    variant: str  # "main" | "sweep" | "stub" | "hithrive-page20" | "rate-limited"
+    variant: str  # "main" | "sweep" | "stub" | "hithrive-page20" | "rate-limited" | "fixed-window"
     wall: float
     hibob: int
     scim_list: int
@@ -238,7 +238,7 @@ def verdicts(rows: list[Row], latency_ms: float) -> list[Verdict]:
         if r.tool == "hibob-sync"
         and r.changed
         and r.scenario != "no_change"
-        and r.variant != "rate-limited"  # its write count includes the 429'd attempts
+        and r.variant not in ("rate-limited", "fixed-window")  # writes include 429'd attempts
     ]
     worst = max(changed, key=lambda r: abs((r.writes_per_changed or 0) - 1), default=None)
     out.append(
@@ -308,6 +308,19 @@ def verdicts(rows: list[Row], latency_ms: float) -> list[Verdict]:
             "Rate-limited target: 0 failed records",
             f"{failed} failed" if limited else "–",
             None if not limited else failed == 0,
+        )
+    )
+    windowed = [r for r in rows if r.variant == "fixed-window" and r.scenario == "first"]
+    ratio = max((r.wall / float(r.extra["minimum"]) for r in windowed), default=None)
+    out.append(
+        Verdict(
+            "Fixed-window target: first sync within 1.2x the window minimum, 0 failed",
+            f"{ratio:.2f}x, {sum(r.counts.get('failed', 0) for r in windowed)} failed"
+            if windowed
+            else "–",
+            None
+            if ratio is None
+            else ratio <= 1.2 and not any(r.counts.get("failed") for r in windowed),
         )
     )
     return out
@@ -389,6 +402,25 @@ def rate_lines(rows: list[Row]) -> list[str]:
     return out
 
 
+def window_lines(rows: list[Row]) -> list[str]:
+    out = []
+    for r in (r for r in rows if r.variant == "fixed-window"):
+        quota, seconds = r.extra.get("quota"), r.extra.get("seconds")
+        minimum = float(r.extra.get("minimum") or 0)
+        what = f"{SCENARIOS[r.scenario]}: {r.wall:,.1f} s"
+        if r.scenario == "first" and minimum:
+            what += (
+                f" against a window minimum of {minimum:,.1f} s (N {r.size:,} / {quota} x "
+                f"{seconds:g} s) = **{r.wall / minimum:.2f}x**"
+            )
+        out.append(
+            f"- {quota} requests per {seconds:g} s window, wait in {r.extra.get('announce')}: "
+            f"{what}; {r.throttled:,} answers were 429; SCIM list calls {r.scim_list}; "
+            f"failed records: **{r.counts.get('failed', 0)}**; exit code {r.exit_code}."
+        )
+    return out
+
+
 def render(rows: list[Row], *, header: dict[str, str], latency_ms: float, analysis: str) -> str:
     """The whole RESULTS.md."""
     lines = ["# Benchmarks: hibob-sync against the naive script", ""]
@@ -442,10 +474,13 @@ def render(rows: list[Row], *, header: dict[str, str], latency_ms: float, analys
     for variant, title in (
         ("hithrive-page20", "HiThrive-like service provider config (maxResults 20)"),
         ("rate-limited", "Rate-limited target (write cap, 429 + Retry-After)"),
+        ("fixed-window", "Fixed-window target (every SCIM request counted, a burst then 429)"),
     ):
         if any(r.variant == variant for r in rows):
             lines += [f"## {title}", "", *variant_table(rows, variant), ""]
             if variant == "rate-limited":
                 lines += [*rate_lines(rows), ""]
+            if variant == "fixed-window":
+                lines += [*window_lines(rows), ""]
     lines += [ANALYSIS, analysis.strip("\n"), ""]
     return "\n".join(lines)

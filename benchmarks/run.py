@@ -6,10 +6,13 @@ request-counting proxy. Four nights run in order: the first full sync, a night w
 change, a night after 1% of the employees changed, a night after 2% were terminated. Every
 run is a child process (`python -m hibob_sync --config ... run --json`, or
 benchmarks/naive.py) so wall time, peak RSS and CPU are its own. Then a HiThrive-like
-target (maxResults 20) and a rate-limited target.
+target (maxResults 20), a rate-limited target (writes per second) and a fixed-window target
+(every SCIM request counted: a burst of the quota, then 429 until the window ends).
 
     .venv/bin/python benchmarks/run.py --sizes 1000,10000,50000 --latency-ms 20
     .venv/bin/python benchmarks/run.py --sizes 200 --output /tmp/quick.md   # a quick check
+    .venv/bin/python benchmarks/run.py --sizes '' --extra-size 0 --hithrive-size 0 \
+        --rate-limit 0 --window-limit 100/10 --window-size 500   # the fixed window alone
 
 Speed is measured here, by hand; no test asserts a wall-clock limit.
 """
@@ -50,6 +53,7 @@ from harness import (
     terminate,
     users_from_pages,
 )
+from latency_proxy import FixedWindowCap
 from results import ANALYSIS, SCENARIOS, Row, render
 
 HERE = Path(__file__).resolve().parent
@@ -107,6 +111,17 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=50,
         help="writes per second of the capped target (0: skip)",
+    )
+    parser.add_argument(
+        "--window-limit",
+        default="100/10",
+        help="QUOTA/SECONDS of the fixed-window target (0: skip)",
+    )
+    parser.add_argument("--window-size", type=int, default=500, help="size of the window run")
+    parser.add_argument(
+        "--window-announce",
+        default="X-Retry-After",
+        help="the header that says the wait (Retry-After, RateLimit-Reset...; none: no header)",
     )
     parser.add_argument(
         "--profile-dir",
@@ -351,6 +366,39 @@ class Runner:
             row.extra["cap"] = cap
             self.rows.append(row)
 
+    def fixed_window(self, size: int, limit: str, announce: str) -> None:
+        """A first sync, then a quiet night, against a target that lets `limit` (QUOTA/SECONDS)
+        SCIM requests through per fixed window; the first sync's wall time is set against the
+        window minimum, N / QUOTA x SECONDS."""
+        args = self.args
+        quota_text, _, seconds_text = limit.partition("/")
+        quota, seconds = int(quota_text), float(seconds_text or 1)
+        said = None if announce.lower() == "none" else announce
+        self.log(f"N={size:,}: fixed-window target, {quota} per {seconds:g} s ({said})")
+        with bench(
+            size, args.latency_ms / 1000, self.root / f"window-{size}", args.seed, self.spawner
+        ) as b:
+            cap = FixedWindowCap(quota, seconds, said)
+            target = b.target(
+                "fixed-window", page_size=args.page_size, window_cap=cap, capture=True
+            )
+            config = b.write_config(target, args.concurrency)
+            for scenario, changed in (("first", None), ("no_change", 0)):
+                row = self.ours(
+                    b,
+                    target,
+                    config,
+                    scenario,
+                    changed,
+                    variant="fixed-window",
+                    page_size=args.page_size,
+                )
+                minimum = size / quota * seconds
+                row.extra.update(
+                    quota=quota, seconds=seconds, announce=said or "none", minimum=minimum
+                )
+                self.rows.append(row)
+
 
 def _cpu_model() -> str:
     try:
@@ -463,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.hithrive_page(args.hithrive_size)
         if args.rate_limit:
             runner.rate_limited(args.rate_size, args.rate_limit)
+        if args.window_limit not in ("", "0"):
+            runner.fixed_window(args.window_size, args.window_limit, args.window_announce)
         complete = True
     finally:
         spawner.close()
