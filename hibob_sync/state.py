@@ -231,25 +231,30 @@ class StateStore:
                 [(scim_url.rstrip("/"), key, form, at) for key, form in forms.items()],
             )
 
-    def pace(self, scim_url: str) -> Learnt | None:
-        """The shape of a SCIM server's rate limit, as an earlier run learnt it (pace.py)."""
+    def pace(self, scim_url: str, since: str = "") -> Learnt | None:
+        """The shape of a SCIM server's rate limit, as an earlier run learnt it (pace.py), if
+        learnt at `since` (ISO time) or later: a pace kept too long would never find a quota
+        the provider raised."""
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT kind, pace, quota, seconds FROM scim_pace WHERE scim_url = ?",
-                (scim_url.rstrip("/"),),
+                "SELECT kind, pace, quota, seconds FROM scim_pace"
+                " WHERE scim_url = ? AND learned_at >= ?",
+                (scim_url.rstrip("/"), since),
             ).fetchone()
         if row is None or row[0] not in ("rate", "window") or not float(row[1]) > 0:
             return None
         return Learnt(row[0], float(row[1]), int(row[2]), float(row[3]))
 
     def remember_pace(self, scim_url: str, learnt: Learnt, at: str) -> None:
-        """Keep the pace a SCIM server's rate limit allowed, so the next run starts at it."""
+        """Keep the pace a SCIM server's rate limit allowed, so the next run starts at it;
+        `at` changes only with the pace (a night that kept it learnt nothing new)."""
         with self._connect() as conn:
             conn.execute(
                 "INSERT INTO scim_pace (scim_url, kind, pace, quota, seconds, learned_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scim_url) DO UPDATE SET"
                 " kind = excluded.kind, pace = excluded.pace, quota = excluded.quota,"
-                " seconds = excluded.seconds, learned_at = excluded.learned_at",
+                " seconds = excluded.seconds, learned_at = excluded.learned_at"
+                " WHERE kind != excluded.kind OR abs(pace - excluded.pace) > 1e-6",
                 (
                     scim_url.rstrip("/"),
                     learnt.kind,

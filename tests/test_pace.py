@@ -105,3 +105,16 @@ def test_a_remembered_pace_holds_from_the_first_request(tmp_path: Path) -> None:
             now += verdict
     assert sent <= 96  # at most the quota, spread: no burst, no 429
     assert c.learnt == window  # kept for the night after, unchanged
+
+
+def test_a_remembered_pace_is_learnt_afresh_after_a_week_of_keeping_it(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    url = "https://scim.example.com/v2"
+    window = Learnt("window", 9.5, 100, 10.0)
+    store.remember_pace(url, window, "2026-01-01T00:00:00+00:00")
+    store.remember_pace(url, window, "2026-01-05T00:00:00+00:00")  # kept, learnt nothing new
+    assert store.pace(url, since="2026-01-01T00:00:00+00:00") == window
+    assert store.pace(url, since="2026-01-02T00:00:00+00:00") is None  # kept since the 1st
+    lower = Learnt("window", 8.0, 84, 10.0)
+    store.remember_pace(url, lower, "2026-01-06T00:00:00+00:00")  # a 429 taught a new one
+    assert store.pace(url, since="2026-01-02T00:00:00+00:00") == lower

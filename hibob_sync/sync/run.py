@@ -113,7 +113,7 @@ class _Run:
         known = not self.dry_run or self.settings.state_path.exists()
         dialect = Dialect(self.store.dialect(scim_url) if known else None)
         with scim_client(self.settings, scim_token, self.http) as scim:
-            self.waits.start(scim, self.store if known else None)
+            self.waits.start(scim, self.store if known else None, self.clock())
             if dialect.needs_resources:
                 scim.keep_resources = True
             check_targets(self.mapping, scim.missing_attributes(scim.discover()))

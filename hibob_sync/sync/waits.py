@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from hibob_sync.config.settings import Settings
 from hibob_sync.errors import RateLimitedError
@@ -14,6 +15,8 @@ from hibob_sync.retry_policy import WaitBudget
 from hibob_sync.scim.client import ScimClient
 from hibob_sync.state import StateStore
 from hibob_sync.sync.apply import Applied
+
+REMEMBER_PACE = timedelta(days=7)  # then learnt afresh: the provider may have raised the limit
 
 
 class RunWaits:
@@ -25,10 +28,12 @@ class RunWaits:
         self.http = replace(http or HttpSettings(), wait_budget=self.budget)
         self.limit: str | None = None  # the SCIM server's rate limit, as learnt (pace.py)
 
-    def start(self, scim: ScimClient, store: StateStore | None) -> None:
-        """Begin at the pace an earlier run learnt for this server (None: no state to read)."""
+    def start(self, scim: ScimClient, store: StateStore | None, now: float) -> None:
+        """Begin at the pace an earlier run learnt for this server in the last week (None:
+        no state to read)."""
         if store is not None:
-            scim.limiter.start_from(store.pace(scim.base_url))
+            since = datetime.fromtimestamp(now, timezone.utc) - REMEMBER_PACE
+            scim.limiter.start_from(store.pace(scim.base_url, since.isoformat(timespec="seconds")))
 
     def remember(self, scim: ScimClient, store: StateStore, at: str) -> None:
         """Keep what the server's limit allowed, so the next run starts at that pace."""
