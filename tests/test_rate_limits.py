@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from hibob_sync.core.report import rate_limit_text
 from hibob_sync.errors import RateLimitedError, ServiceUnavailableError
 from hibob_sync.http import HttpSettings
 from hibob_sync.retry_policy import WaitBudget
@@ -150,3 +151,13 @@ def test_a_server_refusing_every_write_past_the_budget_ends_the_night_69(
     assert result.exit_code == 69, result.output
     assert "refused every write with 429" in result.stderr
     assert sync_env.users() == []
+
+
+def test_the_summary_says_what_was_waited_and_the_limit_learnt() -> None:
+    text = rate_limit_text(
+        {"max_wait": 900.0, "waited": 41.5, "gave_up": 2, "limit": "a fixed window of about 100"}
+    )
+    assert text == (
+        "Rate limited (HTTP 429): waited 41.5s of sync.max_wait 900s; 2 request(s) gave up "
+        "when it ran out; the server's limit: a fixed window of about 100."
+    )
