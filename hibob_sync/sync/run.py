@@ -31,7 +31,6 @@ from hibob_sync.core.summary import RunSummary
 from hibob_sync.core.vanished import Countdowns, answer_checked, done, hold_vanished
 from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError, PlanRefused
 from hibob_sync.http import HttpSettings
-from hibob_sync.limiter import LimiterReport
 from hibob_sync.model import Failure, ScimUser
 from hibob_sync.notify import alerts as notify
 from hibob_sync.notify.metrics import record_metrics
@@ -43,7 +42,7 @@ from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
-from hibob_sync.sync.waits import RunWaits
+from hibob_sync.sync.waits import RunWaits, settled
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
 
@@ -160,7 +159,7 @@ class _Run:
             finally:  # what the server took is worth keeping even from a run that stopped
                 self.store.remember_dialect(scim_url, dialect.forms, self.now())
                 self.waits.remember(scim, self.store, self.now())
-            self.summary.concurrency = _settled(scim.limiter.report())
+            self.summary.concurrency = settled(scim.limiter.report())
             self.waits.judge(scim, applied)
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
@@ -261,26 +260,6 @@ class _Run:
                 vanished_deactivated=done(self.countdowns, self.applied),
             )
         )
-
-
-def _settled(report: LimiterReport) -> dict[str, float]:
-    """The SCIM limiter's outcome, logged (-v) and kept for the summary."""
-    log.debug(  # -v shows it once, in the summary; -vv here too
-        "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d) after %.1fs%s",
-        report.settled,
-        report.peak,
-        report.ceiling,
-        report.elapsed,
-        f"; paced at {report.pace:.1f} requests/s after 429 answers" if report.pace else "",
-    )
-    settled: dict[str, float] = {
-        "settled": report.settled,
-        "peak": report.peak,
-        "ceiling": report.ceiling,
-    }
-    if report.pace is not None:
-        settled["pace"] = round(report.pace, 1)
-    return settled
 
 
 def _alert(settings: Settings, run: _Run, summary: RunSummary) -> None:

@@ -1,9 +1,11 @@
-"""The run's dealings with rate limits: one wait budget for every 429 (sync.max_wait), the
-SCIM server's limit as remembered from earlier runs and learnt tonight, and the verdict when
-the server refused every write past the budget (69), where refusing some is only exit 1."""
+"""The run's dealings with the SCIM server's limits: where the limiter settled, one wait
+budget for every 429 (sync.max_wait), the server's rate limit as remembered from earlier runs
+and learnt tonight, and the verdict when it refused every write past the budget (69), where
+refusing some is only exit 1."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -11,10 +13,13 @@ from datetime import datetime, timedelta, timezone
 from hibob_sync.config.settings import Settings
 from hibob_sync.errors import RateLimitedError
 from hibob_sync.http import HttpSettings
+from hibob_sync.limiter import LimiterReport
 from hibob_sync.retry_policy import WaitBudget
 from hibob_sync.scim.client import ScimClient
 from hibob_sync.state import StateStore
 from hibob_sync.sync.apply import Applied
+
+log = logging.getLogger(__name__)
 
 REMEMBER_PACE = timedelta(days=7)  # then learnt afresh: the provider may have raised the limit
 
@@ -59,3 +64,23 @@ class RunWaits:
         if not (spent["waited"] or spent["gave_up"] or self.limit):
             return None
         return {**spent, **({"limit": self.limit} if self.limit else {})}
+
+
+def settled(report: LimiterReport) -> dict[str, float]:
+    """The SCIM limiter's outcome, logged (-v) and kept for the summary."""
+    log.debug(  # -v shows it once, in the summary; -vv here too
+        "SCIM: concurrency settled at %d (at most %d in flight; ceiling %d) after %.1fs%s",
+        report.settled,
+        report.peak,
+        report.ceiling,
+        report.elapsed,
+        f"; paced at {report.pace:.1f} requests/s after 429 answers" if report.pace else "",
+    )
+    settled: dict[str, float] = {
+        "settled": report.settled,
+        "peak": report.peak,
+        "ceiling": report.ceiling,
+    }
+    if report.pace is not None:
+        settled["pace"] = round(report.pace, 1)
+    return settled
