@@ -18,6 +18,7 @@ from hibob_sync.errors import RateLimitedError, ServiceUnavailableError
 from hibob_sync.http import HttpSettings
 from hibob_sync.retry_policy import WaitBudget
 from hibob_sync.scim.client import ScimClient
+from hibob_sync.scim.writes import ScimWriter
 from tests.hibob_fixtures import FakeClock
 from tests.scim_fixtures import ScimServer
 from tests.sync_fixtures import SyncEnv
@@ -161,3 +162,19 @@ def test_the_summary_says_what_was_waited_and_the_limit_learnt() -> None:
         "Rate limited (HTTP 429): waited 41.5s of sync.max_wait 900s; 2 request(s) gave up "
         "when it ran out; the server's limit: a fixed window of about 100."
     )
+
+
+def test_a_conflict_looks_up_that_one_user_never_the_whole_list(scim_server: ScimServer) -> None:
+    """Every request counts against a rate limit: a 409 costs a search or two, no listing."""
+    seeded = scim_server.seed(
+        [{"userName": "Person.One@Example.com"}, {"userName": "person.two@example.com"}]
+    )
+    scim_server.dialect = "case-sensitive-filter"
+    writer = ScimWriter(scim_server.client())
+    writer.client.list_users()  # the run's listing, read before any write
+    scim_server.reset_counts()
+    one = writer.create({"email": "person.one@example.com"}, "emp-1")  # only the listing has it
+    two = writer.create({"email": "Person.Two@Example.com"}, "emp-2")  # the search has it
+    assert (one.id, two.id) == (seeded[0]["id"], seeded[1]["id"])
+    reads = [c.query for c in scim_server.calls if c.method == "GET"]
+    assert len(reads) == 2 and all("filter=" in query for query in reads)
