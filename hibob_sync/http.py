@@ -74,9 +74,9 @@ class Gate(Protocol):
         """Block until the attempt may be sent."""
 
     def leave(self, status: int | None, wait: float | None = None) -> float | None:
-        """The attempt's status (None: no answer) and the wait the server asked for (or the
-        seconds until its window resets, once none is left); returns the gate's own guess of
-        when to try again after a 429 that named no wait (None: no guess)."""
+        """The attempt's status (None: no answer) and the wait a refusal asked for; returns
+        the gate's own guess of when to try again after a 429 that named no wait (None: no
+        guess)."""
 
 
 class BearerAuth(requests.auth.AuthBase):
