@@ -161,15 +161,10 @@ def test_every_folder_says_what_it_may_import() -> None:
     assert silent == []
 
 
-# Over 400 lines today, being split (issue 22); remove a name once its module is split.
-STILL_LONG = {"hibob_sync.limiter"}
-
-
 def test_no_module_over_400_lines() -> None:
     long = sorted(
         f"{module}: {n}"
         for module, path in MODULES.items()
-        if module not in STILL_LONG
-        and (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
     )
     assert long == []
