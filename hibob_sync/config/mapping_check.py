@@ -16,6 +16,7 @@ from datetime import date
 
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.hibob.answers import CatalogueField, catalogue_field, index_of
+from hibob_sync.model import ALL_FIELDS
 from hibob_sync.safe_text import shown
 
 # Catalogue types each HiThrive field can take (HiBob's `type`); fields not listed take any.
@@ -54,6 +55,11 @@ class Problem:
     field: str
     source: str
     text: str
+
+    @property
+    def key(self) -> str:
+        """Where it is in mapping.yaml: `mapping.job_title` or `extra.timezone`."""
+        return f"{'mapping' if self.field in ALL_FIELDS else 'extra'}.{self.field}"
 
 
 def _name(entry: CatalogueField) -> str:
@@ -103,13 +109,15 @@ def mapping_problems(mapping: FieldMapping, catalogue: Sequence[CatalogueField])
     """Every mapped source the catalogue does not have, or of a type its field cannot take."""
     index = index_of(catalogue)
     problems: list[Problem] = []
-    for name in mapping:
-        for source in mapping.sources[name]:
+    for name, sources in mapping.entries():
+        for source in sources:
             entry = catalogue_field(source, index)
             if entry is None:
                 text = f"HiBob has no field {source}{did_you_mean(source, catalogue)}"
                 problems.append(Problem(name, source, text))
                 continue
+            if name not in ALL_FIELDS:
+                continue  # an extra attribute's type is judged against the SCIM server's
             mismatch = _type_problem(name, source, entry)
             if mismatch:
                 problems.append(Problem(name, source, mismatch))
@@ -130,6 +138,7 @@ def _is_address(value: str) -> bool:
 
 _LOOKS_RIGHT: dict[str, tuple[Callable[[str], bool], str]] = {
     "email": (_is_address, "are addresses"),
+    "manager_email": (_is_address, "are addresses or employee IDs"),
     "start_date": (_is_date, "are dates"),
     "birthday": (_is_date, "are dates"),
 }
@@ -139,17 +148,24 @@ def _texts(values: Iterable[object]) -> list[str]:
     out: list[str] = []
     for value in values:
         items = value if isinstance(value, (list, tuple)) else [value]
-        out += [str(v).strip() for v in items if v is not None and str(v).strip()]
+        for item in items:
+            if isinstance(item, dict):  # an employee reference (work.reportsTo)
+                item = item.get("email") or item.get("id")
+            if item is not None and str(item).strip():
+                out.append(str(item).strip())
     return out
 
 
 def sample_problems(
-    mapping: FieldMapping, values_of: Mapping[str, Iterable[object]]
+    mapping: FieldMapping,
+    values_of: Mapping[str, Iterable[object]],
+    employee_ids: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[list[Problem], list[str]]:
     """Judge the values that came back per source: problems, and lines that say all is well.
 
     A field fails when most of its values are of the wrong kind (a few bad records are the
-    run's business: they are set aside and named).
+    run's business: they are set aside and named). ``employee_ids``: HiBob employee IDs, which a
+    manager field may hold instead of addresses.
     """
     problems: list[Problem] = []
     notes: list[str] = []
@@ -160,7 +176,10 @@ def sample_problems(
                 continue
             if name in _LOOKS_RIGHT:
                 test, words = _LOOKS_RIGHT[name]
-                good = sum(1 for t in texts if test(t))
+                if name == "manager_email":
+                    good = sum(1 for t in texts if test(t) or t in employee_ids)
+                else:
+                    good = sum(1 for t in texts if test(t))
                 line = f"{name}: {good} of {len(texts)} values of {source} {words}"
                 if good * 2 < len(texts):
                     problems.append(Problem(name, source, line))

@@ -210,7 +210,7 @@ class _Planner:
             self.plan.unchanged += 1
 
     def _active(self, profile: Profile, active: bool = True) -> None:
-        skip = self._manager_skip(profile)
+        skip = self._manager_skip(profile) | set(profile.keep)  # bad values: left as they are
         user, by_email = self._match(profile)
         if user is None:
             desired = {k: v for k, v in profile.values.items() if k not in skip}

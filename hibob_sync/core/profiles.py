@@ -1,9 +1,11 @@
 """Turn HiBob employees into validated HiThrive profiles.
 
-Applies the mapping, normalises values (emails trimmed and lower-cased, ISO dates, display
-names for lists, multi-source lists de-duplicated) and validates each employee. A bad record
-is set aside with a reason that names the field but never its value, and never stops the
-others.
+Applies the mapping and its value rules, normalises values (emails trimmed and lower-cased,
+ISO dates, display names for lists, multi-source lists de-duplicated, extra attributes in the
+type the server declares) and validates each employee. A bad record is set aside with a
+reason that names the field but never its value, and never stops the others; a bad value
+that feeds only the manager link or an extra attribute leaves that one as it is, with a
+warning.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from hibob_sync.config.entries import NO_RULE, ValueRule
 from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.core.extra_profile import Kind, extra_value
 from hibob_sync.hibob.answers import HibobEmployee
 from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
 from hibob_sync.safe_text import cleaned, has_controls
@@ -46,6 +50,8 @@ class Profile:
     values: dict[str, Value]
     future_hire: bool = False  # Hired and not yet Active: created ahead, inactive
     cleaned: tuple[str, ...] = ()  # fields whose HiBob text held control characters
+    keep: tuple[str, ...] = ()  # fields whose value was bad: left as HiThrive has them
+    notes: tuple[str, ...] = ()  # why (warnings, one per kept field)
 
     @property
     def email(self) -> str:
@@ -62,6 +68,7 @@ class Profiles:
     rejected: list[Failure] = field(default_factory=list)
     ignored: list[Failure] = field(default_factory=list)  # not failures: e.g. old records
     cleaned: list[Failure] = field(default_factory=list)  # synced without control characters
+    warnings: list[Failure] = field(default_factory=list)  # fields left as they are
     seen_ids: set[str] = field(default_factory=set)  # every HiBob employee id returned
 
 
@@ -146,10 +153,22 @@ def _value_for(
     sources: Sequence[str],
     employee: HibobEmployee,
     email_of: Mapping[str, str],
+    rule: ValueRule = NO_RULE,
 ) -> tuple[Value, str | None]:
+    if rule:  # each source's display values through `values`; `default` when all are empty
+        raw = [rule.mapped(employee.values.get(source)) for source in sources]
+        value, problem = _combined(name, raw, email_of)
+        if problem is None and value in (None, ()) and rule.default is not None:
+            return _combined(name, [rule.default], email_of)
+        return value, problem
     if len(sources) == 1 and name not in MULTI_VALUED:
         return _single(name, employee.values.get(sources[0]), email_of)
-    raw = [employee.values.get(source) for source in sources]
+    return _combined(name, [employee.values.get(source) for source in sources], email_of)
+
+
+def _combined(
+    name: str, raw: list[object], email_of: Mapping[str, str]
+) -> tuple[Value, str | None]:
     if name in MULTI_VALUED:
         value = normalise_value(name, _flatten(raw))
         assert isinstance(value, tuple)
@@ -190,15 +209,23 @@ def _single(name: str, chosen: object, email_of: Mapping[str, str]) -> tuple[Val
     return value, None
 
 
+Fields = tuple[tuple[str, tuple[str, ...], ValueRule], ...]
+
+
 def build_profile(
     employee: HibobEmployee,
     mapping: FieldMapping,
     email_of: Mapping[str, str] | None = None,
-    fields: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    fields: Fields = (),
+    kinds: Mapping[str, Kind] | None = None,
 ) -> Profile | Failure:
     """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers),
-    ``fields`` is ``_fields(mapping)`` when the caller has it."""
-    email_raw = _first_non_empty(employee.values.get(s) for s in mapping.sources["email"])
+    ``fields`` is ``_fields(mapping)`` when the caller has it, ``kinds`` the SCIM type of
+    each extra attribute (text where not given)."""
+    rule = mapping.rule("email")
+    email_raw = _first_non_empty(
+        rule.mapped(employee.values.get(s)) for s in mapping.sources["email"]
+    )
     email = normalise_email(str(email_raw)) if email_raw is not None else None
     if email is None:
         return Failure(employee.id, None, "no email in HiBob")
@@ -207,28 +234,53 @@ def build_profile(
     values: dict[str, Value] = {"email": email}
     problems: list[str] = []
     scrubbed: list[str] = []
+    keep: list[str] = []
+    notes: list[str] = []
     email_of = email_of or {}
-    for name, sources in fields or _fields(mapping):
-        value, problem = _value_for(name, sources, employee, email_of)
-        if problem:
-            problems.append(problem)
-        elif value is not None and _holds_controls(value):
+    for name, sources, rule in fields or _fields(mapping):
+        value, problem = _value_for(name, sources, employee, email_of, rule)
+        if value is not None and not problem and _holds_controls(value):
             if name == "manager_email":
-                problems.append("manager_email is not a valid email address")
-                continue
-            value = _cleaned(value)
-            scrubbed.append(name)
-        values[name] = value
+                problem = "manager_email is not a valid email address"
+            else:
+                value = _cleaned(value)
+                scrubbed.append(name)
+        if problem and name == "manager_email":  # one bad link: leave it, keep the person
+            keep.append(name)
+            notes.append(f"{problem}; reports-to left unchanged")
+        elif problem:
+            problems.append(problem)
+        else:
+            values[name] = value
+    for key, sources in mapping.extra.items():
+        kind = (kinds or {}).get(key, Kind())
+        value, problem = extra_value(key, sources, employee, mapping.rule(key), kind)
+        if problem:
+            keep.append(key)
+            notes.append(f"{problem}; left as it is")
+        elif value is not None and _holds_controls(value):
+            values[key] = _cleaned(value)
+            scrubbed.append(key)
+        else:
+            values[key] = value
     if problems:
         return Failure(employee.id, email, "; ".join(problems))
     return Profile(
-        employee.id, is_active(employee), values, is_future_hire(employee), cleaned=tuple(scrubbed)
+        employee.id,
+        is_active(employee),
+        values,
+        is_future_hire(employee),
+        cleaned=tuple(scrubbed),
+        keep=tuple(keep),
+        notes=tuple(notes),
     )
 
 
-def _fields(mapping: FieldMapping) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(field, sources) past email, in order (build_profiles works it out once a run)."""
-    return tuple((name, mapping.sources[name]) for name in mapping if name != "email")
+def _fields(mapping: FieldMapping) -> Fields:
+    """(field, sources, rule) past email, in order (build_profiles works it out once a run)."""
+    return tuple(
+        (name, mapping.sources[name], mapping.rule(name)) for name in mapping if name != "email"
+    )
 
 
 def _holds_controls(value: Value) -> bool:
@@ -247,8 +299,14 @@ def _cleaned(value: Value) -> Value:
     return tuple(sorted({text for item in value if (text := cleaned(item))}))
 
 
-def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) -> Profiles:
-    """Map and validate every employee; resolve duplicate emails (see module docstring)."""
+def build_profiles(
+    employees: Sequence[HibobEmployee],
+    mapping: FieldMapping,
+    kinds: Mapping[str, Kind] | None = None,
+) -> Profiles:
+    """Map and validate every employee; resolve duplicate emails (see module docstring).
+
+    ``kinds``: the SCIM type of each extra attribute, as the server declares it."""
     result = Profiles()
     fields = _fields(mapping)
     by_email: dict[str, list[Profile]] = defaultdict(list)
@@ -259,7 +317,7 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
     }
     for employee in employees:
         result.seen_ids.add(employee.id)
-        outcome = build_profile(employee, mapping, email_of, fields)
+        outcome = build_profile(employee, mapping, email_of, fields, kinds)
         if isinstance(outcome, Failure):
             if is_active(employee) or is_future_hire(employee):
                 result.rejected.append(outcome)
@@ -267,6 +325,7 @@ def build_profiles(employees: Sequence[HibobEmployee], mapping: FieldMapping) ->
                 result.ignored.append(outcome)
             continue
         by_email[outcome.email].append(outcome)
+        result.warnings += [Failure(outcome.employee_id, outcome.email, n) for n in outcome.notes]
         if outcome.cleaned:
             result.cleaned.append(
                 Failure(

@@ -1,4 +1,4 @@
-"""Where each HiThrive field lives in a SCIM User, and how to read and write it there.
+"""How to read and write each HiThrive field (and each extra attribute) in a SCIM User.
 
 Pure functions over plain dicts: the SCIM client (scim.py) uses them to build request bodies
 and to read resources back, so that what was written reads back equal.
@@ -7,149 +7,47 @@ and to read resources back, so that what was written reads back equal.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from hibob_sync.errors import ConfigError
-from hibob_sync.model import ALL_FIELDS, MULTI_VALUED, SCIM_FIELDS, ScimUser, Value, scim_field
+from hibob_sync.kinds import canonical
+from hibob_sync.model import MULTI_VALUED, SCIM_FIELDS, ScimUser, Value
 from hibob_sync.model import normalise_value as _normalise_value
-
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-HITHRIVE_USER = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
-
-# HiThrive field -> SCIM attribute path (hithrive-scim.md). email also feeds the work email.
-DEFAULT_ATTRIBUTES: Mapping[str, str] = {
-    "email": "userName",
-    "employee_id": f"{ENTERPRISE_USER}:employeeNumber",
-    "job_title": "title",
-    "manager_email": f"{ENTERPRISE_USER}:manager.value",
-    "start_date": f"{HITHRIVE_USER}:startDate",
-    "birthday": f"{HITHRIVE_USER}:birthDate",
-    "teams": f"{HITHRIVE_USER}:teams",
-    "groups": f"{HITHRIVE_USER}:groups",
-    "first_name": "name.givenName",
-    "last_name": "name.familyName",
-    "display_name": "displayName",
-}
-
-DATE_FIELDS = frozenset({"start_date", "birthday"})
-_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
-_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
-_SHORT_PATH = re.compile(rf"(?P<name>{_NAME})(?:\.(?P<sub>\$?{_NAME}))?")
-_URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}(?::[A-Za-z0-9._~%!$&'()*+,;=@-]+)+")
-# Core attributes a field may not take over: identity, state, and read-only or secret data.
-_RESERVED = frozenset(
-    {"id", "externalid", "meta", "schemas", "active", "emails", "username", "groups", "password"}
+from hibob_sync.scim.extra_values import set_item, typed_wire, unset_item
+from hibob_sync.scim.paths import (
+    _MIDNIGHT,
+    CORE_USER,
+    DATE_FIELDS,
+    DEFAULT_ATTRIBUTES,
+    ENTERPRISE_USER,
+    HITHRIVE_USER,
+    AttributePath,
+    extra_path,
+    parse_path,
+    placement,
+    validate_attributes,
 )
 
-
-@dataclass(frozen=True)
-class AttributePath:
-    """One SCIM attribute: its schema URN, its name and an optional sub-attribute."""
-
-    schema: str
-    name: str
-    sub: str | None = None
-
-    @property
-    def is_core(self) -> bool:
-        return self.schema.lower() == CORE_USER.lower()
-
-    @property
-    def full(self) -> str:
-        """The fully qualified form, as /Schemas announces it (core attributes included)."""
-        return f"{self.schema}:{self.short}"
-
-    @property
-    def short(self) -> str:
-        return f"{self.name}.{self.sub}" if self.sub else self.name
-
-    @property
-    def parent(self) -> AttributePath | None:
-        """The complex attribute of a sub-attribute path (manager for manager.value)."""
-        return AttributePath(self.schema, self.name) if self.sub else None
-
-    @property
-    def patch_path(self) -> str:
-        """The PatchOp path: bare for core attributes, URN-qualified for extensions."""
-        return self.short if self.is_core else self.full
-
-
-def parse_path(text: str) -> AttributePath:
-    """Parse `name`, `name.sub` or `urn:…:name[.sub]`; raise ValueError when malformed."""
-    text = text.strip()
-    if text.lower().startswith("urn:"):
-        schema, _, rest = text.rpartition(":")
-        if not _URN.fullmatch(schema) or len(schema.split(":")) < 3:
-            raise ValueError(f"{text!r} is not a URN-qualified SCIM attribute path")
-    else:
-        schema, rest = CORE_USER, text
-    match = _SHORT_PATH.fullmatch(rest)
-    if match is None:
-        raise ValueError(f"{text!r} is not a SCIM attribute path (urn:…:attribute[.sub])")
-    return AttributePath(schema, match["name"], match["sub"])
-
-
-def validate_attributes(overrides: Mapping[str, object] | None) -> dict[str, str]:
-    """Check a `hithrive.attributes` override map; return it merged over the defaults.
-
-    Raises ConfigError naming `hithrive.attributes.<field>` for an unknown field, a
-    malformed path, an attribute the tool reserves, or two fields sharing one attribute.
-    """
-    overrides = overrides or {}
-    merged = dict(DEFAULT_ATTRIBUTES)
-    for field, value in overrides.items():
-        merged[field] = _checked(field, value)
-    owner: dict[str, str] = {}
-    for field, value in merged.items():
-        full = parse_path(value).full.lower()
-        other = owner.setdefault(full, field)
-        if other != field:
-            named, target = (field, other) if field in overrides else (other, field)
-            raise ConfigError(
-                f"hithrive.attributes.{named}: {value} is already where {target} goes"
-            )
-    return merged
-
-
-def _checked(field: str, value: object) -> str:
-    key = f"hithrive.attributes.{field}"
-    if field not in ALL_FIELDS:
-        raise ConfigError(f"{key}: unknown HiThrive field; expected one of {', '.join(ALL_FIELDS)}")
-    if not isinstance(value, str) or not value.strip():
-        example = DEFAULT_ATTRIBUTES[field]
-        raise ConfigError(f"{key}: expected a SCIM attribute path such as {example}")
-    try:
-        path = parse_path(value)
-    except ValueError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-    if field == "email":
-        if path == parse_path("userName"):
-            return "userName"
-        raise ConfigError(
-            f"{key}: the email always goes to userName and the primary work email; "
-            "it cannot be moved"
-        )
-    if path.is_core and path.name.lower() in _RESERVED:
-        raise ConfigError(f"{key}: {path.name} is managed by hibob-sync itself")
-    return value.strip()
-
-
-def placement(overrides: Mapping[str, str] | None = None) -> dict[str, AttributePath]:
-    """SCIM_FIELDS key -> attribute path, after validating the overrides."""
-    merged = validate_attributes(overrides)
-    return {scim_field(field): parse_path(path) for field, path in merged.items()}
+__all__ = [
+    "CORE_USER",
+    "DATE_FIELDS",
+    "DEFAULT_ATTRIBUTES",
+    "ENTERPRISE_USER",
+    "HITHRIVE_USER",
+    "AttributePath",
+    "extra_path",
+    "parse_path",
+    "placement",
+    "validate_attributes",
+]
 
 
 def normalise_values(values: Mapping[str, object]) -> dict[str, Value]:
-    """Canonical form of a SCIM_FIELDS-keyed dict; unknown keys are a programming error."""
-    unknown = set(values) - set(SCIM_FIELDS)
-    if unknown:
-        raise ValueError(f"not SCIM field names: {sorted(unknown)}")
-    return {name: _normalise_value(name, value) for name, value in values.items()}
+    """Canonical form of a SCIM_FIELDS-keyed dict (extra attributes pass as they are)."""
+    return {
+        name: _normalise_value(name, value) if name in SCIM_FIELDS else canonical(value)
+        for name, value in values.items()
+    }
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -172,6 +70,12 @@ def read_path(resource: Mapping[str, Any], path: AttributePath) -> Any:
     """The raw value at a path, or None."""
     container = resource if path.is_core else get_ci(resource, path.schema)
     value = get_ci(container, path.name)
+    if path.type_filter is not None:
+        wanted = path.type_filter.lower()
+        for item in value if isinstance(value, list) else []:
+            if str(get_ci(item, "type") or "").lower() == wanted:
+                return get_ci(item, path.sub or "value")
+        return None
     if path.sub is None:
         return value
     if isinstance(value, str) and path.sub.lower() == "value":
@@ -224,7 +128,24 @@ def read_values(
             if name in DATE_FIELDS and isinstance(raw, str):
                 raw = as_date(raw)
             values[name] = _normalise_value(name, None if isinstance(raw, Mapping) else raw)
+    for name, path in where.items():
+        if name not in SCIM_FIELDS:
+            values[name] = canonical(read_path(resource, path))
     return values
+
+
+def _slim(resource: Mapping[str, Any], where: Mapping[str, AttributePath]) -> dict[str, Any]:
+    """What a listing keeps of a resource: the multi-valued attributes an extra writes one
+    item of (a PATCH of addresses keeps the other addresses), nothing else."""
+    kept: dict[str, Any] = {}
+    for path in where.values():
+        if path.type_filter is None:
+            continue
+        container = resource if path.is_core else get_ci(resource, path.schema)
+        value = get_ci(container, path.name)
+        if value is not None:
+            _set_path(kept, path.whole, copy.deepcopy(value))
+    return kept
 
 
 def from_resource(
@@ -248,7 +169,7 @@ def from_resource(
         external_id=str(external_id) if external_id not in (None, "") else None,
         active=active is not False and str(active).lower() != "false",
         values=read_values(resource, where),
-        resource=copy.deepcopy(dict(resource)) if keep else {},
+        resource=copy.deepcopy(dict(resource)) if keep else _slim(resource, where),
         version=str(version) if version not in (None, "") else None,
     )
 
@@ -256,9 +177,12 @@ def from_resource(
 # -- writing -------------------------------------------------------------------------------
 
 
-def wire(name: str, value: Value) -> Any:
+def wire(name: str, value: Value, path: AttributePath | None = None) -> Any:
+    """A value as sent: lists for multi-valued fields, an extra in its /Schemas type."""
     if name in MULTI_VALUED:
         return list(value or ())
+    if path is not None and name not in SCIM_FIELDS:
+        return typed_wire(value, path.scim_type, path.multi)
     return value
 
 
@@ -266,7 +190,10 @@ def _set_path(resource: dict[str, Any], path: AttributePath, value: Any) -> None
     container: dict[str, Any] = resource
     if not path.is_core:
         container = resource.setdefault(path.schema, {})
-    if path.sub is None:
+    if path.type_filter is not None:
+        key = next((k for k in container if k.lower() == path.name.lower()), path.name)
+        container[key] = set_item(container.get(key), path.type_filter, path.sub or "", value)
+    elif path.sub is None:
         container[path.name] = value
     else:
         inner = container.get(path.name)
@@ -279,7 +206,14 @@ def _remove_path(resource: dict[str, Any], path: AttributePath) -> None:
     container = resource if path.is_core else resource.get(path.schema)
     if not isinstance(container, dict):
         return
-    if path.sub is None:
+    if path.type_filter is not None:
+        key = next((k for k in container if k.lower() == path.name.lower()), path.name)
+        items = unset_item(container.get(key), path.type_filter, path.sub or "")
+        if items:
+            container[key] = items
+        else:
+            container.pop(key, None)
+    elif path.sub is None:
         container.pop(path.name, None)
     elif isinstance(container.get(path.name), dict):
         container[path.name].pop(path.sub, None)
@@ -328,7 +262,7 @@ def apply_changes(
         elif value is None or value == ():
             _remove_path(result, where[name])
         else:
-            _set_path(result, where[name], wire(name, value))
+            _set_path(result, where[name], wire(name, value, where[name]))
     if active is not None:
         result["active"] = active
     if external_id:

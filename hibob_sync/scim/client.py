@@ -61,12 +61,15 @@ class ScimClient:
         http: HttpSettings,
         attributes: Mapping[str, str] | None = None,
         *,
+        extra: tuple[str, ...] = (),
         page_size: int | None = None,
         max_pages: int = MAX_PAGES,
         concurrency: int = DEFAULT_CEILING,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.placement: dict[str, AttributePath] = placement(attributes)
+        # HiThrive field (SCIM_FIELDS key) or extra attribute -> where it lives.
+        self.placement: dict[str, AttributePath] = placement(attributes, extra)
+        self.extra = extra
         self.service = f"SCIM server {urlsplit(self.base_url).netloc or self.base_url}"
         self._token = token
         self._http = http
@@ -199,6 +202,13 @@ class ScimClient:
         )
         with self._lock:
             self._features = features
+            for key in self.extra:  # extras are written in the type /Schemas declares
+                path = self.placement[key]
+                info = (features.attribute_info or {}).get(path.full.lower())
+                if info is not None:
+                    self.placement[key] = replace(
+                        path, scim_type=info.type, multi=info.multi_valued
+                    )
         return features
 
     def _optional(self, path: str) -> Any:

@@ -58,6 +58,7 @@ class AttributeInfo:
     case_exact: bool = False
     required: bool = False
     read_only: bool = False
+    immutable: bool = False  # written once at creation, never changed (RFC 7643 §7)
     name: str = ""  # the full path as announced, for messages
 
 
@@ -180,6 +181,7 @@ def _info(attribute: Mapping[str, Any], name: str) -> AttributeInfo:
         case_exact=attribute.get("caseExact") is True,
         required=attribute.get("required") is True,
         read_only=str(attribute.get("mutability") or "").lower() == "readonly",
+        immutable=str(attribute.get("mutability") or "").lower() == "immutable",
     )
 
 

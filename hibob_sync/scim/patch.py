@@ -2,7 +2,10 @@
 
 A sub-attribute path (``…:manager.value`` = id) is the default; "whole" writes the complex
 attribute itself (``…:manager`` = ``{"value": id}``), for servers that refuse the first
-(scim_dialect.py decides which).
+(scim_dialect.py decides which). One item of a multi-valued attribute
+(``addresses[type eq "work"].country``) is written as the whole attribute with that item
+changed and the others kept: a filtered PATCH path that matches nothing is an error on many
+servers (RFC 7644 §3.5.2.3, noTarget).
 """
 
 from __future__ import annotations
@@ -11,7 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from hibob_sync.model import ScimUser, Value
-from hibob_sync.scim.attributes import AttributePath, emails_with, wire
+from hibob_sync.scim.attributes import (
+    AttributePath,
+    apply_changes,
+    emails_with,
+    read_path,
+    wire,
+)
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -22,7 +31,7 @@ def _operation(name: str, value: Value, path: AttributePath, form: str) -> dict[
     target = parent.patch_path if whole and parent is not None else path.patch_path
     if value is None or value == ():
         return {"op": "remove", "path": target}
-    sent = wire(name, value)
+    sent = wire(name, value, path)
     return {"op": "replace", "path": target, "value": {path.sub: sent} if whole else sent}
 
 
@@ -41,7 +50,12 @@ def patch_body(
     """
     forms = forms or {}
     operations: list[dict[str, Any]] = []
+    items = {n: v for n, v in changes.items() if where[n].type_filter is not None}
+    if items:
+        operations += _whole_items(user, items, where)
     for name, value in changes.items():
+        if name in items:
+            continue
         if name == "email":
             if not value:
                 raise ValueError("the email of a SCIM user cannot be cleared")
@@ -57,3 +71,23 @@ def patch_body(
     if active is not None:
         operations.append({"op": "replace", "path": "active", "value": active})
     return {"schemas": [PATCH_OP], "Operations": operations}
+
+
+def _whole_items(
+    user: ScimUser, changes: Mapping[str, Value], where: Mapping[str, AttributePath]
+) -> list[dict[str, Any]]:
+    """One replace (or remove) per multi-valued attribute that filtered paths change."""
+    after = apply_changes(user.resource, changes, where)
+    operations: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for name in changes:
+        whole = where[name].whole
+        if whole.full.lower() in done:
+            continue
+        done.add(whole.full.lower())
+        value = read_path(after, whole)
+        if value:
+            operations.append({"op": "replace", "path": whole.patch_path, "value": value})
+        else:
+            operations.append({"op": "remove", "path": whole.patch_path})
+    return operations

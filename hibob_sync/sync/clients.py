@@ -51,9 +51,13 @@ def hibob_client(
 
 
 def scim_client(
-    settings: Settings, token: str | None = None, http: HttpSettings | None = None
+    settings: Settings,
+    token: str | None = None,
+    http: HttpSettings | None = None,
+    extra: tuple[str, ...] = (),
 ) -> ScimClient:
-    """A SCIM client (a context manager), with the stored token unless given."""
+    """A SCIM client (a context manager), with the stored token unless given; ``extra``: the
+    mapping's extra attributes, read and written besides the HiThrive fields."""
     url = require_scim_url(settings)
     token = token if token is not None else credentials.scim_token()
     return ScimClient(
@@ -61,5 +65,6 @@ def scim_client(
         token,
         scim_http(settings, http),
         settings.scim_attributes,
+        extra=extra,
         concurrency=settings.concurrency,
     )

@@ -21,7 +21,6 @@ from hibob_sync.core.profiles import build_profiles
 from hibob_sync.core.replay import replay
 from hibob_sync.core.safeguards import (
     check_fetched,
-    check_targets,
     plan_safeguards,
     plan_verdict,
     stop,
@@ -38,6 +37,7 @@ from hibob_sync.scim.dialect import Dialect, describe
 from hibob_sync.scim.values import semantics
 from hibob_sync.scim.writes import ScimWriter
 from hibob_sync.state import RunRecord, StateStore
+from hibob_sync.sync import validation as valid
 from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.fetch import fetch_hibob
@@ -103,6 +103,9 @@ class _Run:
 
         with hibob_client(self.settings, hibob_login, self.http) as hibob:
             fetched = fetch_hibob(hibob, self.mapping)
+        # The one validation (validation.py), as map validate and check run it: 78, then 65.
+        valid.refuse(valid.catalogue_findings(self.mapping, fetched.catalogue), "mapping")
+        valid.stop_on_samples(self.mapping, fetched.employees)
         # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
         found = tripped("HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good))
         if found and not (self.dry_run or self.reviewed):
@@ -111,19 +114,25 @@ class _Run:
 
         known = not self.dry_run or self.settings.state_path.exists()
         dialect = Dialect(self.store.dialect(scim_url) if known else None)
-        with scim_client(self.settings, scim_token, self.http) as scim:
+        extra = tuple(self.mapping.extra)
+        with scim_client(self.settings, scim_token, self.http, extra) as scim:
             self.waits.start(scim, self.store if known else None, self.clock())
             if dialect.needs_resources:
                 scim.keep_resources = True
-            check_targets(self.mapping, scim.missing_attributes(scim.discover()))
+            features = scim.discover()
+            found_wrong = valid.server_findings(
+                self.mapping, features, scim.placement, fetched.catalogue
+            )
+            valid.refuse(found_wrong)
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
-            profiles = build_profiles(fetched.employees, self.mapping)
-            same = semantics(scim.discover(), scim.placement)
+            kinds = valid.kinds_of(self.mapping, scim.placement)
+            profiles = build_profiles(fetched.employees, self.mapping, kinds)
+            same = semantics(features, scim.placement)
             plan = make_plan(
                 profiles,
                 users,
-                self.mapping.fields,
+                self.mapping.targets,
                 self.settings.leavers,
                 self.settings.future_hires,
                 same=same,
@@ -137,7 +146,7 @@ class _Run:
             )
             self.summary.plan = plan
             self.summary.users = users
-            self.summary.warnings = list(plan.warnings) + profiles.cleaned
+            self.summary.warnings = list(plan.warnings) + profiles.warnings + profiles.cleaned
             found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
             found += plan_safeguards(
                 plan, self.settings.max_deactivations, self.settings.max_changes
