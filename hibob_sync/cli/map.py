@@ -28,8 +28,16 @@ def map_group(ctx: click.Context) -> None:
 
 def _edit_mapping(app: App) -> None:
     """The interactive editor (mapping_editor.ask_sources), at a terminal only."""
+    from dataclasses import replace
+
     from hibob_sync.config.mapping import validate
-    from hibob_sync.sync.mapping_editor import ask_sources, mapping_text, try_catalogue
+    from hibob_sync.sync.extra_editor import ask_extras, try_server
+    from hibob_sync.sync.mapping_editor import (
+        ask_sources,
+        mapping_text,
+        resolve_answer,
+        try_catalogue,
+    )
 
     if not app.env.stdin_isatty:
         raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
@@ -48,7 +56,15 @@ def _edit_mapping(app: App) -> None:
         return str(click.prompt(question, default=default))
 
     sources = ask_sources(mapping, catalogue, ask, click.echo, str(path))
-    updated = validate(sources, str(path))
+    updated = replace(mapping, sources=validate(sources, str(path)).sources)
+    server, _ = try_server(app.settings(required=False), mapping, app.http)
+
+    def resolve(answer: str) -> tuple[list[str] | None, list[str]]:
+        if catalogue is None:
+            return [p.strip() for p in answer.split(",") if p.strip()], []
+        return resolve_answer(answer, catalogue)
+
+    updated = ask_extras(updated, server, catalogue, resolve, ask, click.echo)
     click.echo(f"\nNew mapping:\n{mapping_text(updated)}")
     if click.confirm(f"Save to {path}?", default=True):
         save_mapping(path, updated)
@@ -115,9 +131,28 @@ def map_validate(app: App) -> None:
     name = str(path) if path.exists() else f"the default mapping (no {path})"
     mapping = app.mapping()
     catalogue, why = try_catalogue(app.settings(required=False), app.http)
-    if catalogue is not None and (problems := problems_of(mapping, catalogue)):
+    problems = problems_of(mapping, catalogue) if catalogue is not None else []
+    if catalogue is not None and not problems:
+        from hibob_sync.sync.mapping_editor import sampled_problems
+
+        problems = sampled_problems(app.settings(required=False), mapping, app.http)
+    if mapping.extra:  # extra attributes are checked against the SCIM server's /Schemas
+        from hibob_sync.sync.extra_editor import try_server
+        from hibob_sync.sync.extra_targets import extra_problems
+
+        server, server_why = try_server(app.settings(required=False), mapping, app.http)
+        if server is None:
+            echo_err(
+                f"extra attributes not checked against the SCIM server ({server_why})",
+                "WARNING",
+                stamped=app.log_file,
+            )
+        else:
+            problems += [f"extra.{k}: {t}" for k, t in extra_problems(mapping, *server, catalogue)]
+    if problems:
         raise refuse([f"{name}: {line}" for line in problems])
-    click.echo(f"{name}: OK ({len(mapping.fields)} fields mapped)")
+    extras = f", {len(mapping.extra)} extra attributes" if mapping.extra else ""
+    click.echo(f"{name}: OK ({len(mapping.fields)} fields mapped{extras})")
     if catalogue is None:
         echo_err(
             f"not checked against HiBob's field catalogue ({why})", "WARNING", stamped=app.log_file

@@ -58,7 +58,11 @@ def config_digest(settings: Settings) -> str:
 
 def mapping_digest(mapping: FieldMapping) -> str:
     """The mapping as loaded (the default mapping has no file, so not the file's bytes)."""
-    return _digest(_canonical({name: list(mapping.sources[name]) for name in mapping}))
+    data: dict[str, object] = {name: list(mapping.sources[name]) for name in mapping}
+    if mapping.extra or mapping.rules:  # (the same digest as before for a plain mapping)
+        data["extra:"] = {key: list(sources) for key, sources in mapping.extra.items()}
+        data["rules:"] = {key: rule.as_yaml() for key, rule in mapping.rules.items()}
+    return _digest(_canonical(data))
 
 
 def _value(value: object) -> Value:

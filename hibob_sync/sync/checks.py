@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
-from hibob_sync.config.mapping_check import mapping_problems, sample_problems
+from hibob_sync.config.mapping_check import mapping_problems
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.profiles import is_active, is_future_hire
 from hibob_sync.credentials import HibobCredentials
@@ -32,6 +32,8 @@ from hibob_sync.scim.discovery import wrong_scim_url
 from hibob_sync.scim.values import filler_hint, type_problems, unfilled_required
 from hibob_sync.state import StateStore
 from hibob_sync.sync.clients import hibob_client, scim_client
+from hibob_sync.sync.extra_targets import extra_problems
+from hibob_sync.sync.validation import EXTRA_HINT, sample_findings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Checklist:
     """Every item, and the verdict."""
 
     items: list[Item] = field(default_factory=list)
+    catalogue: list[CatalogueField] | None = None  # HiBob's, once read: extras are judged by it
 
     def add(
         self, ok: bool | None, text: str, code: int = ExitCode.OK, hint: str | None = None
@@ -96,11 +99,12 @@ def check_hibob(
         out.error(exc, "HiBob")
         return
     out.add(True, f"HiBob service user accepted ({len(found.employees)} employees visible)")
+    out.catalogue = catalogue
     wrong = mapping_problems(mapping, catalogue)
     for problem in wrong:
         out.add(
             False,
-            f"mapping.{problem.field}: {problem.text}",
+            f"{problem.key}: {problem.text}",
             ExitCode.CONFIG,
             "pick an existing field of the right kind with `hibob-sync map`",
         )
@@ -142,12 +146,7 @@ def check_hibob(
 
 def _sample(mapping: FieldMapping, found: SearchResult, skip: set[str], out: Checklist) -> None:
     """The values that came back, judged per field: an email field of job titles fails here."""
-    values = {
-        source: [e.values.get(source) for e in found.employees]
-        for source in mapping.all_sources()
-        if source not in skip
-    }
-    problems, notes = sample_problems(mapping, values)
+    problems, notes = sample_findings(mapping, found.employees, skip)
     for line in notes:
         out.add(True, line)
     for problem in problems:
@@ -228,7 +227,7 @@ def check_scim(
 ) -> None:
     """SCIM: token valid, target attributes announced, patch support."""
     try:
-        scim = scim_client(settings, token, http)
+        scim = scim_client(settings, token, http, tuple(mapping.extra))
     except HibobSyncError as exc:
         out.error(exc, "HiThrive")
         return
@@ -252,7 +251,10 @@ def check_scim(
                 ExitCode.CONFIG,
                 f"set hithrive.attributes.{name} to an attribute the server has",
             )
-        if features.schema_attributes is not None and not missing:
+        extras = extra_problems(mapping, features, client.placement, out.catalogue)
+        for key, text in extras:
+            out.add(False, f"extra.{key}: {text}", ExitCode.CONFIG, EXTRA_HINT)
+        if features.schema_attributes is not None and not missing and not extras:
             out.add(True, "every target attribute exists in the server's /Schemas")
         if features.patch:
             out.add(True, "the SCIM server supports PATCH (only changed attributes are sent)")
@@ -277,7 +279,7 @@ def check_scim_schema(
             if problem.fatal
             else None,
         )
-    for path in unfilled_required(features, client.placement, mapping.fields):
+    for path in unfilled_required(features, client.placement, mapping.targets):
         out.add(
             False,
             f"the SCIM server requires {path} to create a user, and the mapping does not fill it",
@@ -336,6 +338,8 @@ def run_checks(
     """The whole checklist (see module docstring)."""
     out = Checklist()
     out.add(True, f"mapping valid ({len(mapping.fields)} fields: {', '.join(mapping.fields)})")
+    if mapping.extra:
+        out.add(None, f"extra attributes: {', '.join(mapping.extra)}")
     try:
         login = credentials.hibob_credentials()
     except HibobSyncError as exc:

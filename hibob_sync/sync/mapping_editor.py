@@ -26,12 +26,26 @@ Ask = Callable[[str, str], str]  # (question, default) -> the answer typed
 Say = Callable[[str], None]
 
 
+def _rule_text(mapping: FieldMapping, name: str) -> str:
+    rule = mapping.rule(name)
+    parts = [f"{k} -> {v}" for k, v in rule.values.items()]
+    if rule.default is not None:
+        parts.append(f"default {rule.default}")
+    return f"  ({shown('; '.join(parts))})" if parts else ""
+
+
 def mapping_text(mapping: FieldMapping) -> str:
-    """One line per HiThrive field and its HiBob sources, as `map` and `map show` print it."""
+    """One line per HiThrive field and its HiBob sources (value rules in brackets), then the
+    extra attributes, as `map` and `map show` print it."""
     lines = []
     for name in (*HITHRIVE_FIELDS, *(f for f in NAME_FIELDS if f in mapping.sources)):
         sources = mapping.sources.get(name)
-        lines.append(f"{name:<14} {', '.join(sources) if sources else '(not mapped)'}")
+        text = ", ".join(sources) + _rule_text(mapping, name) if sources else "(not mapped)"
+        lines.append(f"{name:<14} {text}")
+    if mapping.extra:
+        lines.append("extra attributes:")
+        for key, sources in mapping.extra.items():
+            lines.append(f"  {shown(key)} <- {', '.join(sources)}{_rule_text(mapping, key)}")
     return "\n".join(lines)
 
 
@@ -149,12 +163,28 @@ def try_catalogue(
         return None, exc.message
 
 
+def sampled_problems(
+    settings: Settings, mapping: FieldMapping, http: HttpSettings | None = None
+) -> list[str]:
+    """Fields whose values HiBob returns are mostly not of their kind (as `check` and a run
+    judge them); nothing where HiBob cannot be searched (the catalogue check said why)."""
+    from hibob_sync.sync.validation import sample_findings
+
+    try:
+        with hibob_client(settings, http=http) as client:
+            found = client.search(list(mapping.all_sources()))
+    except HibobSyncError:
+        return []
+    problems, _ = sample_findings(mapping, found.employees)
+    return [f"mapping.{p.field}: {p.text}" for p in problems]
+
+
 def problems_of(
     mapping: FieldMapping, catalogue: Sequence[CatalogueField], *names: str
 ) -> list[str]:
     """`mapping.FIELD: ...` for each mapped source of these fields (all when none) that is wrong."""
     return [
-        f"mapping.{p.field}: {p.text}"
+        f"{p.key}: {p.text}"
         for p in mapping_problems(mapping, catalogue)
         if not names or p.field in names
     ]
