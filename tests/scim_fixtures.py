@@ -67,9 +67,17 @@ DIALECTS = ("no-sub-path", "no-whole-complex", "no-add-remove", "case-sensitive-
 
 def _variant_schemas(workdir: Path, variant: str) -> tuple[Path, Path]:
     """The HiThrive schemas as other servers announce them: "datetime" types startDate
-    dateTime; "names" requires displayName and name.givenName (as many SCIM apps do)."""
+    dateTime; "names" requires displayName and name.givenName (as many SCIM apps do);
+    "extras" adds a dateTime hireDate and a boolean remote to the HiThrive extension."""
     schemas = json.loads((SCHEMAS_DIR / "scim_schemas.json").read_text())
     for schema in schemas:
+        if variant == "extras" and schema["id"] == HITHRIVE_URN:
+            common = {"multiValued": False, "required": False, "mutability": "readWrite"}
+            common |= {"returned": "default", "uniqueness": "none", "caseExact": False}
+            schema["attributes"] += [
+                {"name": "hireDate", "type": "dateTime", "description": "Hire date", **common},
+                {"name": "remote", "type": "boolean", "description": "Remote worker", **common},
+            ]
         for attribute in schema["attributes"]:
             name = attribute["name"]
             if variant == "datetime" and schema["id"] == HITHRIVE_URN and name == "startDate":
@@ -116,7 +124,7 @@ class ScimProcess:
             config_file.write_text(json.dumps(config))
         if config_file is not None:
             args += ["--service-provider-config", str(config_file)]
-        if schemas in ("datetime", "names"):
+        if schemas in ("datetime", "names", "extras"):
             schema_file, types_file = _variant_schemas(workdir, schemas)
         else:
             schema_file, types_file = SCHEMA_SETS[schemas]
@@ -289,6 +297,21 @@ class ScimServer:
                 answer.raise_for_status()
                 created.append(answer.json())
         return created
+
+    def seed_patch(self, user_id: str, path: str, value: Any) -> None:
+        """PATCH one attribute of a user straight on the server (not counted), e.g. an edit
+        made in the app's own admin."""
+        body = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": path, "value": value}],
+        }
+        answer = requests.patch(
+            f"{self.direct_url}/Users/{user_id}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
 
     def delete(self, user_id: str) -> None:
         """DELETE a user straight on the server (not counted)."""

@@ -57,3 +57,10 @@ class RunSummary:
             **({"concurrency": self.concurrency} if self.concurrency else {}),
             **({"rate_limit": self.rate_limit} if self.rate_limit else {}),
         }
+
+
+def with_cleaned(counts: dict[str, int], cleaned: list[Failure]) -> dict[str, int]:
+    """The counts, plus employees whose text lost control characters (when there are any)."""
+    if cleaned:
+        counts["cleaned"] = len(cleaned)
+    return counts

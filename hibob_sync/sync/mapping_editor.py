@@ -176,7 +176,7 @@ def sampled_problems(
     except HibobSyncError:
         return []
     problems, _ = sample_findings(mapping, found.employees)
-    return [f"mapping.{p.field}: {p.text}" for p in problems]
+    return [f"mapping.{p.text}" for p in problems]
 
 
 def problems_of(

@@ -15,7 +15,7 @@ from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
-from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, check_applicable, write
+from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, write
 from hibob_sync.core.problems import verdict
 from hibob_sync.core.profiles import build_profiles
 from hibob_sync.core.replay import replay
@@ -26,11 +26,11 @@ from hibob_sync.core.safeguards import (
     stop,
     tripped,
 )
-from hibob_sync.core.summary import RunSummary
+from hibob_sync.core.summary import RunSummary, with_cleaned
 from hibob_sync.core.vanished import Countdowns, answer_checked, done, hold_vanished
 from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError, PlanRefused
 from hibob_sync.http import HttpSettings
-from hibob_sync.model import Failure, ScimUser
+from hibob_sync.model import ScimUser
 from hibob_sync.notify import alerts as notify
 from hibob_sync.notify.metrics import record_metrics
 from hibob_sync.scim.dialect import Dialect, describe
@@ -91,8 +91,9 @@ class _Run:
 
     def execute(self) -> RunSummary:
         scim_url = require_scim_url(self.settings)
+        stale = None  # a reviewed plan's refusal that waits for the mapping's validation
         if self.reviewed is not None:
-            check_applicable(self.reviewed, self.settings, self.mapping, self._when())
+            stale = valid.reviewed_plan(self.reviewed, self.settings, self.mapping, self._when())
         hibob_login = credentials.hibob_credentials()
         scim_token = credentials.scim_token()
         last_good = (
@@ -103,9 +104,7 @@ class _Run:
 
         with hibob_client(self.settings, hibob_login, self.http) as hibob:
             fetched = fetch_hibob(hibob, self.mapping)
-        # The one validation (validation.py), as map validate and check run it: 78, then 65.
-        valid.refuse(valid.catalogue_findings(self.mapping, fetched.catalogue), "mapping")
-        valid.stop_on_samples(self.mapping, fetched.employees)
+        valid.after_hibob(self.mapping, fetched)  # the one validation (validation.py)
         # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
         found = tripped("HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good))
         if found and not (self.dry_run or self.reviewed):
@@ -114,19 +113,14 @@ class _Run:
 
         known = not self.dry_run or self.settings.state_path.exists()
         dialect = Dialect(self.store.dialect(scim_url) if known else None)
-        extra = tuple(self.mapping.extra)
-        with scim_client(self.settings, scim_token, self.http, extra) as scim:
+        with scim_client(self.settings, scim_token, self.http, tuple(self.mapping.extra)) as scim:
             self.waits.start(scim, self.store if known else None, self.clock())
             if dialect.needs_resources:
                 scim.keep_resources = True
             features = scim.discover()
-            found_wrong = valid.server_findings(
-                self.mapping, features, scim.placement, fetched.catalogue
-            )
-            valid.refuse(found_wrong)
+            kinds = valid.after_discovery(self.mapping, features, scim.placement, fetched, stale)
             users = scim.list_users()
             log.info("SCIM: %d users", len(users))
-            kinds = valid.kinds_of(self.mapping, scim.placement)
             profiles = build_profiles(fetched.employees, self.mapping, kinds)
             same = semantics(features, scim.placement)
             plan = make_plan(
@@ -153,7 +147,7 @@ class _Run:
             )
             self.summary.tripped = found
             if self.dry_run:
-                self.summary.counts = _with_cleaned(plan.counts(), profiles.cleaned)
+                self.summary.counts = with_cleaned(plan.counts(), profiles.cleaned)
                 return self._planned(plan)
             done_before = 0
             if self.reviewed is not None:  # the fresh plan, where it matches the reviewed one
@@ -173,7 +167,7 @@ class _Run:
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
 
-        self.summary.counts = _with_cleaned(self._counts(plan, applied), profiles.cleaned)
+        self.summary.counts = with_cleaned(self._counts(plan, applied), profiles.cleaned)
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
         self._judge()
@@ -386,10 +380,3 @@ def _record_quietly(run: _Run, settings: Settings) -> None:
     except HibobSyncError as exc:
         log.warning("could not record the run: %s", exc.message)
     _write_metrics(settings, run.summary)
-
-
-def _with_cleaned(counts: dict[str, int], cleaned: list[Failure]) -> dict[str, int]:
-    """The counts, plus employees whose text lost control characters (when there are any)."""
-    if cleaned:
-        counts["cleaned"] = len(cleaned)
-    return counts

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.mapping_check import Problem, mapping_problems, sample_problems
+from hibob_sync.config.settings import Settings
 from hibob_sync.core.extra_profile import Kind
+from hibob_sync.core.plan_file import PlanFile, check_applicable, mapping_digest
 from hibob_sync.errors import ConfigError, SafeguardError
 from hibob_sync.hibob.client import CatalogueField, HibobEmployee
 from hibob_sync.scim.attributes import AttributePath
 from hibob_sync.scim.discovery import ServerFeatures, missing_attributes
 from hibob_sync.scim.values import type_problems
 from hibob_sync.sync.extra_targets import extra_problems
+from hibob_sync.sync.fetch import HibobData
 
 MAP_HINT = "pick an existing field of the right kind with `hibob-sync map`"
 EXTRA_HINT = (
@@ -125,8 +129,47 @@ def stop_on_samples(mapping: FieldMapping, employees: Sequence[HibobEmployee]) -
     problems, _ = sample_findings(mapping, employees)
     if problems:
         raise SafeguardError(
-            "; ".join(f"mapping.{p.field}: {p.text}" for p in problems)
+            "; ".join(f"mapping.{p.text}" for p in problems)
             + "; syncing would set aside or blank most employees, so nothing was written",
             hint=f"map {problems[0].field} to a HiBob field of the right kind with "
             "`hibob-sync map`, then `hibob-sync check`",
         )
+
+
+# -- the run's three steps (run.py) ----------------------------------------------------------
+
+
+def reviewed_plan(
+    plan_file: PlanFile, settings: Settings, mapping: FieldMapping, when: datetime
+) -> SafeguardError | None:
+    """`apply`: a plan refused before anything is read (65), or, where the mapping was edited
+    since the plan, the refusal to raise once the mapping is validated (an invalid mapping
+    is named as such: 78)."""
+    try:
+        check_applicable(plan_file, settings, mapping, when)
+    except SafeguardError as exc:
+        if plan_file.mapping == mapping_digest(mapping):
+            raise
+        return exc
+    return None
+
+
+def after_hibob(mapping: FieldMapping, fetched: HibobData) -> None:
+    """The catalogue (78), then the values (65), before anything else is read."""
+    refuse(catalogue_findings(mapping, fetched.catalogue), "mapping")
+    stop_on_samples(mapping, fetched.employees)
+
+
+def after_discovery(
+    mapping: FieldMapping,
+    features: ServerFeatures,
+    where: dict[str, AttributePath],
+    fetched: HibobData,
+    stale: SafeguardError | None = None,
+) -> dict[str, Kind]:
+    """The SCIM server's /Schemas (78), then a reviewed plan's deferred refusal; the types
+    of the extra attributes."""
+    refuse(server_findings(mapping, features, where, fetched.catalogue))
+    if stale is not None:
+        raise stale
+    return kinds_of(mapping, where)

@@ -1,0 +1,210 @@
+"""Extra attributes (mapping.yaml `extra:`) and value rules, through the CLI, against the
+HiBob sandbox and scim2-server with the HiThrive-like schema (spec.md, mapping.yaml)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from hibob_sync.sandbox.catalogue import MAPPING_YAML
+from tests.scim_fixtures import ScimServerFactory
+from tests.sync_fixtures import SyncEnv
+from tests.test_run import _active_employee, scim_writes
+
+ZONES = "{from: work.site, values: {London: Europe/London, Berlin: Europe/Berlin}, default: UTC}"
+COUNTRY = "'addresses[type eq \"work\"].country': {from: work.site, values: {London: GB}}"
+EXTRA = f"extra:\n  timezone: {ZONES}\n  userType: work.department\n  {COUNTRY}\n"
+ZONE_OF = {"London": "Europe/London", "Berlin": "Europe/Berlin"}
+
+
+def write_mapping(env: SyncEnv, text: str) -> None:
+    (env.folder / "mapping.yaml").write_text(text, encoding="utf-8")
+
+
+def by_employee(env: SyncEnv) -> dict[str, dict[str, Any]]:
+    return env.users_by_external_id()
+
+
+def site_of(env: SyncEnv, employee_id: str) -> str:
+    return str(env.sandbox.company.display(employee_id, "work.site"))
+
+
+def work_country(user: dict[str, Any]) -> str | None:
+    for item in user.get("addresses") or []:
+        if item.get("type") == "work":
+            return item.get("country")  # type: ignore[no-any-return]
+    return None
+
+
+def test_timezone_user_type_and_country_are_written_then_quiet(sync_env: SyncEnv) -> None:
+    write_mapping(sync_env, MAPPING_YAML + EXTRA)
+    first = sync_env.run()
+    assert first.exit_code in (0, 1), first.output
+    users = by_employee(sync_env)
+    assert users
+    for employee_id, user in users.items():
+        site = site_of(sync_env, employee_id)
+        assert user.get("timezone") == ZONE_OF.get(site, "UTC"), (site, user.get("timezone"))
+        department = sync_env.sandbox.company.display(employee_id, "work.department")
+        assert user.get("userType") == department
+        assert work_country(user) == ("GB" if site == "London" else site)
+
+    sync_env.scim.reset_counts()
+    second = sync_env.run()
+    assert second.exit_code == 0, second.output
+    assert scim_writes(sync_env) == []
+
+    # One site moves: only that attribute is written, with a PATCH that names it.
+    employee_id = _active_employee(sync_env)
+    old = site_of(sync_env, employee_id)
+    new = "Berlin" if old != "Berlin" else "London"
+    sync_env.sandbox.company.update(employee_id, {"work.site": new})
+    sync_env.scim.reset_counts()
+    third = sync_env.run()
+    assert third.exit_code == 0, third.output
+    user = by_employee(sync_env)[employee_id]
+    assert user["timezone"] == ZONE_OF[new]
+    assert work_country(user) == ("GB" if new == "London" else new)
+    assert [m for m, _ in scim_writes(sync_env)] == ["PATCH"]
+
+
+def test_a_filtered_item_keeps_the_other_items(sync_env: SyncEnv) -> None:
+    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  {COUNTRY}\n")
+    assert sync_env.run().exit_code in (0, 1)
+    employee_id = _active_employee(sync_env)
+    user = by_employee(sync_env)[employee_id]
+    home = {"type": "home", "country": "FR", "locality": "Paris"}
+    sync_env.scim.seed_patch(user["id"], "addresses", [*user["addresses"], home])
+    sync_env.sandbox.company.update(employee_id, {"work.site": "London"})
+    sync_env.scim.reset_counts()
+    assert sync_env.run().exit_code == 0
+    after = by_employee(sync_env)[employee_id]["addresses"]
+    assert {"type": "home", "country": "FR", "locality": "Paris"} in after
+    assert work_country(by_employee(sync_env)[employee_id]) == "GB"
+
+
+def test_a_value_rule_on_teams(sync_env: SyncEnv) -> None:
+    mapping = MAPPING_YAML.replace(
+        "  teams: [work.department, work.custom.field_1700000000001]\n",
+        "  teams: {from: work.department, values: {Engineering: R&D Engineering}}\n",
+    )
+    assert mapping != MAPPING_YAML
+    write_mapping(sync_env, mapping)
+    assert sync_env.run().exit_code in (0, 1)
+    hithrive = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
+    teams = {
+        employee_id: user.get(hithrive, {}).get("teams")
+        for employee_id, user in by_employee(sync_env).items()
+    }
+    company = sync_env.sandbox.company
+    engineers = [i for i in teams if company.display(i, "work.department") == "Engineering"]
+    assert engineers and all(teams[i] == ["R&D Engineering"] for i in engineers)
+    assert "Engineering" not in {t for team in teams.values() for t in team or []}
+    sync_env.scim.reset_counts()
+    assert sync_env.run().exit_code == 0 and scim_writes(sync_env) == []
+
+
+def asked_of_hibob(env: SyncEnv) -> set[str]:
+    return {field for body in env.sandbox.search_bodies for field in body["fields"]}
+
+
+def test_extra_unset_requests_and_writes_nothing_new(sync_env: SyncEnv) -> None:
+    assert sync_env.run().exit_code in (0, 1)
+    assert "root.displayName" not in asked_of_hibob(sync_env)
+    for user in sync_env.users():
+        assert not {"nickName", "timezone", "userType", "addresses"} & set(user)
+
+    sync_env.sandbox.reset_records()
+    write_mapping(sync_env, MAPPING_YAML + "extra:\n  nickName: root.displayName\n")
+    # A new attribute filled for everyone is a mass change: reviewed, then applied.
+    assert sync_env.run().exit_code == 65
+    plan = sync_env.folder / "plan.json"
+    assert sync_env.cli("plan", "-o", str(plan)).exit_code == 65
+    applied = sync_env.cli("apply", str(plan))
+    assert applied.exit_code == 0, applied.output
+    assert "root.displayName" in asked_of_hibob(sync_env)
+    assert all(user.get("nickName") for user in sync_env.users() if user.get("externalId"))
+
+
+@pytest.mark.parametrize("command", [("run",), ("plan",), ("check",), ("map", "validate")])
+def test_an_unannounced_attribute_is_refused_with_the_nearest_names(
+    sync_env: SyncEnv, command: tuple[str, ...]
+) -> None:
+    write_mapping(sync_env, MAPPING_YAML + "extra:\n  timezon: work.site\n")
+    result = sync_env.cli(*command)
+    assert result.exit_code == 78, result.output
+    assert "extra.timezon: the SCIM server does not announce timezone" not in result.output
+    assert "extra.timezon: the SCIM server does not announce timezon; nearest: timezone" in (
+        " ".join(result.output.split())
+    )
+    assert scim_writes(sync_env) == []
+
+
+def test_a_read_only_attribute_is_refused(sync_env: SyncEnv) -> None:
+    manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName"
+    write_mapping(
+        sync_env,
+        MAPPING_YAML.replace("  manager_email: work.reportsTo.email\n", "")
+        + f"extra:\n  {manager}: root.displayName\n",
+    )
+    for command in (("run",), ("check",), ("map", "validate")):
+        result = sync_env.cli(*command)
+        assert result.exit_code == 78, result.output
+        assert f"extra.{manager}: is readOnly on this server" in result.output
+    assert scim_writes(sync_env) == []
+
+
+def test_a_date_into_a_boolean_is_refused(
+    sync_env: SyncEnv, scim_server_factory: ScimServerFactory
+) -> None:
+    sync_env.scim = scim_server_factory(schemas="extras")
+    sync_env.write_config()
+    hithrive = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
+    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  {hithrive}:remote: work.startDate\n")
+    result = sync_env.cli("run")
+    assert result.exit_code == 78, result.output
+    assert "work.startDate is a date field, which a boolean attribute cannot hold" in result.output
+
+
+def test_a_date_time_attribute_is_written_and_quiet_next_night(
+    sync_env: SyncEnv, scim_server_factory: ScimServerFactory
+) -> None:
+    sync_env.scim = scim_server_factory(schemas="extras")
+    sync_env.write_config()
+    hithrive = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
+    remote = f"{{from: work.site, values: {{Remote - UK: true, Remote - US: yes}}, default: false}}"
+    write_mapping(
+        sync_env,
+        MAPPING_YAML
+        + f"extra:\n  {hithrive}:hireDate: work.startDate\n  {hithrive}:remote: {remote}\n",
+    )
+    first = sync_env.run()
+    assert first.exit_code in (0, 1), first.output
+    for employee_id, user in by_employee(sync_env).items():
+        start = sync_env.sandbox.company.get(employee_id)["work.startDate"]
+        assert str(user[hithrive]["hireDate"]).startswith(f"{start}T00:00:00")
+        assert user[hithrive]["remote"] is site_of(sync_env, employee_id).startswith("Remote")
+    sync_env.scim.reset_counts()
+    second = sync_env.run()
+    assert second.exit_code == 0, second.output
+    assert scim_writes(sync_env) == []
+
+
+def test_map_show_and_a_rewrite_keep_the_long_forms(sync_env: SyncEnv) -> None:
+    write_mapping(sync_env, MAPPING_YAML + EXTRA)
+    shown = sync_env.cli("map", "show")
+    assert (
+        "timezone <- work.site  (London -> Europe/London; Berlin -> Europe/Berlin; default UTC)"
+        in shown.stdout
+    )
+    assert sync_env.cli("map", "set", "job_title", "work.department").exit_code == 0
+    again = sync_env.cli("map", "show")
+    assert again.stdout.replace("work.department", "work.title", 1).count(
+        "\n"
+    ) == shown.stdout.count("\n")
+    text = (sync_env.folder / "mapping.yaml").read_text()
+    assert "timezone:" in text and "Europe/Berlin" in text and "default: UTC" in text
+    assert json.dumps("x")  # the file still loads:
+    assert sync_env.cli("map", "validate").exit_code == 0
