@@ -125,7 +125,7 @@ def test_run_with_a_field_hibob_does_not_know_is_78(sync_env: SyncEnv) -> None:
         "mapping:\n  email: root.email\n  job_title: work.titel\n", encoding="utf-8"
     )
     result = sync_env.run()
-    assert_names_problem(result, "work.titel (job_title)", "catalogue")
+    assert_names_problem(result, "mapping.job_title: HiBob has no field work.titel")
     assert sync_env.scim.requests == []
 
 

@@ -188,6 +188,7 @@ def test_map_interactive_offers_the_catalogue(sync_env: SyncEnv) -> None:
                 "Department, Teams",
                 "",
                 "",
+                "",  # no extra attribute
                 "y",
             ]
         )

@@ -88,7 +88,7 @@ def test_map_without_credentials_still_edits_and_says_not_verified(
     assert "not verified against HiBob's field catalogue" in result.stderr
     assert sync_env.sandbox.request_count() == 0
 
-    answers = "\n".join(["", "", "work.title", "", "", "", "", "", "y"]) + "\n"
+    answers = "\n".join(["", "", "work.title", "", "", "", "", "", "", "y"]) + "\n"
     result = sync_env.cli("map", input=answers, terminal=True)
     assert result.exit_code == 0, result.output
     assert "fields are not verified" in result.stderr
@@ -97,7 +97,7 @@ def test_map_without_credentials_still_edits_and_says_not_verified(
 
 
 def test_interactive_map_suggests_the_closest_field(sync_env: SyncEnv) -> None:
-    answers = "\n".join(["", "", "Job titel", "work.title", "", "", "", "", "", "y"]) + "\n"
+    answers = "\n".join(["", "", "Job titel", "work.title", "", "", "", "", "", "", "y"]) + "\n"
     result = sync_env.cli("map", input=answers, terminal=True)
     assert result.exit_code == 0, result.output
     assert "no HiBob field matches 'Job titel'; did you mean work.title (Job title)?" in (
