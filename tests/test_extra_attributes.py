@@ -208,3 +208,40 @@ def test_map_show_and_a_rewrite_keep_the_long_forms(sync_env: SyncEnv) -> None:
     assert "timezone:" in text and "Europe/Berlin" in text and "default: UTC" in text
     assert json.dumps("x")  # the file still loads:
     assert sync_env.cli("map", "validate").exit_code == 0
+
+
+def test_map_lists_the_announced_attributes_and_adds_one(sync_env: SyncEnv) -> None:
+    answers = [""] * 8 + ["?", "timezon", "work.site", "timezone", "Site", "", "y"]
+    result = sync_env.cli("map", input="\n".join(answers) + "\n", terminal=True)
+    assert result.exit_code == 0, result.output
+    listed = result.stdout
+    assert "  timezone\n" in listed and '  addresses[type eq "work"].country\n' in listed
+    assert "  userName\n" not in listed and "manager.displayName" not in listed  # not writable
+    assert "extra.timezon: the SCIM server does not announce timezon; nearest: timezone" in (
+        listed
+    )
+    text = (sync_env.folder / "mapping.yaml").read_text()
+    assert "extra:\n  timezone: work.site\n" in text
+    shown = sync_env.cli("map", "show").stdout
+    assert "extra attributes:\n  timezone <- work.site" in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("extra:\n  title: {from: work.title, value: {a: b}}\n", "extra.title: unknown key 'value'"),
+        ("extra:\n  job_title: work.title\n", "job_title is a HiThrive field; map it under"),
+        ("extra:\n  'addresses[country eq \"GB\"].locality': work.site\n", "[type eq"),
+        ("extra:\n  emails: root.email\n", "emails is managed by hibob-sync itself"),
+        ("extra:\n  userType: {values: {A: B}}\n", "the long form needs `from:"),
+        ("extra:\n  userType: {from: work.site, default: [a]}\n", "expected a single value"),
+    ],
+)
+def test_a_malformed_extra_entry_is_refused_by_name(
+    sync_env: SyncEnv, text: str, says: str
+) -> None:
+    write_mapping(sync_env, MAPPING_YAML + text)
+    for command in (("map", "validate"), ("run",)):
+        result = sync_env.cli(*command)
+        assert result.exit_code == 78, result.output
+        assert says in result.stderr and "Traceback" not in result.output
