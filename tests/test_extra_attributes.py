@@ -4,6 +4,7 @@ HiBob sandbox and scim2-server with the HiThrive-like schema (spec.md, mapping.y
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,7 +175,7 @@ def test_a_date_time_attribute_is_written_and_quiet_next_night(
     sync_env.scim = scim_server_factory(schemas="extras")
     sync_env.write_config()
     hithrive = "urn:ietf:params:scim:schemas:extension:hithrive:2.0:User"
-    remote = f"{{from: work.site, values: {{Remote - UK: true, Remote - US: yes}}, default: false}}"
+    remote = "{from: work.site, values: {Remote - UK: true, Remote - US: yes}, default: false}"
     write_mapping(
         sync_env,
         MAPPING_YAML
@@ -217,9 +218,7 @@ def test_map_lists_the_announced_attributes_and_adds_one(sync_env: SyncEnv) -> N
     listed = result.stdout
     assert "  timezone\n" in listed and '  addresses[type eq "work"].country\n' in listed
     assert "  userName\n" not in listed and "manager.displayName" not in listed  # not writable
-    assert "extra.timezon: the SCIM server does not announce timezon; nearest: timezone" in (
-        listed
-    )
+    assert "extra.timezon: the SCIM server does not announce timezon; nearest: timezone" in (listed)
     text = (sync_env.folder / "mapping.yaml").read_text()
     assert "extra:\n  timezone: work.site\n" in text
     shown = sync_env.cli("map", "show").stdout
@@ -229,7 +228,10 @@ def test_map_lists_the_announced_attributes_and_adds_one(sync_env: SyncEnv) -> N
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("extra:\n  title: {from: work.title, value: {a: b}}\n", "extra.title: unknown key 'value'"),
+        (
+            "extra:\n  title: {from: work.title, value: {a: b}}\n",
+            "extra.title: unknown key 'value'",
+        ),
         ("extra:\n  job_title: work.title\n", "job_title is a HiThrive field; map it under"),
         ("extra:\n  'addresses[country eq \"GB\"].locality': work.site\n", "[type eq"),
         ("extra:\n  emails: root.email\n", "emails is managed by hibob-sync itself"),
@@ -245,3 +247,44 @@ def test_a_malformed_extra_entry_is_refused_by_name(
         result = sync_env.cli(*command)
         assert result.exit_code == 78, result.output
         assert says in result.stderr and "Traceback" not in result.output
+
+
+def readme_example() -> str:
+    """The `extra:` block of README's worked HiThrive example, as printed there."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("**A worked example for HiThrive**")
+    block = readme[readme.index("```yaml\n", start) + 8 : readme.index("```\n", start + 40)]
+    return block[block.index("extra:") :]
+
+
+def test_the_readme_example_runs_end_to_end(sync_env: SyncEnv) -> None:
+    write_mapping(sync_env, MAPPING_YAML + readme_example())
+    check = sync_env.cli("check")
+    assert check.exit_code == 0, check.output
+    assert sync_env.run().exit_code in (0, 1)
+    company = sync_env.sandbox.company
+    codes = {"United Kingdom": "GB", "Germany": "DE", "United States": "US", "Israel": "IL"}
+    codes |= {"Netherlands": "NL"}
+    for employee_id, user in by_employee(sync_env).items():
+        country = str(company.display(employee_id, "address.country"))
+        assert work_country(user) == codes.get(country, country)
+        assert user["userType"] == company.display(employee_id, "payroll.employment.type")
+        zone = {"London": "Europe/London", "Berlin": "Europe/Berlin"}
+        zone |= {"New York": "America/New_York"}
+        assert user["timezone"] == zone.get(site_of(sync_env, employee_id), "UTC")
+    sync_env.scim.reset_counts()
+    assert sync_env.run().exit_code == 0 and scim_writes(sync_env) == []
+
+    # check catches each mistake by name, before anything is written
+    for wrong, right, says in (
+        ("  timezone:", "  timezon:", "extra.timezon: the SCIM server does not announce timezon"),
+        (
+            "'addresses[type eq \"work\"].country'",
+            "addresses.country",
+            'addresses is multi-valued: say which item, e.g. addresses[type eq "work"].country',
+        ),
+    ):
+        write_mapping(sync_env, MAPPING_YAML + readme_example().replace(wrong, right, 1))
+        result = sync_env.cli("check")
+        assert result.exit_code == 78, result.output
+        assert says in " ".join(result.stdout.split())

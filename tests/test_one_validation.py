@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from tests.sync_fixtures import SyncEnv
 from tests.test_run import _active_employee, active_users, scim_writes
 

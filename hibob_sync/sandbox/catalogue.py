@@ -22,6 +22,8 @@ CATEGORIES: dict[str, str] = {
     "personal": "Personal",
     "lifecycle": "Lifecycle",
     CUSTOM_CATEGORY: "Engagement",
+    "address": "Address",
+    "payroll": "Payroll",
 }
 ALL_CATEGORIES: frozenset[str] = frozenset(CATEGORIES)
 
@@ -79,6 +81,10 @@ FIELDS: tuple[FieldDef, ...] = (
     FieldDef("internal.terminationDate", "Termination date", "lifecycle", "date"),
     FieldDef(TEAMS_FIELD, "Teams", CUSTOM_CATEGORY, "list", False, {"listId": "teams"}),
     FieldDef(GROUPS_FIELD, "Groups", CUSTOM_CATEGORY, "list", False, {"listId": "groups"}),
+    FieldDef("address.country", "Country", "address", "list", False, {"listId": "country"}),
+    FieldDef(
+        "payroll.employment.type", "Employment type", "payroll", "list", True, {"listId": "type"}
+    ),
 )
 FIELDS_BY_ID: dict[str, FieldDef] = {f.id: f for f in FIELDS}
 LIST_FIELDS: tuple[str, ...] = tuple(f.id for f in FIELDS if f.type == "list")

@@ -122,10 +122,27 @@ def generate_company(
                 "internal.terminationDate": termination,
             }
         )
+    _derived(records, items, company)
     _plant_emails(records, planted)
     company.load(records)
     company.awkward = {case: [ids[i] for i in planted[case]] for case in AWKWARD_CASES}
     return company
+
+
+def _derived(
+    records: list[dict[str, object]], items: dict[str, list[str]], company: Company
+) -> None:
+    """Country from the site, employment type from the position: drawn from no random
+    stream, so every company generated before these fields existed stays the same."""
+    sites = company.list_items("work.site")
+    country_id = {name: item for item, name in company.list_items("address.country").items()}
+    kinds = items["payroll.employment.type"]
+    for index, record in enumerate(records):
+        site = sites.get(str(record["work.site"]), "")
+        record["address.country"] = country_id.get(names.COUNTRY_OF_SITE.get(site, ""))
+        record["payroll.employment.type"] = kinds[
+            2 if index % 13 == 7 else 1 if index % 9 == 4 else 0
+        ]
 
 
 def _random_lifecycle(r: float) -> str:

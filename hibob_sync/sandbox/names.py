@@ -56,3 +56,12 @@ GROUPS: tuple[str, ...] = (
     "Social Committee", "Green Team", "Mentors", "First Aiders", "Book Club", "Running Club",
     "Women in Tech", "Pride Network", "Parents", "Wellbeing Champions",
 )  # fmt: skip
+# Each site's country (address.country) and the employment types (payroll.employment.type):
+# derived, not drawn, so adding them changed no generated company.
+COUNTRY_OF_SITE: dict[str, str] = {
+    "London": "United Kingdom", "Remote - UK": "United Kingdom", "Berlin": "Germany",
+    "Tel Aviv": "Israel", "New York": "United States", "Remote - US": "United States",
+    "Amsterdam": "Netherlands", "Sydney": "Australia",
+}  # fmt: skip
+COUNTRIES: tuple[str, ...] = tuple(dict.fromkeys(COUNTRY_OF_SITE.values()))
+EMPLOYMENT_TYPES: tuple[str, ...] = ("Full-time", "Part-time", "Contractor")

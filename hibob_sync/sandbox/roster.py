@@ -30,6 +30,8 @@ _LIST_POOLS: dict[str, tuple[str, ...]] = {
     "work.site": names.SITES,
     TEAMS_FIELD: names.TEAMS,
     GROUPS_FIELD: names.GROUPS,
+    "address.country": names.COUNTRIES,
+    "payroll.employment.type": names.EMPLOYMENT_TYPES,
 }
 # The awkward cases every generated company of a dozen people or more contains.
 AWKWARD_CASES: tuple[str, ...] = (
