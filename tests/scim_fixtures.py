@@ -298,19 +298,16 @@ class ScimServer:
                 created.append(answer.json())
         return created
 
-    def seed_patch(self, user_id: str, path: str, value: Any) -> None:
-        """PATCH one attribute of a user straight on the server (not counted), e.g. an edit
-        made in the app's own admin."""
-        body = {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": path, "value": value}],
-        }
-        answer = requests.patch(
-            f"{self.direct_url}/Users/{user_id}",
-            json=body,
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=10,
-        )
+    def edit(self, user_id: str, attribute: str, value: Any) -> None:
+        """Set one attribute of a user straight on the server (not counted; a PUT of the
+        whole user, which every configuration takes), e.g. an edit in the app's own admin."""
+        url = f"{self.direct_url}/Users/{user_id}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        current = requests.get(url, headers=headers, timeout=10)
+        current.raise_for_status()
+        body = {k: v for k, v in current.json().items() if k != "meta"}
+        body[attribute] = value
+        answer = requests.put(url, json=body, headers=headers, timeout=10)
         answer.raise_for_status()
 
     def delete(self, user_id: str) -> None:

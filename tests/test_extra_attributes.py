@@ -71,19 +71,26 @@ def test_timezone_user_type_and_country_are_written_then_quiet(sync_env: SyncEnv
     assert [m for m, _ in scim_writes(sync_env)] == ["PATCH"]
 
 
-def test_a_filtered_item_keeps_the_other_items(sync_env: SyncEnv) -> None:
-    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  {COUNTRY}\n")
+@pytest.mark.parametrize("config", ["hithrive", "nopatch", "default"])  # PATCH, PUT, /Bulk
+def test_a_filtered_item_keeps_the_other_items(
+    sync_env: SyncEnv, scim_server_factory: ScimServerFactory, config: str
+) -> None:
+    sync_env.scim = scim_server_factory(config=config)
+    sync_env.write_config()
+    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  {COUNTRY}\n  timezone: {ZONES}\n")
     assert sync_env.run().exit_code in (0, 1)
     employee_id = _active_employee(sync_env)
     user = by_employee(sync_env)[employee_id]
     home = {"type": "home", "country": "FR", "locality": "Paris"}
-    sync_env.scim.seed_patch(user["id"], "addresses", [*user["addresses"], home])
+    sync_env.scim.edit(user["id"], "addresses", [*user["addresses"], home])
     sync_env.sandbox.company.update(employee_id, {"work.site": "London"})
     sync_env.scim.reset_counts()
     assert sync_env.run().exit_code == 0
     after = by_employee(sync_env)[employee_id]["addresses"]
     assert {"type": "home", "country": "FR", "locality": "Paris"} in after
     assert work_country(by_employee(sync_env)[employee_id]) == "GB"
+    sync_env.scim.reset_counts()
+    assert sync_env.run().exit_code == 0 and scim_writes(sync_env) == []
 
 
 def test_a_value_rule_on_teams(sync_env: SyncEnv) -> None:
