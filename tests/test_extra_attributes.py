@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
+from hibob_sync.config.mapping import validate
+from hibob_sync.core.extra_profile import Kind
+from hibob_sync.core.profiles import Profile, build_profile
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
+from hibob_sync.scim.attributes import extra_path
 from tests.scim_fixtures import ScimServerFactory
 from tests.sync_fixtures import SyncEnv
+from tests.test_core_tables import employee
 from tests.test_run import _active_employee, scim_writes
 
 ZONES = "{from: work.site, values: {London: Europe/London, Berlin: Europe/Berlin}, default: UTC}"
@@ -295,3 +300,75 @@ def test_the_readme_example_runs_end_to_end(sync_env: SyncEnv) -> None:
         result = sync_env.cli("check")
         assert result.exit_code == 78, result.output
         assert says in " ".join(result.stdout.split())
+
+
+# -- value rules and types, one employee at a time (no servers) ---------------------------------
+
+RULE = {"from": "x.site", "values": {"London": "Europe/London", "r&d": "Engineering"}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "raw", "value"),
+    [
+        (RULE, "London", "Europe/London"),
+        (RULE, "R&D", "Engineering"),  # display values match ignoring case
+        (RULE, "Paris", "Paris"),  # unmatched: passes through
+        ({**RULE, "default": "UTC"}, "Paris", "UTC"),  # unless there is a default
+        ({**RULE, "default": "UTC"}, None, "UTC"),  # no value in HiBob
+        ({"from": "x.site", "default": "UTC"}, "  ", "UTC"),
+        ({"from": "x.site", "default": "UTC"}, "Paris", "Paris"),
+    ],
+)
+def test_value_rules_on_a_mapped_field(rule: dict[str, Any], raw: object, value: str) -> None:
+    mapping = validate({"email": "root.email", "job_title": rule}, "test")
+    outcome = build_profile(employee(**{"x.site": raw}), mapping)
+    assert isinstance(outcome, Profile) and outcome.values["job_title"] == value
+
+
+@pytest.mark.parametrize(
+    ("kind", "entry", "raw", "value", "kept"),
+    [
+        (
+            Kind("boolean"),
+            {"from": "x.f", "values": {"Remote": True}, "default": False},
+            "Remote",
+            "true",
+            False,
+        ),
+        (
+            Kind("boolean"),
+            {"from": "x.f", "values": {"Remote": True}, "default": False},
+            "Office",
+            "false",
+            False,
+        ),
+        (Kind("boolean"), "x.f", "maybe", None, True),  # left as it is, with a warning
+        (Kind("integer"), "x.f", 7, "7", False),
+        (Kind("decimal"), "x.f", "2.50", "2.5", False),
+        (Kind("datetime"), "x.f", "2024-01-15", "2024-01-15", False),
+        (Kind("datetime"), "x.f", "15/01/2024", None, True),
+        (Kind("string", multi=True), ["x.f", "x.g"], "B", ("A", "B"), False),
+        (Kind("string"), ["x.f", "x.g"], None, "A", False),  # the first non-empty value
+    ],
+)
+def test_an_extra_value_in_the_type_the_server_declares(
+    kind: Kind, entry: object, raw: object, value: object, kept: bool
+) -> None:
+    mapping = validate({"email": "root.email"}, "test", {"custom": entry})
+    outcome = build_profile(employee(**{"x.f": raw, "x.g": "A"}), mapping, kinds={"custom": kind})
+    assert isinstance(outcome, Profile)
+    assert outcome.values.get("custom") == value
+    assert ("custom" in outcome.keep) is kept
+    assert all("maybe" not in note and "15/01" not in note for note in outcome.notes)
+
+
+def test_paths_an_extra_may_name() -> None:
+    path = extra_path('addresses[type eq "work"].country')
+    assert (path.name, path.type_filter, path.sub) == ("addresses", "work", "country")
+    assert path.label == 'addresses[type eq "work"].country' and path.parent is None
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    assert extra_path(f"{enterprise}:costCenter").patch_path == f"{enterprise}:costCenter"
+    assert extra_path("name.middleName").parent == extra_path("name")
+    for wrong in ('addresses[value eq "x"].country', "addresses[type eq work].country", "id"):
+        with pytest.raises(ValueError):
+            extra_path(wrong)
