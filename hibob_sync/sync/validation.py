@@ -23,12 +23,12 @@ from hibob_sync.config.settings import Settings
 from hibob_sync.core.extra_profile import Kind
 from hibob_sync.core.plan_file import PlanFile, check_applicable, mapping_digest
 from hibob_sync.errors import ConfigError, SafeguardError
+from hibob_sync.hibob.answers import HibobData
 from hibob_sync.hibob.client import CatalogueField, HibobEmployee
 from hibob_sync.scim.attributes import AttributePath
 from hibob_sync.scim.discovery import ServerFeatures, missing_attributes
 from hibob_sync.scim.values import type_problems
 from hibob_sync.sync.extra_targets import extra_problems
-from hibob_sync.sync.fetch import HibobData
 
 MAP_HINT = "pick an existing field of the right kind with `hibob-sync map`"
 EXTRA_HINT = (
