@@ -372,3 +372,23 @@ def test_paths_an_extra_may_name() -> None:
     for wrong in ('addresses[value eq "x"].country', "addresses[type eq work].country", "id"):
         with pytest.raises(ValueError):
             extra_path(wrong)
+
+
+def test_map_extra_adds_checks_and_removes_an_attribute(sync_env: SyncEnv) -> None:
+    path = sync_env.folder / "mapping.yaml"
+    before = path.read_text()
+    wrong = sync_env.cli("map", "extra", "timezon", "work.site")
+    assert wrong.exit_code == 78, wrong.output
+    assert "extra.timezon: the SCIM server does not announce timezon; nearest: timezone" in (
+        " ".join(wrong.stderr.split())
+    )
+    assert path.read_text() == before
+    assert sync_env.cli("map", "extra", "userType", "work.titel").exit_code == 78
+
+    added = sync_env.cli("map", "extra", 'addresses[type eq "work"].country', "address.country")
+    assert added.exit_code == 0, added.output
+    assert sync_env.cli("map", "validate").exit_code == 0
+    assert "'addresses[type eq \"work\"].country': address.country" in path.read_text()
+
+    removed = sync_env.cli("map", "extra", 'addresses[type eq "work"].country')
+    assert removed.exit_code == 0 and "extra" not in path.read_text().split("mapping:")[1]

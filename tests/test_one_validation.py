@@ -101,3 +101,17 @@ def test_one_bad_manager_address_is_a_warning_and_the_employee_still_syncs(
     messages = " ".join(result.messages.split())
     assert "manager_email is not a valid email address; reports-to left unchanged" in messages
     assert "not-an-address" not in result.output  # reasons never hold values
+
+
+def test_map_set_and_the_interactive_map_sample_the_values(sync_env: SyncEnv) -> None:
+    before = (sync_env.folder / "mapping.yaml").read_text()
+    result = sync_env.cli("map", "set", "manager_email", "root.displayName")
+    assert result.exit_code == 78, result.output
+    assert "mapping.manager_email: 0 of " in result.stderr
+    assert (sync_env.folder / "mapping.yaml").read_text() == before
+
+    answers = [""] * 7 + ["root.displayName", "work.reportsTo.email", "", "y"]
+    result = sync_env.cli("map", input="\n".join(answers) + "\n", terminal=True)
+    assert result.exit_code == 0, result.output
+    assert "values of root.displayName are addresses or employee IDs" in result.stdout
+    assert "manager_email: work.reportsTo.email" in (sync_env.folder / "mapping.yaml").read_text()

@@ -10,7 +10,7 @@ import click
 
 from hibob_sync.cli.environment import App
 from hibob_sync.cli.log_lines import echo_err
-from hibob_sync.config.mapping import save_mapping
+from hibob_sync.config.mapping import FieldMapping, save_mapping
 from hibob_sync.model import ALL_FIELDS
 
 
@@ -55,7 +55,12 @@ def _edit_mapping(app: App) -> None:
     def ask(question: str, default: str) -> str:
         return str(click.prompt(question, default=default))
 
-    sources = ask_sources(mapping, catalogue, ask, click.echo, str(path))
+    from hibob_sync.sync.mapping_verdict import sampled_problems
+
+    def judge(trial: FieldMapping, name: str) -> list[str]:
+        return sampled_problems(app.settings(required=False), trial, app.http, (name,))
+
+    sources = ask_sources(mapping, catalogue, ask, click.echo, str(path), judge)
     updated = replace(mapping, sources=validate(sources, str(path)).sources)
     server, _ = try_server(app.settings(required=False), mapping, app.http)
 
@@ -92,19 +97,44 @@ def map_show(app: App) -> None:
 @click.pass_obj
 def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
     """Map a HiThrive FIELD to one or more HiBob field IDs (SOURCE...)."""
-    from hibob_sync.sync.mapping_editor import problems_of, refuse, try_catalogue
-
-    path = app.mapping_path()
     mapping = app.mapping().with_field(field_name, sources)
-    catalogue, why = try_catalogue(app.settings(required=False), app.http)
-    if catalogue is not None and (problems := problems_of(mapping, catalogue, field_name)):
+    _save_checked(app, mapping, field_name)
+    click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({app.mapping_path()})")
+
+
+@map_group.command("extra")
+@click.argument("attribute", metavar="ATTRIBUTE")
+@click.argument("sources", metavar="SOURCE...", nargs=-1)
+@click.pass_obj
+def map_extra(app: App, attribute: str, sources: tuple[str, ...]) -> None:
+    """Map a SCIM ATTRIBUTE the server announces (e.g. timezone, 'addresses[type eq
+    "work"].country') to HiBob field IDs (SOURCE...); without SOURCE, stop writing it.
+    Value rules (values:, default:) are edited in mapping.yaml."""
+    path = app.mapping_path()
+    if not sources:
+        save_mapping(path, app.mapping().without_extra(attribute.strip()))
+        click.echo(f"{attribute} is no longer written  ({path})")
+        return
+    mapping = app.mapping().with_extra(attribute, sources, app.mapping().rule(attribute.strip()))
+    _save_checked(app, mapping, attribute.strip())
+    click.echo(f"extra {attribute} <- {', '.join(mapping.extra[attribute.strip()])}  ({path})")
+
+
+def _save_checked(app: App, mapping: FieldMapping, name: str) -> None:
+    """Save after the one validation of what changed (78 and nothing saved when wrong)."""
+    from hibob_sync.sync.mapping_editor import refuse, try_catalogue
+    from hibob_sync.sync.mapping_verdict import editing_problems
+
+    settings = app.settings(required=False)
+    catalogue, why = try_catalogue(settings, app.http)
+    problems, unverified = editing_problems(settings, mapping, catalogue, app.http, name)
+    if problems:
         raise refuse(problems)
-    save_mapping(path, mapping)
-    click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({path})")
+    save_mapping(app.mapping_path(), mapping)
     if catalogue is None:
-        echo_err(
-            f"not verified against HiBob's field catalogue ({why})", "WARNING", stamped=app.log_file
-        )
+        unverified.insert(0, f"not verified against HiBob's field catalogue ({why})")
+    for line in unverified:
+        echo_err(line, "WARNING", stamped=app.log_file)
 
 
 @map_group.command("unset")
@@ -123,37 +153,22 @@ def map_unset(app: App, field_name: str) -> None:
 def map_validate(app: App) -> None:
     """Check the mapping file (without one, the default mapping run and check use); exit 78
     if it is invalid."""
-    from hibob_sync.sync.mapping_editor import problems_of, refuse, try_catalogue
+    from hibob_sync.sync.mapping_editor import refuse, try_catalogue
+    from hibob_sync.sync.mapping_verdict import editing_problems
 
     path = app.mapping_path()
     # No file means the default mapping for run and check (app.mapping warns so), so that
     # is what gets checked, and the verdict says which one it was.
     name = str(path) if path.exists() else f"the default mapping (no {path})"
     mapping = app.mapping()
-    catalogue, why = try_catalogue(app.settings(required=False), app.http)
-    problems = problems_of(mapping, catalogue) if catalogue is not None else []
-    if catalogue is not None and not problems:
-        from hibob_sync.sync.mapping_editor import sampled_problems
-
-        problems = sampled_problems(app.settings(required=False), mapping, app.http)
-    if mapping.extra:  # extra attributes are checked against the SCIM server's /Schemas
-        from hibob_sync.sync.extra_editor import try_server
-        from hibob_sync.sync.extra_targets import extra_problems
-
-        server, server_why = try_server(app.settings(required=False), mapping, app.http)
-        if server is None:
-            echo_err(
-                f"extra attributes not checked against the SCIM server ({server_why})",
-                "WARNING",
-                stamped=app.log_file,
-            )
-        else:
-            problems += [f"extra.{k}: {t}" for k, t in extra_problems(mapping, *server, catalogue)]
+    settings = app.settings(required=False)
+    catalogue, why = try_catalogue(settings, app.http)
+    problems, unverified = editing_problems(settings, mapping, catalogue, app.http)
     if problems:
         raise refuse([f"{name}: {line}" for line in problems])
     extras = f", {len(mapping.extra)} extra attributes" if mapping.extra else ""
     click.echo(f"{name}: OK ({len(mapping.fields)} fields mapped{extras})")
     if catalogue is None:
-        echo_err(
-            f"not checked against HiBob's field catalogue ({why})", "WARNING", stamped=app.log_file
-        )
+        unverified.insert(0, f"not checked against HiBob's field catalogue ({why})")
+    for line in unverified:
+        echo_err(line, "WARNING", stamped=app.log_file)

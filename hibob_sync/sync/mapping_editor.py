@@ -55,11 +55,13 @@ def ask_sources(
     ask: Ask,
     say: Say,
     where: str = "map",
+    judge: Callable[[FieldMapping, str], list[str]] | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """The interactive editor: one question per HiThrive field until each answer resolves.
 
     Enter keeps the current sources, '-' unmaps (never email), '?' lists the catalogue.
     Without a catalogue (no credentials yet) answers are taken as typed; `check` verifies.
+    ``judge`` says what else is wrong with an answer (the values HiBob returns for it).
     """
     known = f"{len(catalogue)} in your catalogue" if catalogue is not None else "not verified"
     say(
@@ -92,6 +94,8 @@ def ask_sources(
             if chosen and catalogue is not None:
                 trial = validate({**sources, name: tuple(chosen)}, where)
                 problems = problems_of(trial, catalogue, name)
+                if not problems and judge is not None:
+                    problems = judge(trial, name)
                 chosen = None if problems else chosen
             for line in problems:
                 say(f"  {line}")
@@ -161,22 +165,6 @@ def try_catalogue(
         return fetch_catalogue(settings, http), ""
     except HibobSyncError as exc:
         return None, exc.message
-
-
-def sampled_problems(
-    settings: Settings, mapping: FieldMapping, http: HttpSettings | None = None
-) -> list[str]:
-    """Fields whose values HiBob returns are mostly not of their kind (as `check` and a run
-    judge them); nothing where HiBob cannot be searched (the catalogue check said why)."""
-    from hibob_sync.sync.validation import sample_findings
-
-    try:
-        with hibob_client(settings, http=http) as client:
-            found = client.search(list(mapping.all_sources()))
-    except HibobSyncError:
-        return []
-    problems, _ = sample_findings(mapping, found.employees)
-    return [f"mapping.{p.text}" for p in problems]
 
 
 def problems_of(
