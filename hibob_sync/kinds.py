@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 Value = str | tuple[str, ...] | None
 
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+)
 _TRUE = frozenset({"true", "yes", "1", "y", "on"})
 _FALSE = frozenset({"false", "no", "0", "n", "off"})
 # SCIM types that hold text as it is (RFC 7643 §2.3).
@@ -28,27 +31,43 @@ def number_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _scalar(raw: object) -> str | None:
+def _scalar(raw: object, kind: str = "") -> str | None:
     if raw is None:
         return None
     if isinstance(raw, Mapping):
         inner = next((v for k, v in raw.items() if str(k).lower() == "value"), None)
-        return _scalar(inner)
+        return _scalar(inner, kind)
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, (int, float)):
         return number_text(raw)
     text = str(raw).strip()
+    if kind.lower() != "datetime":
+        return text or None
     midnight = _MIDNIGHT.fullmatch(text)
-    return (midnight.group(1) if midnight else text) or None
+    if midnight:
+        return midnight.group(1)
+    return (_instant(text) if _DATETIME.fullmatch(text) else text) or None
 
 
-def canonical(raw: object) -> Value:
-    """What the server holds, whatever its type: one text, or a sorted tuple for a list."""
+def _instant(text: str) -> str:
+    """A dateTime in one spelling (UTC, seconds, Z), whichever a server answered with."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def canonical(raw: object, kind: str = "") -> Value:
+    """What the server holds as one text (a sorted tuple for a list); ``kind`` is the type
+    /Schemas declares (a dateTime reads back in one spelling, a midnight one as its date)."""
     if isinstance(raw, (list, tuple)):
-        items = sorted({text for item in raw if (text := _scalar(item))})
+        items = sorted({text for item in raw if (text := _scalar(item, kind))})
         return tuple(items) or None
-    return _scalar(raw)
+    return _scalar(raw, kind)
 
 
 def as_kind(text: str, kind: str) -> tuple[str | None, str | None]:
@@ -77,7 +96,7 @@ def as_kind(text: str, kind: str) -> tuple[str | None, str | None]:
             datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None, "is not a date (YYYY-MM-DD)"
-        return text, None
+        return _scalar(text, kind), None
     return text, None
 
 

@@ -12,6 +12,7 @@ import pytest
 from hibob_sync.config.mapping import validate
 from hibob_sync.core.extra_profile import Kind
 from hibob_sync.core.profiles import Profile, build_profile
+from hibob_sync.kinds import as_kind, canonical
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from hibob_sync.scim.attributes import extra_path
 from tests.scim_fixtures import ScimServerFactory
@@ -392,3 +393,12 @@ def test_map_extra_adds_checks_and_removes_an_attribute(sync_env: SyncEnv) -> No
 
     removed = sync_env.cli("map", "extra", 'addresses[type eq "work"].country')
     assert removed.exit_code == 0 and "extra" not in path.read_text().split("mapping:")[1]
+
+
+def test_date_times_read_back_in_any_spelling_compare_equal() -> None:
+    assert canonical("2024-01-15T08:00:00+02:00", "dateTime") == "2024-01-15T06:00:00Z"
+    assert canonical("2024-01-15T06:00:00.000Z", "dateTime") == "2024-01-15T06:00:00Z"
+    assert canonical("2024-01-15T00:00:00+00:00", "dateTime") == "2024-01-15"
+    assert canonical("2024-01-15T00:00:00Z", "string") == "2024-01-15T00:00:00Z"  # text as is
+    assert as_kind("2024-01-15T08:00:00+02:00", "dateTime") == ("2024-01-15T06:00:00Z", None)
+    assert canonical([True, 3.0, {"value": "x"}]) == ("3", "true", "x")

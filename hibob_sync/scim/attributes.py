@@ -130,7 +130,7 @@ def read_values(
             values[name] = _normalise_value(name, None if isinstance(raw, Mapping) else raw)
     for name, path in where.items():
         if name not in SCIM_FIELDS:
-            values[name] = canonical(read_path(resource, path))
+            values[name] = canonical(read_path(resource, path), path.scim_type)
     return values
 
 
