@@ -13,7 +13,8 @@ from hibob_sync.config.mapping import validate
 from hibob_sync.core.extra_profile import Kind
 from hibob_sync.core.profiles import Profile, build_profile
 from hibob_sync.kinds import as_kind, canonical
-from hibob_sync.sandbox.catalogue import MAPPING_YAML
+from hibob_sync.sandbox import FIELDS_PATH
+from hibob_sync.sandbox.catalogue import MAPPING_YAML, catalogue_json
 from hibob_sync.scim.attributes import extra_path
 from tests.scim_fixtures import ScimServerFactory
 from tests.sync_fixtures import SyncEnv
@@ -402,3 +403,24 @@ def test_date_times_read_back_in_any_spelling_compare_equal() -> None:
     assert canonical("2024-01-15T00:00:00Z", "string") == "2024-01-15T00:00:00Z"  # text as is
     assert as_kind("2024-01-15T08:00:00+02:00", "dateTime") == ("2024-01-15T06:00:00Z", None)
     assert canonical([True, 3.0, {"value": "x"}]) == ("3", "true", "x")
+
+
+@pytest.mark.parametrize(
+    ("entry", "refused"),
+    [
+        ("work.department", True),  # several values into one string, no rule: refused
+        ("{from: work.department, values: {Engineering: Tech}}", False),
+    ],
+)
+def test_a_multi_valued_field_into_a_single_string_needs_a_rule(
+    sync_env: SyncEnv, entry: str, refused: bool
+) -> None:
+    multi = [
+        dict(e, type="multi-list") if e["id"] == "work.department" else e for e in catalogue_json()
+    ]
+    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  userType: {entry}\n")
+    sync_env.sandbox.answer_next(200, multi, path=FIELDS_PATH)
+    result = sync_env.cli("plan")
+    says = "extra.userType: work.department holds several values, and the attribute holds one"
+    assert (says in result.output) is refused, result.output
+    assert (result.exit_code == 78) is refused
