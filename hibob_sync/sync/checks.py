@@ -32,8 +32,7 @@ from hibob_sync.scim.discovery import wrong_scim_url
 from hibob_sync.scim.values import filler_hint, type_problems, unfilled_required
 from hibob_sync.state import StateStore
 from hibob_sync.sync.clients import hibob_client, scim_client
-from hibob_sync.sync.extra_targets import extra_problems
-from hibob_sync.sync.validation import EXTRA_HINT, sample_findings
+from hibob_sync.sync.validation import sample_findings, server_findings
 
 
 @dataclass(frozen=True)
@@ -239,23 +238,14 @@ def check_scim(
             out.error(exc, "HiThrive")
             return
         out.add(True, f"SCIM token accepted by {client.service}")
-        missing = [
-            (f, path) for f, path in client.missing_attributes(features) if f in mapping.fields
-        ]
         if features.schema_attributes is None:
             out.add(None, "the SCIM server publishes no /Schemas; target attributes not verified")
-        for name, path in missing:
-            out.add(
-                False,
-                f"the SCIM server has no attribute {path} (for {name})",
-                ExitCode.CONFIG,
-                f"set hithrive.attributes.{name} to an attribute the server has",
-            )
-        extras = extra_problems(mapping, features, client.placement, out.catalogue)
-        for key, text in extras:
-            out.add(False, f"extra.{key}: {text}", ExitCode.CONFIG, EXTRA_HINT)
-        if features.schema_attributes is not None and not missing and not extras:
-            out.add(True, "every target attribute exists in the server's /Schemas")
+        # The one validation, as plan, run and apply run it (validation.py).
+        wrong = server_findings(mapping, features, client.placement, out.catalogue)
+        for finding in wrong:
+            out.add(False, finding.line, ExitCode.CONFIG, finding.hint)
+        if features.schema_attributes is not None and not wrong:
+            out.add(True, "every target attribute exists in the server's /Schemas and can hold it")
         if features.patch:
             out.add(True, "the SCIM server supports PATCH (only changed attributes are sent)")
         else:
@@ -271,14 +261,10 @@ def check_scim_schema(
     features = client.discover()
     known = settings.state_path.exists()  # check never creates the state store
     for problem in type_problems(features, client.placement, mapping.fields):
-        out.add(
-            False if problem.fatal else None,
-            f"the SCIM attribute {problem.path} (for {problem.field}) {problem.reason}",
-            ExitCode.CONFIG,
-            f"set hithrive.attributes.{problem.field} to an attribute that can hold it"
-            if problem.fatal
-            else None,
-        )
+        if not problem.fatal:  # the fatal ones are server_findings'
+            out.add(
+                None, f"the SCIM attribute {problem.path} (for {problem.field}) {problem.reason}"
+            )
     for path in unfilled_required(features, client.placement, mapping.targets):
         out.add(
             False,
