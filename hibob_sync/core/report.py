@@ -35,6 +35,8 @@ DONE: dict[str, str] = {
     "pending": "waiting to deactivate",
     "failed": "failed",
     "cleaned": "synced without control characters",
+    "out_of_scope": "out of scope",
+    "protected": "protected (left as they are)",
 }
 
 
