@@ -196,7 +196,8 @@ def history_text(runs: Sequence[RunRecord]) -> str:
         return "No runs recorded yet."
     lines = [f"{'started (UTC)':<25} {'exit':>4}  {'outcome':<26} counts"]
     for run in runs:
-        lines.append(f"{run.started_at:<25} {run.exit_code:>4}  {run.outcome:<26} {_did(run)}")
+        outcome = f"{run.outcome} (partial)" if run.partial else run.outcome
+        lines.append(f"{run.started_at:<25} {run.exit_code:>4}  {outcome:<26} {_did(run)}")
         if run.message:
             lines += textwrap.wrap(
                 shown(run.message), width=100, initial_indent=" " * 32, subsequent_indent=" " * 32
@@ -231,6 +232,7 @@ def history_json(runs: Sequence[RunRecord]) -> str:
                 "finished_at": r.finished_at,
                 "exit_code": r.exit_code,
                 "outcome": r.outcome,
+                "partial": r.partial,
                 "message": r.message,
                 "counts": r.counts,
                 "failures": [{**vars(f), "since": r.since.get(f)} for f in r.failures],
