@@ -375,6 +375,25 @@ def last_and_last_good(state_path: Path) -> tuple[RunRecord | None, RunRecord | 
     return (_row_to_run(last) if last else None, _row_to_run(good) if good else None)
 
 
+def remembered(state_path: Path) -> tuple[dict[Failure, str], dict[str, str]]:
+    """(the last finished run's problems with since when, the grace-window countdowns),
+    read only: `explain` never creates or changes the store. Empty without a store."""
+    if not state_path.exists():
+        return {}, {}
+    try:
+        uri = state_path.resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
+            if not _has_partial(conn):
+                return {}, {}  # a store no run of this version has opened: nothing to trust
+            rows = conn.execute("SELECT employee_id, missing_since FROM vanished").fetchall()
+            return _known_problems(conn), {str(i): str(since) for i, since in rows}
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"the state store {state_path} cannot be read: {exc}",
+            hint="run as the user that runs the sync (it is mode 0600)",
+        ) from None
+
+
 def _has_partial(conn: sqlite3.Connection) -> bool:
     """Whether the runs table has the partial column (a store not yet migrated has not)."""
     return "partial" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}

@@ -17,6 +17,7 @@ import click
 from hibob_sync import __version__
 from hibob_sync.cli.connect import connect, disconnect
 from hibob_sync.cli.environment import CONFIG_ENV, App, Environment
+from hibob_sync.cli.explain import explain
 from hibob_sync.cli.log_lines import echo_err, setup_logging
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
@@ -68,6 +69,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
 cli.add_command(connect)
 cli.add_command(disconnect)
 cli.add_command(map_group)
+cli.add_command(explain)
 
 
 @cli.command()

@@ -55,6 +55,25 @@ def narrow_plan(plan: Plan, only: Only, named_ids: set[str], seen_ids: Iterable[
         if named(a.employee_id, a.email)
         and not (a.kind == "deactivate" and a.employee_id is not None and a.employee_id not in seen)
     ]
+    # The run did not read that other employee: whether they still hold the address is the
+    # nightly run's to judge, never a reason to take their user over now.
+    taken = [
+        a
+        for a in plan.actions
+        if a.kind == "adopt" and a.user is not None and a.user.external_id
+        if a.user.external_id not in seen
+    ]
+    plan.actions = [a for a in plan.actions if all(a is not t for t in taken)]
+    plan.rejected += [
+        Failure(
+            a.employee_id,
+            a.email,
+            f"the email is held in HiThrive by the user of employee {a.user.external_id}; "
+            "the nightly run decides (or name both with --only)",
+        )
+        for a in taken
+        if a.user is not None
+    ]
     plan.rejected = [f for f in plan.rejected if named(f.employee_id, f.email)]
     plan.warnings = [f for f in plan.warnings if named(f.employee_id, f.email)]
     plan.pending = []

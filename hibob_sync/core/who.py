@@ -49,9 +49,14 @@ class Who:
         """Leaving the scope, then `--only`, then protected users: the plan as it will run."""
         self.left = settle(plan, users, self.out, self.scope.out_of_scope)
         if self.only is not None:
-            named = {e.id for e in employees}  # HiBob was asked for the named people only
+            email_of = emails_of(employees, mapping)
+            named = {
+                e.id
+                for e in employees
+                if e.id in self.only.ids or email_of.get(e.id) in self.only.emails
+            }
             narrow_plan(plan, self.only, named, profiles.seen_ids)
-            self.unknown, gone = unmatched(self.only, named, emails_of(employees, mapping), users)
+            self.unknown, gone = unmatched(self.only, named, email_of, users)
             plan.rejected += self.unknown
             plan.warnings += gone
         self.held = hold_protected(plan, self.protect)
