@@ -22,6 +22,7 @@ from hibob_sync.cli.log_lines import echo_err, setup_logging
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
 from hibob_sync.cli.running import names_someone, parse_only, progress_bar
+from hibob_sync.cli.scope import scope_group
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.interrupts import leave, sigterm_as_interrupt
 
@@ -70,6 +71,7 @@ cli.add_command(connect)
 cli.add_command(disconnect)
 cli.add_command(map_group)
 cli.add_command(explain)
+cli.add_command(scope_group)
 
 
 @cli.command()

@@ -9,13 +9,17 @@ a server that offers no filter at all (said in the log).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.config.settings import Settings
 from hibob_sync.core.profiles import Profiles
 from hibob_sync.hibob.answers import HibobEmployee
+from hibob_sync.http import HttpSettings
 from hibob_sync.model import ScimUser, normalise_email
 from hibob_sync.scim.client import ScimClient
+from hibob_sync.sync.clients import hibob_client
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +77,21 @@ def lookup_users(scim: ScimClient, people: Sequence[Terms]) -> list[ScimUser]:
         for user in found:
             users.setdefault(user.id, user)
     return list(users.values())
+
+
+def field_values(
+    settings: Settings, field_id: str, http: HttpSettings | None = None
+) -> Counter[str]:
+    """Each display value HiBob holds in one field, with how many employees hold it
+    (`scope values`: what a rule can name). Shown to the admin, never logged or stored."""
+    with hibob_client(settings, http=http) as client:
+        found = client.search([field_id], catalogue=client.fields())
+    counts: Counter[str] = Counter()
+    for employee in found.employees:
+        value = employee.id if field_id == "root.id" else employee.values.get(field_id)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                item = item.get("displayName") or item.get("email")
+            if item is not None and str(item).strip():
+                counts[str(item).strip()] += 1
+    return counts
