@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from tests.sync_fixtures import ENTERPRISE, SyncEnv
+from tests.test_metrics import epoch, parse, with_metrics
 from tests.test_run import active_users, scim_writes
 
 
@@ -123,3 +124,15 @@ def test_an_old_state_store_is_migrated(sync_env: SyncEnv) -> None:
     assert sync_env.run("--only", active_users(sync_env)[0]).exit_code in (0, 1)
     runs = json.loads(sync_env.cli("history", "--json").stdout)
     assert [r["partial"] for r in runs] == [True, False]
+
+
+def test_the_metrics_last_good_run_is_the_nightly_one(sync_env: SyncEnv) -> None:
+    with_metrics(sync_env)
+    nightly = json.loads(sync_env.run("--json").stdout)
+    sync_env.clock.advance(3600)
+    named = active_users(sync_env)[0]
+    retitle(sync_env, named)
+    partial = json.loads(sync_env.run("--only", named, "--json").stdout)
+    assert partial["exit_code"] == 0 and partial["counts"]["update"] == 1
+    values = parse(sync_env)
+    assert values["hibob_sync_last_success_timestamp_seconds"][""] == epoch(nightly["finished_at"])
