@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 from tests.sync_fixtures import ENTERPRISE, SyncEnv
 from tests.test_metrics import epoch, parse, with_metrics
@@ -136,3 +137,9 @@ def test_the_metrics_last_good_run_is_the_nightly_one(sync_env: SyncEnv) -> None
     assert partial["exit_code"] == 0 and partial["counts"]["update"] == 1
     values = parse(sync_env)
     assert values["hibob_sync_last_success_timestamp_seconds"][""] == epoch(nightly["finished_at"])
+
+
+def test_plan_only_writes_no_plan_file(sync_env: SyncEnv) -> None:
+    result = sync_env.cli("plan", "--only", "a@b.example", "-o", "plan.json")
+    assert result.exit_code == 2 and "--only" in result.stderr
+    assert not Path("plan.json").exists() and sync_env.sandbox.request_count() == 0

@@ -176,6 +176,8 @@ def plan_command(
         valid = parse_duration(expires)
     except ValueError:
         raise click.BadParameter(f"expected {EXAMPLES}", param_hint="--expires") from None
+    if only and output:  # `apply` re-plans the whole run: a partial plan could never match
+        raise click.UsageError("-o/--output and --only do not go together; `run --only` it")
     _show_plan(app, as_json=as_json, out=PlanOutput(output, valid) if output else None, only=only)
 
 
