@@ -143,3 +143,23 @@ def test_plan_only_writes_no_plan_file(sync_env: SyncEnv) -> None:
     result = sync_env.cli("plan", "--only", "a@b.example", "-o", "plan.json")
     assert result.exit_code == 2 and "--only" in result.stderr
     assert not Path("plan.json").exists() and sync_env.sandbox.request_count() == 0
+
+
+def test_only_never_takes_over_the_user_of_an_employee_it_did_not_read(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    holder = active_users(sync_env)[0]
+    email = sync_env.users_by_external_id()[holder]["userName"]
+    company = sync_env.sandbox.company
+    company.update(holder, {"root.email": "moved.away@acme.example"})
+    newcomer = company.add({"root.email": email})  # the address moves to a new employee
+    sync_env.scim.reset_counts()
+
+    result = sync_env.run("--only", newcomer)
+    assert result.exit_code == 1, result.output
+    assert f"held in HiThrive by the user of employee {holder}" in result.stderr
+    assert scim_writes(sync_env) == []
+    sync_env.run()  # the nightly runs rename the holder, then create the newcomer
+    sync_env.run()
+    users = sync_env.users_by_external_id()
+    assert users[holder]["userName"] == "moved.away@acme.example"
+    assert users[newcomer]["userName"] == email

@@ -90,13 +90,10 @@ def decide(
     now: datetime,
 ) -> Decision:
     """The outcome, checked in the order the run applies its rules (module docstring)."""
-    if held:
-        name = held[0].user.user_name if held[0].user else held[0].email
-        return Decision(
-            "protected",
-            None,
-            [f"hithrive.protect lists {name}: never changed (without it, tonight: {held[0].kind})"],
-        )
+    user_name = (facts.user.user_name if facts.user else facts.email or "").strip().lower()
+    if held or user_name in settings.protect:
+        would = f" (without it, tonight: {held[0].kind})" if held else ""
+        return Decision("protected", None, [f"hithrive.protect lists {user_name}{would}"])
     if not facts.in_hibob and facts.user is None:
         return Decision("unknown", None, ["neither HiBob nor HiThrive knows them"])
     if facts.verdict is not None and not facts.verdict.in_scope:
@@ -106,12 +103,11 @@ def decide(
         if facts.user is not None and settings.scope.out_of_scope == "ignore":
             why += "; scope.out_of_scope: ignore leaves their user as it is"
         return Decision("out of scope", None, [why])
-    problems = [f for f in plan.rejected]
-    if problems:
-        since = [remembered.problems.get(f) for f in problems]
+    if plan.rejected:
         dated = [
-            f"{f.reason} (since {d})" if d else f"{f.reason} (new tonight)"
-            for f, d in zip(problems, since, strict=True)
+            f"{f.reason} (since {since})" if since else f"{f.reason} (new tonight)"
+            for f in plan.rejected
+            for since in [remembered.problems.get(f)]
         ]
         return Decision("set aside", None, ["set aside: " + "; ".join(dated)])
     if plan.actions:
@@ -123,12 +119,14 @@ def decide(
         return Decision("not synced", None, [f"ignored: {'; '.join(ignored)}"])
     if not facts.in_hibob:
         return _not_in_hibob(facts, remembered, settings, now)
-    reasons = ["in sync: nothing to change"] if facts.user is not None else []
-    if facts.user is None:
-        reasons = [
+    reasons = (
+        ["in sync: nothing to change"]
+        if facts.user is not None
+        else [
             "no HiThrive user, and none is created: HiBob has them inactive "
             "(or a future hire under sync.future_hires: skip)"
         ]
+    )
     reasons += [f"warning: {w.reason}" for w in plan.warnings]
     return Decision("unchanged", None, reasons)
 

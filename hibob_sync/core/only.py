@@ -57,23 +57,21 @@ def narrow_plan(plan: Plan, only: Only, named_ids: set[str], seen_ids: Iterable[
     ]
     # The run did not read that other employee: whether they still hold the address is the
     # nightly run's to judge, never a reason to take their user over now.
-    taken = [
-        a
-        for a in plan.actions
-        if a.kind == "adopt" and a.user is not None and a.user.external_id
-        if a.user.external_id not in seen
-    ]
-    plan.actions = [a for a in plan.actions if all(a is not t for t in taken)]
-    plan.rejected += [
-        Failure(
-            a.employee_id,
-            a.email,
-            f"the email is held in HiThrive by the user of employee {a.user.external_id}; "
-            "the nightly run decides (or name both with --only)",
-        )
-        for a in taken
-        if a.user is not None
-    ]
+    kept = []
+    for action in plan.actions:
+        holder = action.user.external_id if action.user is not None else None
+        if action.kind == "adopt" and holder and holder not in seen:
+            plan.rejected.append(
+                Failure(
+                    action.employee_id,
+                    action.email,
+                    f"the email is held in HiThrive by the user of employee {holder}; "
+                    "the nightly run decides (or name both with --only)",
+                )
+            )
+        else:
+            kept.append(action)
+    plan.actions = kept
     plan.rejected = [f for f in plan.rejected if named(f.employee_id, f.email)]
     plan.warnings = [f for f in plan.warnings if named(f.employee_id, f.email)]
     plan.pending = []
