@@ -134,7 +134,8 @@ def test_the_metrics_last_good_run_is_the_nightly_one(sync_env: SyncEnv) -> None
     named = active_users(sync_env)[0]
     retitle(sync_env, named)
     partial = json.loads(sync_env.run("--only", named, "--json").stdout)
-    assert partial["exit_code"] == 0 and partial["counts"]["update"] == 1
+    assert partial["exit_code"] == 0 and partial["counts"]["update"] == 1 and partial["partial"]
+    assert nightly["partial"] is False
     values = parse(sync_env)
     assert values["hibob_sync_last_success_timestamp_seconds"][""] == epoch(nightly["finished_at"])
 

@@ -119,6 +119,8 @@ def _failure_lines(title: str, items: Sequence[Failure], *, count: bool = True) 
 def summary_text(summary: RunSummary) -> str:
     """The run summary: counts, then the new problems, the old ones by date, the warnings."""
     verb = "Would do" if summary.dry_run else "Done"
+    if summary.partial:
+        verb += " for the named people only (--only)"
     lines = [f"{verb}: {counts_text(summary.counts)}."]
     if summary.concurrency:
         lines.append(concurrency_text(summary.concurrency))

@@ -31,6 +31,7 @@ class RunSummary:
     tripped: list[Tripped] = field(default_factory=list)  # safeguards the plan would trip
     # 429s met: the wait budget (max_wait, waited, gave_up) and the limit learnt ("limit").
     rate_limit: dict[str, float | str] | None = None
+    partial: bool = False  # `--only`: the named people alone, never the night's run
 
     @property
     def outcome(self) -> str:
@@ -42,6 +43,7 @@ class RunSummary:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "dry_run": self.dry_run,
+            "partial": self.partial,
             "exit_code": int(self.exit_code),
             "outcome": self.outcome,
             "message": self.message,

@@ -84,7 +84,7 @@ class _Run:
         # The run's clock (the Environment's): run times, `status` and grace windows move
         # together in tests without any sleep.
         self.clock: Callable[[], float] = clock or (http.clock if http else time.time)
-        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run)
+        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run, partial=only is not None)
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
         self.applied: Applied | None = None  # filled while applying, so a failed run has it
