@@ -39,6 +39,7 @@ def test_run_only_writes_exactly_the_named_peoples_changes(sync_env: SyncEnv) ->
 
     result = sync_env.run("--only", "starts.today@ACME.example", "--only", users[named]["userName"])
     assert result.exit_code == 0, result.output
+    assert "Done for the named people only (--only): 1 created, 1 updated." in result.messages
     after = sync_env.users_by_external_id()
     writes = scim_writes(sync_env)
     assert sorted(writes) == sorted([("POST", "/Users"), ("PATCH", f"/Users/{users[named]['id']}")])

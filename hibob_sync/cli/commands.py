@@ -265,7 +265,7 @@ def _sync(
         click.echo(report.summary_json(summary))
     elif reviewed is not None:  # the admin is at the terminal: say what was done
         click.echo(f"{summary.message}\n{report.summary_text(summary)}")
-    elif summary.exit_code != ExitCode.OK or names_someone(app, summary):
+    elif summary.exit_code != ExitCode.OK or names_someone(app, summary) or only:
         levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
         level = levels.get(int(summary.exit_code), "ERROR")
         echo_err(report.summary_text(summary), level, stamped=app.log_file)
