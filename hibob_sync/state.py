@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS runs (
     outcome TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT '',
     counts TEXT NOT NULL DEFAULT '{}',
-    coverage TEXT
+    coverage TEXT,
+    partial INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS failures (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -86,6 +87,7 @@ class RunRecord:
     # Employees HiBob stopped returning (vanished.py), by ID: since when, waiting or not.
     waiting: dict[str, str] = field(default_factory=dict)
     vanished_deactivated: dict[str, str] = field(default_factory=dict)
+    partial: bool = False  # `run --only`: some people only, never the night's good run
 
 
 class StateStore:
@@ -124,7 +126,7 @@ class StateStore:
         with self._connect() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs (started_at, finished_at, exit_code, outcome, message, counts,"
-                " coverage) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " coverage, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.started_at,
                     run.finished_at,
@@ -133,6 +135,7 @@ class StateStore:
                     run.message,
                     json.dumps(run.counts, sort_keys=True),
                     json.dumps(sorted(run.coverage)) if run.coverage is not None else None,
+                    int(run.partial),
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
@@ -160,8 +163,7 @@ class StateStore:
         """The newest runs first, with their failures."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT id, started_at, finished_at, exit_code, outcome, message, counts, coverage"
-                " FROM runs ORDER BY id DESC LIMIT ?",
+                f"SELECT {_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",  # noqa: S608 - constants
                 (limit,),
             ).fetchall()
             runs = [_row_to_run(row) for row in rows]
@@ -187,7 +189,7 @@ class StateStore:
         with self._connect() as conn:
             row = conn.execute(
                 "SELECT coverage FROM runs WHERE coverage IS NOT NULL AND exit_code IN (0, 1)"
-                " ORDER BY id DESC LIMIT 1"
+                " AND partial = 0 ORDER BY id DESC LIMIT 1"
             ).fetchone()
         return set(json.loads(row[0])) if row else None
 
@@ -197,19 +199,7 @@ class StateStore:
         A run compares its own against these: only new ones make exit 1 (spec.md).
         """
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT id, started_at FROM runs WHERE exit_code IN (0, 1) ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return {}
-            run_id, started = row
-            return {
-                Failure(employee_id, email, reason): str(since or started)[:10]
-                for employee_id, email, reason, since in conn.execute(
-                    "SELECT employee_id, email, reason, since FROM failures WHERE run_id = ?",
-                    (run_id,),
-                )
-            }
+            return _known_problems(conn)
 
     def dialect(self, scim_url: str) -> dict[str, str]:
         """The forms a SCIM server took in earlier runs (scim_dialect.py), by attribute."""
@@ -293,6 +283,8 @@ class StateStore:
         """How many of the newest runs in a row ended with one of ``exit_codes``."""
         count = 0
         for run in self.last_runs(limit=50):
+            if run.partial:
+                continue  # `run --only`: the nightly's streak is not its business
             if run.exit_code not in exit_codes:
                 break
             count += 1
@@ -304,10 +296,31 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(failures)")}
     if "since" not in columns:
         conn.execute("ALTER TABLE failures ADD COLUMN since TEXT")
+    if "partial" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        conn.execute("ALTER TABLE runs ADD COLUMN partial INTEGER NOT NULL DEFAULT 0")
+
+
+_COLUMNS = "id, started_at, finished_at, exit_code, outcome, message, counts, coverage, partial"
+
+
+def _known_problems(conn: sqlite3.Connection) -> dict[Failure, str]:
+    row = conn.execute(
+        "SELECT id, started_at FROM runs WHERE exit_code IN (0, 1) AND partial = 0"
+        " ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return {}
+    run_id, started = row
+    return {
+        Failure(employee_id, email, reason): str(since or started)[:10]
+        for employee_id, email, reason, since in conn.execute(
+            "SELECT employee_id, email, reason, since FROM failures WHERE run_id = ?", (run_id,)
+        )
+    }
 
 
 def _row_to_run(row: tuple[object, ...]) -> RunRecord:
-    run_id, started, finished, code, outcome, message, counts, coverage = row
+    run_id, started, finished, code, outcome, message, counts, coverage, partial = row
     parsed_counts: Mapping[str, int] = json.loads(str(counts)) if counts else {}
     return RunRecord(
         id=int(str(run_id)),
@@ -318,6 +331,7 @@ def _row_to_run(row: tuple[object, ...]) -> RunRecord:
         message=str(message or ""),
         counts=dict(parsed_counts),
         coverage=json.loads(str(coverage)) if coverage else None,
+        partial=bool(partial),
     )
 
 
@@ -344,13 +358,14 @@ def last_and_last_good(state_path: Path) -> tuple[RunRecord | None, RunRecord | 
     try:
         uri = state_path.resolve().as_uri() + "?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
+            columns = _COLUMNS if _has_partial(conn) else _COLUMNS.replace("partial", "0")
+            where = "partial = 0" if "partial" in columns else "1"
             last = conn.execute(
-                "SELECT id, started_at, finished_at, exit_code, outcome, message, counts,"
-                " coverage FROM runs ORDER BY id DESC LIMIT 1"
+                f"SELECT {columns} FROM runs WHERE {where} ORDER BY id DESC LIMIT 1"  # noqa: S608
             ).fetchone()
             good = conn.execute(
-                "SELECT id, started_at, finished_at, exit_code, outcome, message, counts,"
-                " coverage FROM runs WHERE exit_code IN (0, 1) ORDER BY id DESC LIMIT 1"
+                f"SELECT {columns} FROM runs WHERE exit_code IN (0, 1) AND {where}"  # noqa: S608
+                " ORDER BY id DESC LIMIT 1"
             ).fetchone()
     except sqlite3.Error as exc:
         raise ConfigError(
@@ -358,3 +373,27 @@ def last_and_last_good(state_path: Path) -> tuple[RunRecord | None, RunRecord | 
             hint="run `status` as the user that runs the sync (it is mode 0600)",
         ) from None
     return (_row_to_run(last) if last else None, _row_to_run(good) if good else None)
+
+
+def remembered(state_path: Path) -> tuple[dict[Failure, str], dict[str, str]]:
+    """(the last finished run's problems with since when, the grace-window countdowns),
+    read only: `explain` never creates or changes the store. Empty without a store."""
+    if not state_path.exists():
+        return {}, {}
+    try:
+        uri = state_path.resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
+            if not _has_partial(conn):
+                return {}, {}  # a store no run of this version has opened: nothing to trust
+            rows = conn.execute("SELECT employee_id, missing_since FROM vanished").fetchall()
+            return _known_problems(conn), {str(i): str(since) for i, since in rows}
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"the state store {state_path} cannot be read: {exc}",
+            hint="run as the user that runs the sync (it is mode 0600)",
+        ) from None
+
+
+def _has_partial(conn: sqlite3.Connection) -> bool:
+    """Whether the runs table has the partial column (a store not yet migrated has not)."""
+    return "partial" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}

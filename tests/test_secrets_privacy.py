@@ -278,11 +278,13 @@ def test_no_profile_value_in_logs_state_or_history_and_state_is_0600(
             "finished_at",
             "exit_code",
             "outcome",
+            "partial",
             "message",
             "counts",
             "failures",
             "vanished",
         }
+        assert run["partial"] is False
         assert all(isinstance(count, int) for count in run["counts"].values())
         for vanished in run["vanished"]:  # HiBob IDs and times only
             assert set(vanished) == {"employee_id", "missing_since", "deactivated"}

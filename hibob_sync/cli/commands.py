@@ -7,10 +7,8 @@ commands take from the world (terminals, clock, HTTP settings) comes in an ``Env
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -19,15 +17,17 @@ import click
 from hibob_sync import __version__
 from hibob_sync.cli.connect import connect, disconnect
 from hibob_sync.cli.environment import CONFIG_ENV, App, Environment
+from hibob_sync.cli.explain import explain
 from hibob_sync.cli.log_lines import echo_err, setup_logging
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
+from hibob_sync.cli.running import names_someone, parse_only, progress_bar
+from hibob_sync.cli.scope import scope_group
 from hibob_sync.errors import ExitCode, HibobSyncError
 from hibob_sync.interrupts import leave, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from hibob_sync.core.plan_file import PlanFile, PlanOutput
-    from hibob_sync.core.summary import RunSummary
 
 log = logging.getLogger("hibob_sync")
 
@@ -70,6 +70,8 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
 cli.add_command(connect)
 cli.add_command(disconnect)
 cli.add_command(map_group)
+cli.add_command(explain)
+cli.add_command(scope_group)
 
 
 @cli.command()
@@ -118,21 +120,32 @@ def check(app: App, send_test_email: bool) -> None:
     click.get_current_context().exit(int(code))
 
 
+_ONLY = click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="WHO",
+    help="Only this person (an email or a HiBob ID; repeatable): a partial run.",
+)
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Print the plan (as `plan` does) and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
+@_ONLY
 @pass_app
-def run(app: App, dry_run: bool, as_json: bool) -> None:
+def run(app: App, dry_run: bool, as_json: bool, only: tuple[str, ...]) -> None:
     """Run the sync: read HiBob, plan, check safeguards, write to the SCIM server.
 
     Exit 0 all in sync (or only employees already named by the last run left out), 1 new
     employees could not be synced (named), 65 a safeguard stopped the run, 69 a service
     stayed unavailable, 75 another run holds the lock, 77 credentials or permissions, 78
-    config or mapping.
+    config or mapping. `--only WHO` syncs the named people now and nobody else (history
+    marks it partial; `status` does not count it as the night's run).
     """
     if dry_run:
-        _show_plan(app, as_json=as_json)
-    _sync(app, as_json=as_json)
+        _show_plan(app, as_json=as_json, only=only)
+    _sync(app, as_json=as_json, only=only)
 
 
 @cli.command("plan")
@@ -146,8 +159,11 @@ def run(app: App, dry_run: bool, as_json: bool) -> None:
     "--expires", default="24h", show_default=True, help="How long the plan file is valid."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
+@_ONLY
 @pass_app
-def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> None:
+def plan_command(
+    app: App, output: Path | None, expires: str, as_json: bool, only: tuple[str, ...]
+) -> None:
     """Print what `run` would do, per user and field, and every safeguard it would trip.
 
     Writes nothing to HiThrive. Exit 0 when `run` would go ahead, 65 when a safeguard would
@@ -160,7 +176,9 @@ def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> 
         valid = parse_duration(expires)
     except ValueError:
         raise click.BadParameter(f"expected {EXAMPLES}", param_hint="--expires") from None
-    _show_plan(app, as_json=as_json, out=PlanOutput(output, valid) if output else None)
+    if only and output:  # `apply` re-plans the whole run: a partial plan could never match
+        raise click.UsageError("-o/--output and --only do not go together; `run --only` it")
+    _show_plan(app, as_json=as_json, out=PlanOutput(output, valid) if output else None, only=only)
 
 
 @cli.command("apply")
@@ -187,7 +205,9 @@ def apply_command(app: App, plan_file: Path, as_json: bool) -> None:
     _sync(app, as_json=as_json, reviewed=load_plan_file(plan_file))
 
 
-def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoReturn:
+def _show_plan(
+    app: App, *, as_json: bool, out: PlanOutput | None = None, only: tuple[str, ...] = ()
+) -> NoReturn:
     from hibob_sync.core import report
     from hibob_sync.core.plan_report import plan_file_note, review_json, review_text
     from hibob_sync.core.summary import RunSummary as Summary
@@ -197,7 +217,13 @@ def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoR
     settings, mapping = app.settings(), app.mapping()
     try:
         summary = run_sync(
-            settings, mapping, dry_run=True, http=app.http, plan_out=out, clock=app.env.clock
+            settings,
+            mapping,
+            dry_run=True,
+            http=app.http,
+            plan_out=out,
+            clock=app.env.clock,
+            only=parse_only(only),
         )
     except PlanRefused as exc:  # `plan -o` of an answer no review makes right: no file
         if isinstance(exc.summary, Summary):
@@ -213,13 +239,15 @@ def _show_plan(app: App, *, as_json: bool, out: PlanOutput | None = None) -> NoR
     click.get_current_context().exit(int(summary.exit_code))
 
 
-def _sync(app: App, *, as_json: bool, reviewed: PlanFile | None = None) -> NoReturn:
+def _sync(
+    app: App, *, as_json: bool, reviewed: PlanFile | None = None, only: tuple[str, ...] = ()
+) -> NoReturn:
     from hibob_sync.core import report
     from hibob_sync.sync.run import run_sync
 
     settings, mapping = app.settings(), app.mapping()
     try:
-        with _progress(app) as progress:
+        with progress_bar(app) as progress:
             summary = run_sync(
                 settings,
                 mapping,
@@ -227,6 +255,7 @@ def _sync(app: App, *, as_json: bool, reviewed: PlanFile | None = None) -> NoRet
                 progress=progress,
                 reviewed=reviewed,
                 clock=app.env.clock,
+                only=parse_only(only),
             )
     except HibobSyncError as exc:
         if as_json and exc.summary is not None:  # scripts get a summary for every outcome
@@ -236,41 +265,12 @@ def _sync(app: App, *, as_json: bool, reviewed: PlanFile | None = None) -> NoRet
         click.echo(report.summary_json(summary))
     elif reviewed is not None:  # the admin is at the terminal: say what was done
         click.echo(f"{summary.message}\n{report.summary_text(summary)}")
-    elif summary.exit_code != ExitCode.OK or _names_someone(app, summary):
+    elif summary.exit_code != ExitCode.OK or names_someone(app, summary) or only:
         levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
         level = levels.get(int(summary.exit_code), "ERROR")
         echo_err(report.summary_text(summary), level, stamped=app.log_file)
     ctx = click.get_current_context()
     ctx.exit(int(summary.exit_code))
-
-
-def _names_someone(app: App, summary: RunSummary) -> bool:
-    """Exit 0 still names old problems, warnings and countdowns, except under -q (cron)."""
-    pending = summary.plan.pending if summary.plan else []
-    named = bool(summary.failures or summary.warnings or pending)
-    return app.verbosity > 0 or (app.verbosity == 0 and named)
-
-
-@contextlib.contextmanager
-def _progress(app: App) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on a terminal only; cron and pipes get none."""
-    if app.verbosity < 0 or not app.env.stderr_isatty:
-        yield None
-        return
-    bar: Any = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="Writing", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
 
 
 @cli.command()

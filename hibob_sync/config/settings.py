@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from hibob_sync.config.durations import EXAMPLES, parse_duration
+from hibob_sync.config.scope import Scope, read_protect, read_scope
 from hibob_sync.config.yaml_strict import load_strict
 from hibob_sync.errors import ConfigError
 from hibob_sync.limiter import DEFAULT_CEILING
@@ -82,6 +83,8 @@ class Settings:
     vanished_grace: timedelta = timedelta(days=3)
     metrics_file: Path | None = None
     max_wait: timedelta = timedelta(minutes=15)  # all the waiting a run may do for 429s
+    scope: Scope = field(default_factory=Scope)  # who is synced (config/scope.py)
+    protect: frozenset[str] = frozenset()  # userNames never changed (hithrive.protect)
 
 
 def is_loopback(host: str) -> bool:
@@ -327,6 +330,7 @@ def load_settings(path: Path | None) -> Settings:
         "a mapping of HiThrive field to SCIM attribute path",
         {},
     )
+    protect = read_protect(hithrive)
     hithrive.done()
     try:
         validate_attributes(attributes)
@@ -360,6 +364,7 @@ def load_settings(path: Path | None) -> Settings:
     after = notify.integer("alert_after_failed_runs", 3, minimum=1)
     metrics_file = _metrics_file(notify, base)
     notify.done()
+    scope = read_scope(top.child("scope"))
     top.done()
 
     for ca in (hibob_ca, scim_ca):
@@ -387,4 +392,6 @@ def load_settings(path: Path | None) -> Settings:
         vanished_grace=vanished_grace,
         metrics_file=metrics_file,
         max_wait=max_wait,
+        scope=scope,
+        protect=protect,
     )

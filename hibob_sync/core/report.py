@@ -35,6 +35,8 @@ DONE: dict[str, str] = {
     "pending": "waiting to deactivate",
     "failed": "failed",
     "cleaned": "synced without control characters",
+    "out_of_scope": "out of scope",
+    "protected": "protected (left as they are)",
 }
 
 
@@ -117,6 +119,8 @@ def _failure_lines(title: str, items: Sequence[Failure], *, count: bool = True) 
 def summary_text(summary: RunSummary) -> str:
     """The run summary: counts, then the new problems, the old ones by date, the warnings."""
     verb = "Would do" if summary.dry_run else "Done"
+    if summary.partial:
+        verb += " for the named people only (--only)"
     lines = [f"{verb}: {counts_text(summary.counts)}."]
     if summary.concurrency:
         lines.append(concurrency_text(summary.concurrency))
@@ -194,7 +198,8 @@ def history_text(runs: Sequence[RunRecord]) -> str:
         return "No runs recorded yet."
     lines = [f"{'started (UTC)':<25} {'exit':>4}  {'outcome':<26} counts"]
     for run in runs:
-        lines.append(f"{run.started_at:<25} {run.exit_code:>4}  {run.outcome:<26} {_did(run)}")
+        outcome = f"{run.outcome} (partial)" if run.partial else run.outcome
+        lines.append(f"{run.started_at:<25} {run.exit_code:>4}  {outcome:<26} {_did(run)}")
         if run.message:
             lines += textwrap.wrap(
                 shown(run.message), width=100, initial_indent=" " * 32, subsequent_indent=" " * 32
@@ -229,6 +234,7 @@ def history_json(runs: Sequence[RunRecord]) -> str:
                 "finished_at": r.finished_at,
                 "exit_code": r.exit_code,
                 "outcome": r.outcome,
+                "partial": r.partial,
                 "message": r.message,
                 "counts": r.counts,
                 "failures": [{**vars(f), "since": r.since.get(f)} for f in r.failures],

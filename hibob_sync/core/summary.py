@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hibob_sync.core.plan import Plan
@@ -31,6 +32,7 @@ class RunSummary:
     tripped: list[Tripped] = field(default_factory=list)  # safeguards the plan would trip
     # 429s met: the wait budget (max_wait, waited, gave_up) and the limit learnt ("limit").
     rate_limit: dict[str, float | str] | None = None
+    partial: bool = False  # `--only`: the named people alone, never the night's run
 
     @property
     def outcome(self) -> str:
@@ -42,6 +44,7 @@ class RunSummary:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "dry_run": self.dry_run,
+            "partial": self.partial,
             "exit_code": int(self.exit_code),
             "outcome": self.outcome,
             "message": self.message,
@@ -59,8 +62,12 @@ class RunSummary:
         }
 
 
-def with_cleaned(counts: dict[str, int], cleaned: list[Failure]) -> dict[str, int]:
-    """The counts, plus employees whose text lost control characters (when there are any)."""
+def with_cleaned(
+    counts: dict[str, int], cleaned: list[Failure], who: Mapping[str, int]
+) -> dict[str, int]:
+    """The counts, plus employees whose text lost control characters (when there are any),
+    and who was out of scope or protected (``Who.counts``)."""
     if cleaned:
         counts["cleaned"] = len(cleaned)
+    counts.update(who)
     return counts

@@ -103,10 +103,11 @@ class HibobClient:
         *,
         catalogue: Sequence[CatalogueField] | None = None,
         show_inactive: bool = True,
-        email: str | None = None,
-        employee_id: str | None = None,
+        email: str | Sequence[str] | None = None,
+        employee_id: str | Sequence[str] | None = None,
     ) -> SearchResult:
-        """Every employee (one answer: HiBob does not page) with the mapped sources' values."""
+        """Every employee (one answer: HiBob does not page) with the mapped sources' values;
+        or only those with one of these emails, or these IDs (one filter per search)."""
         if email is not None and employee_id is not None:
             raise ValueError("HiBob takes one filter: pass email or employee_id, not both")
         wanted = unique(sources)
@@ -200,8 +201,9 @@ def unknown_sources(sources: Sequence[str], catalogue: Sequence[CatalogueField])
 
 
 # -- request helpers ---------------------------------------------------------------------------
-def _filter(field_path: str, value: str) -> dict[str, Any]:
-    return {"fieldPath": field_path, "operator": "equals", "values": [value]}
+def _filter(field_path: str, value: str | Sequence[str]) -> dict[str, Any]:
+    values = [value] if isinstance(value, str) else list(value)
+    return {"fieldPath": field_path, "operator": "equals", "values": values}
 
 
 # -- answer checks -----------------------------------------------------------------------------

@@ -97,14 +97,17 @@ def record_metrics(
     finished_at: str,
     exit_code: int,
     counts: Mapping[str, int],
+    partial: bool = False,
 ) -> None:
     """Write the textfile for a run just recorded; best effort, never changes the exit code.
+
+    A partial run (`run --only`) is never the last good run: that time comes from the store.
 
     A metrics file that cannot be written is logged; the alert on its growing age is what
     tells the monitoring side.
     """
     finished = _epoch(finished_at) or 0.0
-    last_success = finished if exit_code in GOOD else None
+    last_success = finished if exit_code in GOOD and not partial else None
     if last_success is None:
         try:
             _, good = last_and_last_good(state_path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -263,6 +263,21 @@ class ScimClient:
             raise RemoteError(f"{self.service} answered user {user_id} without an id")
         return user
 
+    def search_users(self, terms: Sequence[tuple[str, str]]) -> list[ScimUser] | None:
+        """The users matching any of (attribute, value) by one filtered request; None where
+        the server offers no filter or refuses this one (the caller decides what then)."""
+        if not terms or not self.discover().filter:
+            return None if terms else []
+        wanted = " or ".join(f'{name} eq "{_quoted(value)}"' for name, value in terms)
+        response, body = self.request(
+            "GET", "/Users", what="searching users", params={"filter": wanted}
+        )
+        if not response.ok or not isinstance(body, Mapping):
+            log.info("%s: filter refused (HTTP %d)", self.service, response.status_code)
+            return None
+        found = get_ci(body, "Resources") or []
+        return self.read_page(found if isinstance(found, list) else [], 1)
+
     def find_by_user_name(self, user_name: str) -> ScimUser | None:
         """The user whose userName equals `user_name` (case-insensitive): one filtered search,
         then one for the lowercase form, then the listing this client already read.
@@ -297,6 +312,10 @@ class ScimClient:
             return None
         found = get_ci(body, "Resources") or []
         return self.read_page(found if isinstance(found, list) else [], 1)
+
+
+def _quoted(value: str) -> str:
+    return value.strip().replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _kind(path: str, params: Mapping[str, str | int] | None) -> str:

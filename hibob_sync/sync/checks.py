@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
-from hibob_sync.config.mapping_check import mapping_problems
+from hibob_sync.config.mapping_check import Problem, mapping_problems
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.profiles import is_active, is_future_hire
+from hibob_sync.core.scope import FIELDS_HINT, ROOT_ID, field_problems
 from hibob_sync.credentials import HibobCredentials
 from hibob_sync.errors import ExitCode, HibobSyncError, RemoteError
 from hibob_sync.hibob.client import (
@@ -88,8 +89,9 @@ def check_hibob(
     http: HttpSettings | None,
     out: Checklist,
 ) -> None:
-    """HiBob: credentials, each mapped field readable, leavers visible."""
-    sources = mapping.all_sources()
+    """HiBob: credentials, each mapped and scope field readable, leavers visible."""
+    scoped = [f for f in settings.scope.fields if f != ROOT_ID]
+    sources = tuple(dict.fromkeys((*mapping.all_sources(), *scoped)))
     try:
         with hibob_client(settings, login, http) as client:
             catalogue = catalogue_of(client)
@@ -107,6 +109,9 @@ def check_hibob(
             ExitCode.CONFIG,
             "pick an existing field of the right kind with `hibob-sync map`",
         )
+    for source, text in field_problems(settings.scope, catalogue):
+        out.add(False, text, ExitCode.CONFIG, FIELDS_HINT)
+        wrong.append(Problem("scope", source, text))
     if not found.employees:  # no field came back because nobody did: not eight permissions
         out.add(
             False,
@@ -125,7 +130,8 @@ def check_hibob(
     for source in sources:
         if source in unknown:
             continue
-        target = mapping.fields_of(source)
+        feeds = [mapping.fields_of(source)] + (["scope"] if source in scoped else [])
+        target = ", ".join(name for name in feeds if name)
         if source in missing:
             category = missing[source].category_name
             grant = f"the HiBob category '{category}'" if category else "its HiBob category"

@@ -7,20 +7,33 @@ The run, the benchmarks and anything else that wants "HiBob as a run sees it" ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.core.only import Only
 from hibob_sync.errors import RemoteError
 from hibob_sync.hibob.answers import CatalogueField, HibobData
-from hibob_sync.hibob.client import HibobClient, missing_fields
+from hibob_sync.hibob.client import HibobClient, SearchResult, missing_fields
 
 log = logging.getLogger(__name__)
 
 
-def fetch_hibob(client: HibobClient, mapping: FieldMapping) -> HibobData:
-    """Every employee with the mapped fields, and what the permission probe makes of them."""
+def fetch_hibob(
+    client: HibobClient,
+    mapping: FieldMapping,
+    extra: Sequence[str] = (),
+    only: Only | None = None,
+) -> HibobData:
+    """Every employee (or only the people named: `--only`) with the mapped fields and the
+    ``extra`` ones (scope rules: read, never written), and what the permission probe makes
+    of them."""
     sources = mapping.all_sources()
     catalogue = _catalogue(client)
-    found = client.search(sources, catalogue=catalogue)
+    wanted = tuple(dict.fromkeys((*sources, *extra)))
+    if only is None:
+        found = client.search(wanted, catalogue=catalogue)
+    else:
+        found = search_named(client, wanted, catalogue, only)
     log.info("HiBob: %d employees", len(found.employees))
     return HibobData(
         employees=found.employees,
@@ -28,6 +41,24 @@ def fetch_hibob(client: HibobClient, mapping: FieldMapping) -> HibobData:
         missing=missing_fields(found, sources, catalogue or []),
         coverage=set(found.present) & set(sources),
     )
+
+
+def search_named(
+    client: HibobClient,
+    sources: Sequence[str],
+    catalogue: list[CatalogueField] | None,
+    only: Only,
+) -> SearchResult:
+    """The named people only: one search filtered by their emails, one by their IDs (HiBob
+    takes one filter per search, so names of both kinds take two)."""
+    found: list[SearchResult] = []
+    if only.emails:
+        found.append(client.search(sources, catalogue=catalogue, email=only.emails))
+    if only.ids:
+        found.append(client.search(sources, catalogue=catalogue, employee_id=only.ids))
+    employees = list({e.id: e for result in found for e in result.employees}.values())
+    present = frozenset(source for result in found for source in result.present)
+    return SearchResult(employees, found[0].requested if found else (), present)
 
 
 def _catalogue(client: HibobClient) -> list[CatalogueField] | None:

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
+from hibob_sync.core.only import Only
 from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
 from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, write
 from hibob_sync.core.problems import verdict
-from hibob_sync.core.profiles import build_profiles
 from hibob_sync.core.replay import replay
 from hibob_sync.core.safeguards import (
     check_fetched,
@@ -26,22 +26,25 @@ from hibob_sync.core.safeguards import (
     stop,
     tripped,
 )
+from hibob_sync.core.scope import check_fields
 from hibob_sync.core.summary import RunSummary, with_cleaned
 from hibob_sync.core.vanished import Countdowns, answer_checked, done, hold_vanished
+from hibob_sync.core.who import Who
 from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError, PlanRefused
 from hibob_sync.http import HttpSettings
 from hibob_sync.model import ScimUser
 from hibob_sync.notify import alerts as notify
-from hibob_sync.notify.metrics import record_metrics
 from hibob_sync.scim.dialect import Dialect, describe
 from hibob_sync.scim.values import semantics
 from hibob_sync.scim.writes import ScimWriter
 from hibob_sync.state import RunRecord, StateStore
 from hibob_sync.sync import validation as valid
+from hibob_sync.sync.aftermath import alert, write_metrics
 from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
+from hibob_sync.sync.people import lookup_users, person_terms
 from hibob_sync.sync.waits import RunWaits, settled
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
@@ -67,7 +70,9 @@ class _Run:
         clock: Callable[[], float] | None = None,
         plan_out: PlanOutput | None = None,
         reviewed: PlanFile | None = None,
+        only: Only | None = None,
     ) -> None:
+        self.who = Who(settings.scope, settings.protect, only)  # scope, protect, --only
         self.plan_out = plan_out  # `plan -o`: write the plan file
         self.reviewed = reviewed  # `apply`: carry out this reviewed plan, or refuse it
         self.settings = settings
@@ -79,7 +84,7 @@ class _Run:
         # The run's clock (the Environment's): run times, `status` and grace windows move
         # together in tests without any sleep.
         self.clock: Callable[[], float] = clock or (http.clock if http else time.time)
-        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run)
+        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run, partial=only is not None)
         self.store = StateStore(settings.state_path)
         self.coverage: set[str] | None = None
         self.applied: Applied | None = None  # filled while applying, so a failed run has it
@@ -102,11 +107,18 @@ class _Run:
             else None
         )
 
+        only, scope = self.who.only, self.settings.scope
         with hibob_client(self.settings, hibob_login, self.http) as hibob:
-            fetched = fetch_hibob(hibob, self.mapping)
-        valid.after_hibob(self.mapping, fetched)  # the one validation (validation.py)
+            fetched = fetch_hibob(hibob, self.mapping, scope.fields, only)
+        valid.after_hibob(self.mapping, fetched, sample=only is None)  # validation.py
+        check_fields(scope, fetched.catalogue, fetched.employees)
+
         # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
-        found = tripped("HiBob's answer", lambda: check_fetched(fetched, self.mapping, last_good))
+        def on_answer() -> None:  # `--only` naming nobody HiBob knows is no empty company
+            if only is None or fetched.employees:
+                check_fetched(fetched, self.mapping, last_good)
+
+        found = tripped("HiBob's answer", on_answer)
         if found and not (self.dry_run or self.reviewed):
             raise found[0].error()
         self.coverage = fetched.coverage
@@ -119,9 +131,13 @@ class _Run:
                 scim.keep_resources = True
             features = scim.discover()
             kinds = valid.after_discovery(self.mapping, features, scim.placement, fetched, stale)
-            users = scim.list_users()
+            profiles = self.who.profiles(fetched.employees, self.mapping, kinds)
+            if only is None:
+                users = scim.list_users()
+            else:
+                terms = person_terms(fetched.employees, profiles, self.mapping, only.names)
+                users = lookup_users(scim, terms)
             log.info("SCIM: %d users", len(users))
-            profiles = build_profiles(fetched.employees, self.mapping, kinds)
             same = semantics(features, scim.placement)
             plan = make_plan(
                 profiles,
@@ -131,6 +147,7 @@ class _Run:
                 self.settings.future_hires,
                 same=same,
             )
+            self.who.settle(plan, users, profiles, fetched.employees, self.mapping)
             countdowns = hold_vanished(
                 plan,
                 profiles.seen_ids,
@@ -141,13 +158,16 @@ class _Run:
             self.summary.plan = plan
             self.summary.users = users
             self.summary.warnings = list(plan.warnings) + profiles.warnings + profiles.cleaned
-            found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
+            if only is None:  # the named people are not the company's answer
+                found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
             found += plan_safeguards(
                 plan, self.settings.max_deactivations, self.settings.max_changes
             )
             self.summary.tripped = found
             if self.dry_run:
-                self.summary.counts = with_cleaned(plan.counts(), profiles.cleaned)
+                self.summary.counts = with_cleaned(
+                    plan.counts(), profiles.cleaned, self.who.counts()
+                )
                 return self._planned(plan)
             done_before = 0
             if self.reviewed is not None:  # the fresh plan, where it matches the reviewed one
@@ -155,7 +175,8 @@ class _Run:
                 self.summary.plan = plan  # waiting deactivations approved: done now
             elif found:
                 raise stop(found)
-            self.store.set_missing(countdowns.missing)  # past the safeguards: they count
+            if only is None:  # past the safeguards: they count (the nightly's alone)
+                self.store.set_missing(countdowns.missing)
             self.countdowns = countdowns
             try:
                 applied = self._apply(ScimWriter(scim, dialect), plan, users)
@@ -167,7 +188,9 @@ class _Run:
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
 
-        self.summary.counts = with_cleaned(self._counts(plan, applied), profiles.cleaned)
+        self.summary.counts = with_cleaned(
+            self._counts(plan, applied), profiles.cleaned, self.who.counts()
+        )
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
         self._judge()
@@ -243,7 +266,7 @@ class _Run:
         """Store the run (not dry runs, not lock refusals)."""
         if self.dry_run:
             return
-        good = self.summary.exit_code in (ExitCode.OK, ExitCode.PARTIAL)
+        good = self.summary.exit_code in (ExitCode.OK, ExitCode.PARTIAL) and not self.who.only
         self.run_id = self.store.record(
             RunRecord(
                 started_at=self.summary.started_at,
@@ -261,35 +284,9 @@ class _Run:
                     else {}
                 ),
                 vanished_deactivated=done(self.countdowns, self.applied),
+                partial=self.who.only is not None,
             )
         )
-
-
-def _alert(settings: Settings, run: _Run, summary: RunSummary) -> None:
-    """Email a person when one must act; best effort, never changes the exit code.
-
-    An alert that could not be sent is noted on the run in the history, so `history` and
-    `status` show that nobody was told.
-    """
-    store = run.store
-    code = int(summary.exit_code)
-    failures = store.consecutive_failures([code]) if code == ExitCode.UNAVAILABLE else 1
-    alert = notify.alert_for(
-        code,
-        summary.message,
-        summary.counts,
-        consecutive_failures=failures,
-        alert_after=settings.alert_after_failed_runs,
-    )
-    if alert is None:
-        return
-    problems: list[str] = []
-    notify.notify(settings, alert, problems)
-    if problems and run.run_id is not None:
-        try:
-            store.add_note(run.run_id, f"alert email not sent: {problems[0]}")
-        except HibobSyncError as exc:
-            log.warning("could not note the failed alert in the history: %s", exc.message)
 
 
 def run_sync(
@@ -302,6 +299,7 @@ def run_sync(
     clock: Callable[[], float] | None = None,
     plan_out: PlanOutput | None = None,
     reviewed: PlanFile | None = None,
+    only: Only | None = None,
 ) -> RunSummary:
     """Run the sync once. Returns the summary; raises the HibobSyncError that stopped it.
 
@@ -309,7 +307,8 @@ def run_sync(
     ``plan_out`` also writes the plan file. ``reviewed`` is `apply`: that plan file carried
     out past its safeguards, or refused (65). Runs that end in an error are recorded and
     alerted too, then the error is re-raised carrying the run's summary (``exc.summary``),
-    so `run --json` shows what it had done.
+    so `run --json` shows what it had done. ``only`` is `--only`: the named people alone,
+    recorded as a partial run (no healthcheck ping, no alert, not the night's good run).
     """
     run = _Run(
         settings,
@@ -320,6 +319,7 @@ def run_sync(
         plan_out=plan_out,
         reviewed=reviewed,
         clock=clock,
+        only=only,
     )
     try:
         return _run_once(run, settings, neutral_http(settings, http))
@@ -332,9 +332,10 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
     """The run under the lock, with its healthcheck pings, record and alerts."""
     if run.dry_run:
         return run.execute()
+    ping_url = None if run.who.only else settings.healthcheck_url  # not the nightly run
     with state_lock(settings):
         if run.reviewed is None:  # an `apply` may be refused, which is no run
-            notify.ping(settings.healthcheck_url, "start", ping_http)
+            notify.ping(ping_url, "start", ping_http)
         try:
             summary = run.execute()
         except (LockedError, PlanRefused):  # no run: no record, metrics, ping or alert
@@ -342,35 +343,23 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
         except HibobSyncError as exc:
             run.stopped_by(exc)
             _record_quietly(run, settings)
-            notify.ping(settings.healthcheck_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
-            if not (run.reviewed and exc.exit_code == ExitCode.SAFEGUARD):  # the admin is there
-                _alert(settings, run, run.summary)
+            notify.ping(ping_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
+            if not ((run.reviewed and exc.exit_code == ExitCode.SAFEGUARD) or run.who.only):
+                alert(settings, run.store, run.run_id, run.summary)  # nobody at the terminal
             raise
         except KeyboardInterrupt:  # history and status must show a run that may have written
             run.stopped_by(InterruptedRun("interrupted (Ctrl-C, SIGTERM) before the run finished"))
             _record_quietly(run, settings)
             raise
         run.record()
-        _write_metrics(settings, summary)
-        _alert(settings, run, summary)  # exit 1: new problems only (problems.py)
+        write_metrics(settings, summary, partial=run.who.only is not None)
+        if not run.who.only:
+            alert(settings, run.store, run.run_id, summary)  # exit 1: new problems only
         # The run finished: exit 1 (some employees named in the summary) is still a
         # completed run, and the healthcheck exists to notice runs that did not happen.
         event: notify.PingEvent = "success"
-        notify.ping(settings.healthcheck_url, event, ping_http, f"exit {int(summary.exit_code)}")
+        notify.ping(ping_url, event, ping_http, f"exit {int(summary.exit_code)}")
         return summary
-
-
-def _write_metrics(settings: Settings, summary: RunSummary) -> None:
-    """The Prometheus textfile, after every run that was recorded (notify.metrics_file)."""
-    if settings.metrics_file is not None:
-        record_metrics(
-            settings.metrics_file,
-            settings.state_path,
-            started_at=summary.started_at,
-            finished_at=summary.finished_at,
-            exit_code=int(summary.exit_code),
-            counts=summary.counts,
-        )
 
 
 def _record_quietly(run: _Run, settings: Settings) -> None:
@@ -379,4 +368,4 @@ def _record_quietly(run: _Run, settings: Settings) -> None:
         run.record()
     except HibobSyncError as exc:
         log.warning("could not record the run: %s", exc.message)
-    _write_metrics(settings, run.summary)
+    write_metrics(settings, run.summary, partial=run.who.only is not None)

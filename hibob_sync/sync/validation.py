@@ -154,10 +154,14 @@ def reviewed_plan(
     return None
 
 
-def after_hibob(mapping: FieldMapping, fetched: HibobData) -> None:
-    """The catalogue (78), then the values (65), before anything else is read."""
+def after_hibob(mapping: FieldMapping, fetched: HibobData, *, sample: bool = True) -> None:
+    """The catalogue (78), then the values (65), before anything else is read.
+
+    ``sample=False`` for `--only` and `explain`: a few named people are no sample of a field,
+    and their own bad values are set aside and named as on any night."""
     refuse(catalogue_findings(mapping, fetched.catalogue), "mapping")
-    stop_on_samples(mapping, fetched.employees)
+    if sample:
+        stop_on_samples(mapping, fetched.employees)
 
 
 def after_discovery(

@@ -1,0 +1,164 @@
+"""`hibob-sync scope`: who is synced, set from HiBob's catalogue without editing YAML.
+
+`scope include FIELD VALUE...` and `scope exclude FIELD VALUE...` set one rule each (FIELD a
+HiBob field ID or name, checked against the catalogue as `map set` checks the mapping),
+`scope remove FIELD` drops it, `scope values FIELD` shows which values HiBob holds, and
+`scope out-of-scope deactivate|ignore` what happens to those who leave. Only the `scope:`
+block of config.yaml is rewritten, atomically (config.scope_file).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+
+from hibob_sync.cli.environment import App
+from hibob_sync.cli.log_lines import echo_err
+from hibob_sync.config.scope import OUT_OF_SCOPE, Scope
+from hibob_sync.errors import ConfigError
+from hibob_sync.safe_text import shown
+
+ROOT_ID = "root.id"
+
+
+@click.group("scope", invoke_without_command=True)
+@click.pass_context
+def scope_group(ctx: click.Context) -> None:
+    """Who is synced: include and exclude rules on HiBob fields (prints them without a
+    subcommand). Every include rule must hold and no exclude rule may; values are compared
+    as HiBob shows them, case-insensitively."""
+    if ctx.invoked_subcommand is None:
+        click.echo(_text(ctx.obj.settings().scope))
+
+
+def _text(scope: Scope) -> str:
+    if scope.everyone:
+        lines = ["No scope rules: everyone HiBob returns is synced."]
+    else:
+        lines = []
+        for kind, rules in (("include", scope.include), ("exclude", scope.exclude)):
+            for field_id, values in rules.items():
+                lines.append(f"{kind:<8} {field_id}: {shown(', '.join(values))}")
+    lines.append(f"out_of_scope: {scope.out_of_scope} (a managed user whose employee leaves)")
+    return "\n".join(lines)
+
+
+@scope_group.command("show")
+@click.pass_obj
+def scope_show(app: App) -> None:
+    """Print the scope rules."""
+    click.echo(_text(app.settings().scope))
+
+
+def _field(app: App, typed: str) -> str:
+    """A HiBob field ID for what was typed (an ID or a name), checked against the catalogue."""
+    from hibob_sync.sync.mapping_editor import refuse, resolve_answer, try_catalogue
+
+    if typed.strip() == ROOT_ID:
+        return ROOT_ID
+    catalogue, why = try_catalogue(app.settings(), app.http)
+    if catalogue is None:
+        echo_err(
+            f"not verified against HiBob's field catalogue ({why})",
+            "WARNING",
+            stamped=app.log_file,
+        )
+        return typed.strip()
+    if "," in typed:
+        raise refuse([f"scope: one field at a time, got {typed!r}"])
+    chosen, problems = resolve_answer(typed, catalogue)
+    if not chosen:
+        raise refuse([f"scope: {line.strip()}" for line in problems])
+    return chosen[0]
+
+
+def _save(app: App, scope: Scope) -> None:
+    from hibob_sync.config.scope_file import save_scope
+
+    path = app.config_path
+    if path is None:
+        raise ConfigError("no config file to write the scope to", hint="run `hibob-sync init`")
+    save_scope(path, scope)
+    click.echo(f"{_text(scope)}\n(saved to {path}; `hibob-sync plan` shows what it changes)")
+
+
+def _set(app: App, kind: str, typed: str, values: tuple[str, ...]) -> None:
+    from hibob_sync.config.scope_file import with_rule
+
+    cleaned = tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+    if not cleaned:
+        raise click.BadParameter("expected at least one value", param_hint="VALUE")
+    _save(app, with_rule(app.settings().scope, kind, _field(app, typed), cleaned))
+
+
+@scope_group.command("include")
+@click.argument("field_name", metavar="FIELD")
+@click.argument("values", metavar="VALUE...", nargs=-1, required=True)
+@click.pass_obj
+def scope_include(app: App, field_name: str, values: tuple[str, ...]) -> None:
+    """Sync only employees whose FIELD holds one of VALUE (e.g. work.site London Berlin)."""
+    _set(app, "include", field_name, values)
+
+
+@scope_group.command("exclude")
+@click.argument("field_name", metavar="FIELD")
+@click.argument("values", metavar="VALUE...", nargs=-1, required=True)
+@click.pass_obj
+def scope_exclude(app: App, field_name: str, values: tuple[str, ...]) -> None:
+    """Leave out employees whose FIELD holds one of VALUE (e.g. work.department Contractors)."""
+    _set(app, "exclude", field_name, values)
+
+
+@scope_group.command("remove")
+@click.argument("field_name", metavar="FIELD")
+@click.pass_obj
+def scope_remove(app: App, field_name: str) -> None:
+    """Drop the include and exclude rules on FIELD."""
+    from hibob_sync.config.scope_file import with_rule
+
+    scope = app.settings().scope
+    typed = field_name.strip()
+    if typed not in scope.fields:
+        raise click.BadParameter(
+            f"no rule on {typed!r}; rules are on: {', '.join(scope.fields) or 'nothing'}",
+            param_hint="FIELD",
+        )
+    _save(app, with_rule(with_rule(scope, "include", typed, None), "exclude", typed, None))
+
+
+@scope_group.command("out-of-scope")
+@click.argument("policy", type=click.Choice(OUT_OF_SCOPE))
+@click.pass_obj
+def scope_policy(app: App, policy: str) -> None:
+    """What happens to a managed user whose employee leaves the scope."""
+    scope = app.settings().scope
+    _save(app, Scope(dict(scope.include), dict(scope.exclude), policy))
+
+
+@scope_group.command("values")
+@click.argument("field_name", metavar="FIELD")
+@click.pass_obj
+def scope_values(app: App, field_name: str) -> None:
+    """The values HiBob holds in FIELD, with how many employees hold each (reads HiBob)."""
+    from hibob_sync.sync.people import field_values
+
+    field_id = _field(app, field_name)
+    counts: Counter[str] = field_values(app.settings(), field_id, app.http)
+    for value, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
+        click.echo(f"{count:>6}  {shown(value)}")
+    if not counts:
+        click.echo(f"No employee has a value in {field_id} (or the service user cannot read it).")
+
+
+@scope_group.command("fields")
+@click.argument("text", required=False, default="")
+@click.pass_obj
+def scope_fields(app: App, text: str) -> None:
+    """HiBob's fields (those whose ID, name or category holds TEXT): what a rule can read."""
+    from hibob_sync.sync.mapping_editor import fetch_catalogue, label, match_fields
+
+    catalogue = fetch_catalogue(app.settings(), app.http)
+    for entry in match_fields(text, catalogue) if text.strip() else catalogue:
+        click.echo(label(entry))
+    click.echo("root.id (the HiBob employee ID) works too.")

@@ -1,0 +1,184 @@
+"""Tonight's decision for one person, and the rule behind it: what `explain` says.
+
+Pure: it reads the plan made for that person (the nightly pipeline, on their data alone)
+and what the run remembers (problems since when, grace-window countdowns). Reasons name
+rules, fields and dates, never a profile value; the values are shown beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hibob_sync.config.durations import format_duration
+from hibob_sync.config.settings import Settings
+from hibob_sync.core.plan import Action, Plan
+from hibob_sync.core.profiles import Profiles
+from hibob_sync.core.scope import Verdict
+from hibob_sync.model import Failure, ScimUser
+
+
+@dataclass
+class Decision:
+    """One person's outcome tonight: a word, the action (if any), why, and the safeguards."""
+
+    outcome: str
+    action: Action | None = None
+    reasons: list[str] = field(default_factory=list)
+    safeguards: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What the state store holds of earlier runs (read only; empty without a store)."""
+
+    problems: Mapping[Failure, str] = field(default_factory=dict)  # -> first seen (date)
+    missing_since: Mapping[str, str] = field(default_factory=dict)  # HiBob ID -> ISO time
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What was read of one person, on both sides."""
+
+    employee_id: str | None
+    email: str | None
+    in_hibob: bool
+    verdict: Verdict | None  # scope (None: HiBob does not return them)
+    user: ScimUser | None
+
+
+def _safeguards(action: Action, plan: Plan, settings: Settings) -> list[str]:
+    if action.kind == "deactivate" and action.employee_id not in plan.future_hires:
+        return [f"sync.max_deactivations ({settings.max_deactivations})"]
+    if action.kind == "reactivate" or (action.kind == "adopt" and action.active):
+        limit = getattr(settings, "max_reactivations", None)
+        return [f"sync.max_reactivations ({limit})"] if limit is not None else []
+    if action.kind == "create":
+        return []
+    return [f"sync.max_changes ({settings.max_changes}) for {name}" for name in action.changes]
+
+
+_DOES = {
+    "create": "a HiThrive user is created",
+    "update": "the HiThrive user is updated",
+    "adopt": "the HiThrive user (added by hand) is adopted: its externalId set",
+    "reactivate": "the HiThrive user is made active again",
+    "deactivate": "the HiThrive user is deactivated",
+}
+
+
+def _acting(action: Action, facts: Facts, plan: Plan, settings: Settings) -> Decision:
+    reasons = [_DOES[action.kind]]
+    if action.kind == "create" and action.active is False:
+        reasons.append("a future hire: created inactive, activated when HiBob turns them Active")
+    if action.kind == "deactivate":
+        if facts.verdict is not None and not facts.verdict.in_scope:
+            reasons.append(f"out of scope: {facts.verdict.rule} (scope.out_of_scope: deactivate)")
+        elif facts.in_hibob:
+            reasons.append("HiBob has them inactive (internal.status)")
+    return Decision(action.kind, action, reasons, _safeguards(action, plan, settings))
+
+
+def decide(
+    facts: Facts,
+    plan: Plan,
+    profiles: Profiles,
+    held: Sequence[Action],
+    remembered: Remembered,
+    settings: Settings,
+    now: datetime,
+) -> Decision:
+    """The outcome, checked in the order the run applies its rules (module docstring)."""
+    user_name = (facts.user.user_name if facts.user else facts.email or "").strip().lower()
+    if held or user_name in settings.protect:
+        would = f" (without it, tonight: {held[0].kind})" if held else ""
+        return Decision("protected", None, [f"hithrive.protect lists {user_name}{would}"])
+    if not facts.in_hibob and facts.user is None:
+        return Decision("unknown", None, ["neither HiBob nor HiThrive knows them"])
+    if facts.verdict is not None and not facts.verdict.in_scope:
+        if plan.actions:
+            return _acting(plan.actions[0], facts, plan, settings)
+        why = f"out of scope: {facts.verdict.rule}"
+        if facts.user is not None and settings.scope.out_of_scope == "ignore":
+            why += "; scope.out_of_scope: ignore leaves their user as it is"
+        return Decision("out of scope", None, [why])
+    if plan.rejected:
+        dated = [
+            f"{f.reason} (since {since})" if since else f"{f.reason} (new tonight)"
+            for f in plan.rejected
+            for since in [remembered.problems.get(f)]
+        ]
+        return Decision("set aside", None, ["set aside: " + "; ".join(dated)])
+    if plan.actions:
+        decision = _acting(plan.actions[0], facts, plan, settings)
+        decision.reasons += [f"warning: {w.reason}" for w in plan.warnings]
+        return decision
+    ignored = [f.reason for f in profiles.ignored]
+    if ignored:
+        return Decision("not synced", None, [f"ignored: {'; '.join(ignored)}"])
+    if not facts.in_hibob:
+        return _not_in_hibob(facts, remembered, settings, now)
+    reasons = (
+        ["in sync: nothing to change"]
+        if facts.user is not None
+        else [
+            "no HiThrive user, and none is created: HiBob has them inactive "
+            "(or a future hire under sync.future_hires: skip)"
+        ]
+    )
+    reasons += [f"warning: {w.reason}" for w in plan.warnings]
+    return Decision("unchanged", None, reasons)
+
+
+def _not_in_hibob(
+    facts: Facts, remembered: Remembered, settings: Settings, now: datetime
+) -> Decision:
+    user = facts.user
+    if user is None:
+        return Decision("unknown", None, ["neither HiBob nor HiThrive knows them"])
+    if not user.external_id:
+        return Decision(
+            "unmanaged",
+            None,
+            [
+                "added by hand (no externalId) and no HiBob employee has this email: "
+                "hibob-sync never changes it"
+            ],
+        )
+    if not user.active:
+        return Decision("unchanged", None, ["HiBob no longer returns them; the user is inactive"])
+    if settings.leavers != "deactivate":
+        return Decision("unchanged", None, ["HiBob no longer returns them; sync.leavers: ignore"])
+    since_text = remembered.missing_since.get(user.external_id)
+    since = _parse(since_text, now)
+    until = since + settings.vanished_grace
+    if until <= now:
+        return Decision(
+            "deactivate",
+            None,
+            [
+                f"HiBob no longer returns them (since {since.isoformat(timespec='seconds')}); "
+                f"sync.vanished_grace ({format_duration(settings.vanished_grace)}) is over: "
+                "deactivated tonight"
+            ],
+            [f"sync.max_deactivations ({settings.max_deactivations})"],
+        )
+    first = "" if since_text else " (first missed tonight)"
+    return Decision(
+        "waiting",
+        None,
+        [
+            f"HiBob no longer returns them{first}: waiting in the grace window "
+            f"(sync.vanished_grace) until {until.isoformat(timespec='seconds')}, then deactivated"
+        ],
+        [f"sync.max_deactivations ({settings.max_deactivations}): counted while waiting"],
+    )
+
+
+def _parse(text: str | None, now: datetime) -> datetime:
+    try:
+        when = datetime.fromisoformat(text) if text else now
+    except ValueError:
+        return now
+    return when if when.tzinfo else when.replace(tzinfo=now.tzinfo)

@@ -1,0 +1,134 @@
+"""`hibob-sync explain WHO`: each outcome and its rule, as text and --json, reading only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.sync_fixtures import SyncEnv
+from tests.test_only import retitle
+from tests.test_run import active_users, scim_writes
+from tests.test_scope import protect_users, scoped
+
+
+def explain(env: SyncEnv, who: str) -> tuple[int, str, dict[str, Any]]:
+    """(exit code, text, --json document) of `explain WHO`, checking it wrote nothing."""
+    before = len(env.scim.writes)
+    text = env.cli("explain", who)
+    document = env.cli("explain", who, "--json")
+    assert text.exit_code == document.exit_code, text.output
+    assert len(env.scim.writes) == before  # reads only
+    return text.exit_code, text.stdout, json.loads(document.stdout)
+
+
+def test_in_sync_and_an_update_with_its_safeguard(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    employee_id = active_users(sync_env)[0]
+    email = sync_env.users_by_external_id()[employee_id]["userName"]
+    code, text, document = explain(sync_env, email.upper())
+    assert code == 0 and "Tonight:   unchanged" in text and "in sync" in text
+    assert document["hibob"]["employee_id"] == employee_id
+    assert document["hithrive"]["externalId"] == employee_id
+    assert document["scope"]["in_scope"] is True
+
+    old = sync_env.sandbox.company.display(employee_id, "work.title")
+    retitle(sync_env, employee_id)
+    title = sync_env.sandbox.company.display(employee_id, "work.title")
+    code, text, document = explain(sync_env, employee_id)
+    assert code == 0 and "Tonight:   update" in text
+    assert f"job_title       {old} -> {title}" in text
+    assert document["decision"]["changes"]["job_title"] == {"before": old, "after": title}
+    assert any("sync.max_changes" in s for s in document["decision"]["safeguards"])
+
+
+def test_a_new_starter_is_created_and_a_leaver_counts_toward_max_deactivations(
+    sync_env: SyncEnv,
+) -> None:
+    sync_env.run()
+    hire = sync_env.sandbox.company.add({"root.email": "new.person@acme.example"})
+    code, text, document = explain(sync_env, "new.person@acme.example")
+    assert code == 0 and document["decision"]["outcome"] == "create"
+    assert document["hithrive"] is None and document["hibob"]["employee_id"] == hire
+
+    leaver = active_users(sync_env)[0]
+    sync_env.sandbox.company.terminate(leaver)
+    code, text, document = explain(sync_env, leaver)
+    assert document["decision"]["outcome"] == "deactivate"
+    assert "Safeguard: counts toward sync.max_deactivations (10%)" in text
+
+
+def test_out_of_scope_names_the_rule(sync_env: SyncEnv) -> None:
+    employee_id = active_users(sync_env)[0]
+    sync_env.write_config(extra=scoped(exclude=f'root.id: ["{employee_id}"]'))
+    code, text, document = explain(sync_env, employee_id)
+    assert code == 0 and document["decision"]["outcome"] == "out of scope"
+    assert f"exclude root.id: [{employee_id}]" in text and "Scope:     OUT" in text
+
+    sync_env.write_config()
+    sync_env.run()
+    sync_env.write_config(extra=scoped(exclude=f'root.id: ["{employee_id}"]'))
+    code, text, document = explain(sync_env, employee_id)
+    assert document["decision"]["outcome"] == "deactivate"
+    assert any("out of scope" in r for r in document["decision"]["reasons"])
+    assert document["decision"]["safeguards"] == ["sync.max_deactivations (10%)"]
+
+
+def test_set_aside_since_the_first_run_that_saw_it(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    no_email = sync_env.sandbox.company.awkward["no_email"][0]
+    code, text, document = explain(sync_env, no_email)
+    assert code == 0 and document["decision"]["outcome"] == "set aside"
+    assert "no email in HiBob (since 2023-11-14)" in text
+
+
+def test_waiting_in_the_grace_window_until_when(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    gone = active_users(sync_env)[0]
+    email = sync_env.users_by_external_id()[gone]["userName"]
+    sync_env.sandbox.company.remove(gone)
+    sync_env.run()  # the countdown starts
+    sync_env.clock.advance(3600)
+    code, text, document = explain(sync_env, email)
+    assert code == 0 and document["hibob"] is None
+    assert document["decision"]["outcome"] == "waiting"
+    assert "until 2023-11-17T22:13:20+00:00" in text  # the first miss + sync.vanished_grace
+
+
+def test_protected_and_unmanaged_users(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    employee_id = active_users(sync_env)[0]
+    email = sync_env.users_by_external_id()[employee_id]["userName"]
+    protect_users(sync_env, [email])
+    retitle(sync_env, employee_id)
+    code, text, document = explain(sync_env, email)
+    assert document["decision"]["outcome"] == "protected"
+    assert "hithrive.protect" in text and "update" in text
+
+    sync_env.scim.seed(
+        [
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "visitor@elsewhere.example",
+                "active": True,
+            }
+        ]
+    )
+    code, text, document = explain(sync_env, "visitor@elsewhere.example")
+    assert code == 0 and document["decision"]["outcome"] == "unmanaged"
+    assert "no externalId" in text
+
+
+def test_nobody_knows_them_exit_1(sync_env: SyncEnv) -> None:
+    code, _, document = explain(sync_env, "nobody@nowhere.example")
+    assert code == 1 and document["decision"]["outcome"] == "unknown"
+    assert not sync_env.state.exists()  # explain never creates the state store
+    assert scim_writes(sync_env) == []
+
+
+def test_hr_text_is_escaped(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    employee_id = active_users(sync_env)[0]
+    sync_env.sandbox.company.update(employee_id, {"work.title": "Boss\x1b[2J\nVerdict: all good"})
+    _, text, _ = explain(sync_env, employee_id)
+    assert "\x1b" not in text and "\\x1b[2J\\nVerdict: all good" in text  # HiBob's, escaped
+    assert "-> Boss[2J Verdict: all good" in text  # what is written: without them
