@@ -19,7 +19,7 @@ import click
 from hibob_sync import __version__
 from hibob_sync.cli.connect import connect, disconnect
 from hibob_sync.cli.environment import CONFIG_ENV, App, Environment
-from hibob_sync.cli.log_lines import echo_err, setup_logging
+from hibob_sync.cli.log_lines import echo_err, setup_logging, show_click_error, stamped_stderr
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
 from hibob_sync.errors import ExitCode, HibobSyncError
@@ -357,7 +357,8 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
     """
     args = list(sys.argv[1:] if argv is None else argv)
     app = App(env or Environment())
-    with sigterm_as_interrupt():  # systemctl stop, timeout(1): as Ctrl-C (interrupts.py)
+    # systemctl stop, timeout(1): as Ctrl-C (interrupts.py); in a log, every line stamped
+    with sigterm_as_interrupt(), stamped_stderr(app.log_file):
         _main(args, app, owns_process=argv is None)
 
 
@@ -365,12 +366,13 @@ def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
     try:
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        # click turns Ctrl-C into Abort: in its main (the cause), at a prompt (the context)
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
             _interrupted(app, owns_process)
         echo_err("Aborted.", stamped=app.log_file)
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
-        exc.show()
+        show_click_error(exc, stamped=app.log_file)
         # status's own usage errors, or the global options' before it (`-q -v status`)
         if isinstance(exc, click.UsageError) and (
             (exc.ctx is not None and exc.ctx.command is status) or names(args, cli, "status")
