@@ -82,7 +82,7 @@ def check_writable(path: Path, what: str, like: Path | None = None) -> None:
         raise ConfigError(
             f"cannot save {what} {path}: it belongs to {_user(keep.uid)}, and a rewrite as "
             f"{_user()} would change its owner",
-            hint=f"run as {_user(keep.uid)} or root (e.g. with sudo), or edit {path} by hand",
+            hint=f"run as {_owner(keep.uid)} (e.g. with sudo), or edit {path} by hand",
         )
     if keep.gid not in (os.getegid(), *os.getgroups()):
         raise ConfigError(
@@ -175,6 +175,10 @@ def _user(uid: int | None = None) -> str:
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
         return f"uid {uid}"
+
+
+def _owner(uid: int) -> str:
+    return "root" if uid == 0 else f"{_user(uid)} or root"
 
 
 def _group(gid: int) -> str:
