@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 import hibob_sync
-
 from hibob_sync.config.admin_files import write_admin_file
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from tests.cli_helpers import run_cli

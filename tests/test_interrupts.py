@@ -11,9 +11,13 @@ flight would sit there until the test let them go.
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,3 +173,32 @@ def test_an_interrupted_pool_cancels_the_rest_and_does_not_wait() -> None:
     finally:
         release.set()
     assert running.result(HANG_GUARD) is True
+
+
+def test_ctrl_c_at_a_map_question_is_130(tmp_path: Path) -> None:
+    """Ctrl-C while `map` waits for an answer: 130 and "Interrupted.", not "Aborted!" and 1."""
+    (tmp_path / "config.yaml").write_text("mapping_file: mapping.yaml\n", encoding="utf-8")
+    leader, follower = pty.openpty()  # `map` asks only at a terminal
+    try:
+        with interruptible_children():
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "hibob_sync", "--config", "config.yaml", "map"],
+                stdin=follower,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=tmp_path,
+            )
+        assert proc.stdout is not None
+        seen = b""
+        while b"email - " not in seen:  # the first question is on the screen
+            chunk = proc.stdout.read1(4096)
+            assert chunk, proc.communicate(timeout=HANG_GUARD)
+            seen += chunk
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=HANG_GUARD)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 130, stderr
+    assert b"Interrupted." in stderr and b"Abort" not in stderr
+    assert not (tmp_path / "mapping.yaml").exists()

@@ -18,7 +18,9 @@ import click
 
 from hibob_sync import __version__
 from hibob_sync.cli.connect import connect, disconnect
+from hibob_sync.cli.demo import demo
 from hibob_sync.cli.environment import CONFIG_ENV, App, Environment
+from hibob_sync.cli.init import init
 from hibob_sync.cli.log_lines import echo_err, setup_logging, show_click_error, stamped_stderr
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
@@ -70,26 +72,8 @@ def cli(ctx: click.Context, config: str | None, verbose: int, quiet: bool, trace
 cli.add_command(connect)
 cli.add_command(disconnect)
 cli.add_command(map_group)
-
-
-@cli.command()
-@click.argument("folder", metavar="[DIR]", required=False, type=NonEmptyPath(path_type=Path))
-def init(folder: Path | None) -> None:
-    """Write a commented config.yaml and mapping.yaml to start from (never overwrites).
-
-    DIR defaults to ~/.config/hibob-sync (where hibob-sync looks when there is no
-    ./config.yaml); on a server, use /etc/hibob-sync and pass --config.
-    """
-    from hibob_sync.cli.environment import user_config_dir
-    from hibob_sync.config.init_files import write_starters
-
-    written = write_starters(folder or user_config_dir())
-    for path in written:
-        click.echo(f"wrote {path}")
-    click.echo(
-        "Next: set hithrive.scim_url in config.yaml, then `hibob-sync connect`, "
-        "`hibob-sync map` and `hibob-sync check`."
-    )
+cli.add_command(init)
+cli.add_command(demo)
 
 
 @cli.command()
@@ -160,6 +144,8 @@ def plan_command(app: App, output: Path | None, expires: str, as_json: bool) -> 
         valid = parse_duration(expires)
     except ValueError:
         raise click.BadParameter(f"expected {EXAMPLES}", param_hint="--expires") from None
+    if not valid:  # a plan that expires as it is written could never be applied
+        raise click.BadParameter(f"0 would expire at once: {EXAMPLES}", param_hint="--expires")
     _show_plan(app, as_json=as_json, out=PlanOutput(output, valid) if output else None)
 
 
@@ -232,13 +218,15 @@ def _sync(app: App, *, as_json: bool, reviewed: PlanFile | None = None) -> NoRet
         if as_json and exc.summary is not None:  # scripts get a summary for every outcome
             click.echo(report.summary_json(exc.summary))
         raise
+    levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
+    level = levels.get(int(summary.exit_code), "ERROR")
     if as_json:
         click.echo(report.summary_json(summary))
-    elif reviewed is not None:  # the admin is at the terminal: say what was done
-        click.echo(f"{summary.message}\n{report.summary_text(summary)}")
+    elif reviewed is not None and (app.verbosity >= 0 or summary.exit_code != ExitCode.OK):
+        # The admin asked for this apply: say what was done, on stderr as `run` says it.
+        text = f"{summary.message}\n{report.summary_text(summary)}"
+        echo_err(text, level, stamped=app.log_file)
     elif summary.exit_code != ExitCode.OK or _names_someone(app, summary):
-        levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
-        level = levels.get(int(summary.exit_code), "ERROR")
         echo_err(report.summary_text(summary), level, stamped=app.log_file)
     ctx = click.get_current_context()
     ctx.exit(int(summary.exit_code))
@@ -327,26 +315,6 @@ def status(app: App, max_age: str, as_json: bool) -> None:
     result = check_status(lambda: app.settings(required=False).state_path, max_age, app.env.clock)
     click.echo(result.json() if as_json else result.text())
     click.get_current_context().exit(int(result.verdict))
-
-
-@cli.command()
-@click.option(
-    "--employees",
-    default=25,
-    show_default=True,
-    type=click.IntRange(12, 100_000),
-    help="Size of the sandbox company.",
-)
-@pass_app
-def demo(app: App, employees: int) -> None:
-    """Run the whole flow on the built-in HiBob sandbox and a local SCIM server.
-
-    Touches no real system: both servers run on loopback and stop at the end.
-    """
-    from hibob_sync.demo.tour import run_demo
-
-    code = run_demo(employees, click.echo)
-    click.get_current_context().exit(0 if code in (ExitCode.OK, ExitCode.PARTIAL) else code)
 
 
 def main(argv: list[str] | None = None, *, env: Environment | None = None) -> NoReturn:
