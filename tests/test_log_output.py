@@ -76,6 +76,75 @@ def test_hibob_base_url_answering_404_is_a_config_error(sync_env: SyncEnv) -> No
         result = sync_env.cli(command)
         assert result.exit_code == 78, result.output
         assert "hibob.base_url" in result.output
+        # One error, said once: no warning about the catalogue (with its hint) before it.
+        assert "field catalogue" not in result.output and "Hint: check" not in result.output
+
+
+class _LoginWall(BaseHTTPRequestHandler):
+    """Another app at the configured URL: every request needs its own login."""
+
+    def do_GET(self) -> None:
+        body = b"<html><body>Please sign in</body></html>"
+        self.send_response(401)
+        if self.path.startswith("/basic/"):
+            self.send_header("WWW-Authenticate", 'Basic realm="intranet"')
+            self.send_header("Content-Type", "application/json")
+            body = b'{"message": "login required"}'
+        else:
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def login_wall() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LoginWall)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/app", "with a web page (a login page?)"),
+        ("/basic/api", "asks for Basic authentication, not a SCIM bearer token"),
+    ],
+)
+def test_scim_url_behind_another_login_is_not_a_rejected_token(
+    sync_env: SyncEnv, login_wall: str, path: str, says: str
+) -> None:
+    # 78, not 77: the token never reached a SCIM server; `connect` would not help.
+    text = sync_env.config.read_text().replace(sync_env.scim.url, login_wall + path)
+    sync_env.config.write_text(text)
+    for command in ("run", "check"):
+        result = sync_env.cli(command)
+        assert result.exit_code == 78, result.output
+        assert f"hithrive.scim_url {login_wall}{path}" in result.output
+        assert says in result.output and "may not be a SCIM endpoint" in result.output
+        assert "rejected the token" not in result.output
+    connect = sync_env.cli("connect", "--from-env")
+    assert connect.exit_code == 78 and "may not be a SCIM endpoint" in connect.output
+
+
+def test_a_host_that_does_not_resolve_fails_fast(sync_env: SyncEnv) -> None:
+    # .invalid never resolves (RFC 6761): not an outage to wait out six times.
+    text = sync_env.config.read_text().replace(
+        sync_env.scim.url, "https://scim.no-such-host.invalid/scim/v2"
+    )
+    sync_env.config.write_text(text)
+    result = sync_env.run()
+    assert result.exit_code == 69, result.output
+    assert "could not resolve host scim.no-such-host.invalid" in result.messages
+    assert "attempts" not in result.output and "retrying" not in result.output
+    assert sync_env.clock.sleeps == []
 
 
 class _WebPage(BaseHTTPRequestHandler):

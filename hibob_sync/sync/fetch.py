@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 def fetch_hibob(client: HibobClient, mapping: FieldMapping) -> HibobData:
     """Every employee with the mapped fields, and what the permission probe makes of them."""
     sources = mapping.all_sources()
-    catalogue = _catalogue(client)
-    found = client.search(sources, catalogue=catalogue)
+    catalogue, why = _catalogue(client)
+    found = client.search(sources, catalogue=catalogue)  # a wrong base_url: 78 here
+    if why:  # said only once the search worked: a 404 on both is the base_url's error alone
+        log.warning("HiBob's field catalogue could not be read (%s); going on without it", why)
     log.info("HiBob: %d employees", len(found.employees))
     return HibobData(
         employees=found.employees,
@@ -30,10 +32,9 @@ def fetch_hibob(client: HibobClient, mapping: FieldMapping) -> HibobData:
     )
 
 
-def _catalogue(client: HibobClient) -> list[CatalogueField] | None:
-    """The field catalogue, or None where HiBob will not give it (the run goes on without)."""
+def _catalogue(client: HibobClient) -> tuple[list[CatalogueField] | None, str]:
+    """The field catalogue, or None and why, where HiBob will not give it (the run goes on)."""
     try:
-        return client.fields()
+        return client.fields(), ""
     except RemoteError as exc:
-        log.warning("HiBob's field catalogue could not be read (%s); going on without it", exc)
-        return None
+        return None, exc.message
