@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -151,7 +152,42 @@ def test_connect_prompts_with_hidden_input(
     )
     assert result.exit_code == 0, result.output
     assert HIBOB_TOKEN not in result.stdout  # hidden input is not echoed
+    assert HIBOB_USER_ID + "\n" not in result.stdout  # nor is the ID (README: hidden input)
     assert stored("hibob_service_user_id") == HIBOB_USER_ID
+
+
+def test_connect_asks_again_only_for_what_failed(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN", "HITHRIVE_SCIM_TOKEN"):
+        monkeypatch.delenv(name)
+    # The HiBob pair is right; the SCIM token is mistyped once, then right.
+    answers = f"{HIBOB_USER_ID}\n{HIBOB_TOKEN}\nnot-the-token\n{sync_env.scim.token}\n"
+    result = sync_env.cli("connect", input=answers, terminal=True)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("HiBob service user ID:") == 1  # the verified pair was kept
+    assert result.stdout.count("HiThrive SCIM token:") == 2
+    assert "rejected the token" in result.messages and "try again" in result.messages
+    assert stored("hibob_service_user_token") == HIBOB_TOKEN
+    assert stored("hithrive_scim_token") == sync_env.scim.token
+    assert "not-the-token" not in result.output
+
+
+def test_connect_from_env_names_every_missing_variable(sync_env: SyncEnv) -> None:
+    del os.environ["HIBOB_SERVICE_USER_ID"]
+    del os.environ["HITHRIVE_SCIM_TOKEN"]
+    result = sync_env.cli("connect", "--from-env")
+    assert result.exit_code == 77, result.output
+    assert "HIBOB_SERVICE_USER_ID, HITHRIVE_SCIM_TOKEN are not set" in result.messages
+    assert sync_env.sandbox.request_count() == 0
+
+
+def test_connect_and_map_count_the_same_catalogue_fields(sync_env: SyncEnv) -> None:
+    connected = sync_env.cli("connect", "--from-env")
+    counted = re.search(r"\((\d+) fields in the catalogue to map\)", connected.stdout)
+    assert counted is not None, connected.output
+    mapped = sync_env.cli("map", input="\n" * 9 + "n\n", terminal=True)
+    assert f"({counted.group(1)} in your catalogue)" in mapped.stdout, mapped.output
 
 
 def test_connect_without_terminal_says_use_from_env(sync_env: SyncEnv) -> None:
