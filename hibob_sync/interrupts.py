@@ -56,6 +56,21 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Once stopping, finish stopping: a second Ctrl-C or SIGTERM (systemd and timeout(1)
+    signal every process of the group, a person presses Ctrl-C twice) is ignored meanwhile."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _block_stop_signals() -> None:
     """A worker's first act: SIGINT and SIGTERM go to the main thread, never here."""
     if hasattr(signal, "pthread_sigmask"):  # POSIX; elsewhere only the main thread gets them

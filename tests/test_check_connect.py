@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import keyring
@@ -12,6 +13,7 @@ import keyring.backends.fail
 import pytest
 
 from hibob_sync.credentials import SERVICE
+from hibob_sync.demo.scim_server import install_hint
 from hibob_sync.sandbox.catalogue import CATEGORIES
 from tests.cli_helpers import run_cli
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID
@@ -251,7 +253,9 @@ def test_demo_without_scim2_server_says_how_to_install_it(
     # None in sys.modules is Python's own "this package cannot be imported": what a PyPI
     # install without the demo extra (or any install on 3.10) looks like to the demo.
     monkeypatch.setitem(sys.modules, "scim2_server", None)
+    before = demo_folders()
     result = run_cli("demo", "--employees", "12")
+    assert demo_folders() == before  # no empty folder left behind
     assert result.exit_code == 78, result.output
     assert "scim2-server is not installed" in result.messages
     assert "pip install 'hibob-sync[demo]'" in result.messages  # an install from PyPI
@@ -261,9 +265,25 @@ def test_demo_without_scim2_server_says_how_to_install_it(
     assert "Traceback" not in result.output
 
 
+def test_on_python_3_10_the_demo_asks_for_a_newer_python() -> None:
+    # There the demo extra installs nothing: "install the demo extra" would send the admin
+    # round in circles.
+    hint = install_hint((3, 10))
+    assert "needs Python 3.11 or newer" in hint and "this is Python 3.10" in hint
+    assert "pip install" not in hint
+    assert "pip install 'hibob-sync[demo]'" in install_hint((3, 12))
+
+
+def demo_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("hibob-sync-demo-*")}
+
+
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("scim2_server", reason="scim2-server needs Python 3.11 or newer")
-    result = run_cli("demo", "--employees", "20")
+    before = demo_folders()
+    result = run_cli("demo", "--employees", "20", "--dir", str(tmp_path / "demo"))
+    assert demo_folders() == before  # the files went where --dir said
+    assert (tmp_path / "demo" / "state.db").is_file()
     assert result.exit_code == 0, result.output
     assert "Verdict" not in result.stdout or "FAIL" not in result.stdout
     assert "$ hibob-sync check" in result.stdout
