@@ -30,6 +30,7 @@ from tests.reliability_helpers import assert_in_sync
 from tests.signal_helpers import interruptible_children
 from tests.sync_fixtures import SyncEnv
 from tests.test_faults import start_cli_process, wait_for
+from tests.test_log_output import assert_stamped
 
 SIGNALS = [pytest.param(signal.SIGINT, id="ctrl-c"), pytest.param(signal.SIGTERM, id="sigterm")]
 HANG_GUARD = 60  # seconds; never reached by a run that stops as it should
@@ -70,6 +71,7 @@ def assert_interrupted(env: SyncEnv, proc: subprocess.Popen[bytes], stderr: str)
     assert proc.returncode == 130, stderr
     assert "Interrupted." in stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert_stamped(stderr)  # in a log, every line timestamped: no blank line before it
     history = run_cli("--config", str(env.config), "history", "--json")
     last = json.loads(history.stdout)[0]
     assert (last["exit_code"], last["outcome"]) == (130, "interrupted")

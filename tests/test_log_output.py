@@ -30,6 +30,67 @@ def test_every_stderr_line_is_stamped_in_a_log(sync_env: SyncEnv) -> None:
     assert any(" WARNING Done: " in line for line in lines)
 
 
+def assert_stamped(stderr: str) -> None:
+    """Off a terminal, every line on stderr starts with a time and level (none blank)."""
+    lines = stderr.splitlines()
+    assert lines, "nothing on stderr"
+    for line in lines:
+        assert STAMPED.match(line), line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(("--bogus", "run"), id="unknown-option"),
+        pytest.param(("plan", "--expires", "0s"), id="bad-value"),
+        pytest.param(("map", "set", "nickname", "root.email"), id="bad-choice"),
+        pytest.param(("-q", "-v", "status"), id="plugin-usage"),
+    ],
+)
+def test_click_usage_errors_are_stamped_in_a_log(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.exit_code in (2, 3), result.output
+    assert_stamped(result.stderr)
+    assert " ERROR Usage: hibob-sync" in result.stderr or "ERROR Invalid value" in result.stderr
+
+
+def test_apply_summary_is_on_stderr_and_stamped(sync_env: SyncEnv, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    assert sync_env.cli("plan", "-o", str(plan)).exit_code == 0
+    result = sync_env.cli("apply", str(plan))
+    assert result.exit_code in (0, 1), result.output
+    assert result.stdout == ""  # as `run`: the summary is for the log, stdout for --json
+    assert_stamped(result.stderr)
+    assert "applied the reviewed plan" in result.messages
+
+
+def test_a_keyring_password_prompt_is_stamped_under_cron(tmp_path: Path) -> None:
+    """An encrypted keyring asks for its password even under cron (no terminal): its prompt
+    and Python's getpass warning are lines in the log too."""
+    (tmp_path / "config.yaml").write_text(
+        "hithrive:\n  scim_url: http://127.0.0.1:9/scim/v2\n", encoding="utf-8"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "tests.prompting_keyring.PromptingKeyring",
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "hibob_sync", "--config", "config.yaml", "run"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,  # no controlling terminal: getpass writes to stderr
+        timeout=60,
+    )
+    assert proc.returncode == 77, proc.stderr
+    assert "password for encrypted keyring" in proc.stderr
+    assert_stamped(proc.stderr)
+
+
 def test_terminal_output_stays_short(tmp_path: Path) -> None:
     """On a terminal, no timestamps: `Error: ...` as before (stderr is a real pty here)."""
     leader, follower = pty.openpty()
