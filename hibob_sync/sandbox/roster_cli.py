@@ -116,6 +116,9 @@ def main(argv: Sequence[str]) -> int:
 
 def _error(exc: urllib.error.HTTPError) -> str:
     try:
-        return str(json.loads(exc.read())["error"])
+        text = str(json.loads(exc.read())["error"])
     except (ValueError, KeyError, TypeError):
-        return f"HTTP {exc.code}"
+        text = f"HTTP {exc.code}"
+    if exc.code == 401:  # no admin endpoint at all answers as HiBob does: 401
+        text += f" (the sandbox takes roster changes only if started with this {ADMIN_TOKEN_ENV})"
+    return text
