@@ -39,8 +39,13 @@ _K = TypeVar("_K")
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is (every handler of one handles both); its own type only
+    so that the CLI does not close a ``^C`` on the terminal that nobody typed."""
+
+
 def _raise_interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 @contextmanager

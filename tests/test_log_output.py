@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pty
 import re
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -121,6 +123,52 @@ def test_terminal_output_stays_short(tmp_path: Path) -> None:
     assert proc.returncode == 78
     assert text.startswith("Error: config file "), text
     assert not STAMPED.match(text)
+
+
+def test_sigterm_on_a_terminal_prints_no_blank_line(tmp_path: Path) -> None:
+    """A blank line closes a typed ^C; SIGTERM (timeout(1), kill) has none to close."""
+    silent = socket.socket()  # accepts the request and never answers: the run waits
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    (tmp_path / "config.yaml").write_text(
+        f"hibob:\n  base_url: {url}/v1\nhithrive:\n  scim_url: {url}/scim\n"
+        "sync:\n  state_path: state/state.db\n",
+        encoding="utf-8",
+    )
+    secrets = {"HIBOB_SERVICE_USER_ID": "u", "HIBOB_SERVICE_USER_TOKEN": "t"}
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hibob_sync", "--config", "config.yaml", "run"],
+            stderr=follower,
+            stdout=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env={**os.environ, **secrets, "HITHRIVE_SCIM_TOKEN": "s"},
+        )
+        os.close(follower)
+        follower = -1
+        connection, _ = silent.accept()  # the run is reading HiBob
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 130
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        connection.close()
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+        silent.close()
+    lines = output.decode().replace("\r\n", "\n").split("\n")
+    assert "Error: Interrupted." in lines, lines
+    assert lines[lines.index("Error: Interrupted.") - 1] != ""
 
 
 def test_quiet_and_verbose_is_a_usage_error(sync_env: SyncEnv) -> None:

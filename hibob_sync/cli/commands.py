@@ -25,7 +25,7 @@ from hibob_sync.cli.log_lines import echo_err, setup_logging, show_click_error, 
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
 from hibob_sync.errors import ExitCode, HibobSyncError
-from hibob_sync.interrupts import leave, sigterm_as_interrupt
+from hibob_sync.interrupts import Terminated, leave, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from hibob_sync.core.plan_file import PlanFile, PlanOutput
@@ -37,7 +37,25 @@ log = logging.getLogger("hibob_sync")
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Stopped(BaseException):
+    """Ctrl-C or SIGTERM on its way to main, past click (which would print a blank line)."""
+
+
+class _Group(click.Group):
+    """The top group: an interrupt leaves it as _Stopped, so main alone decides what the
+    terminal or the log shows (a blank line closes a typed ``^C``, never a SIGTERM's)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped from exc
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config",
@@ -354,6 +372,10 @@ def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
             log.exception("traceback")
         echo_err(str(exc), stamped=app.log_file)
         sys.exit(exc.exit_code)
+    except _Stopped as stop:
+        if app.env.stderr_isatty and not isinstance(stop.__cause__, Terminated):
+            click.echo(err=True)  # after the ^C the terminal echoed
+        _interrupted(app, owns_process)
     except KeyboardInterrupt:
         _interrupted(app, owns_process)
     sys.exit(result if isinstance(result, int) else 0)
