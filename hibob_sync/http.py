@@ -287,10 +287,10 @@ def send(
             ) from exc
         raise _unavailable(service, exc, retrying) from exc
     except requests.RequestException as exc:
-        host = unresolved_host(exc)  # not retried: a name that does not resolve now won't soon
-        if host is not None:
+        name = unresolved_host(exc)  # not retried: a name that does not resolve now won't soon
+        if name is not None:
             raise ServiceUnavailableError(
-                f"{service}: could not resolve host {host or urlsplit(url).hostname}",
+                f"{service}: could not resolve host {name or urlsplit(url).hostname}",
                 hint=f"check the host name in {setting or 'the URL'} and this machine's DNS",
             ) from exc
         raise _unavailable(service, exc, retrying) from exc
