@@ -39,7 +39,8 @@ class RosterError(Exception):
 def authorised(header: str | None, token: str) -> bool:
     """Whether the request carries the admin's bearer token (compared in constant time)."""
     scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode("utf-8"))
 
 
 def handle(company: Company, method: str, raw: bytes) -> Answer:
