@@ -35,12 +35,9 @@ class Secret:
     key: str
     env: str
     label: str
-    secret: bool = True
 
 
-HIBOB_USER_ID = Secret(
-    "hibob_service_user_id", "HIBOB_SERVICE_USER_ID", "HiBob service user ID", False
-)
+HIBOB_USER_ID = Secret("hibob_service_user_id", "HIBOB_SERVICE_USER_ID", "HiBob service user ID")
 HIBOB_TOKEN = Secret(
     "hibob_service_user_token", "HIBOB_SERVICE_USER_TOKEN", "HiBob service user token"
 )

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,6 +25,7 @@ import requests
 import requests.auth
 import tenacity
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import NameResolutionError
 
 from hibob_sync import __version__, rate_headers
 from hibob_sync.config.settings import is_loopback
@@ -147,7 +149,7 @@ def make_session(settings: HttpSettings) -> requests.Session:
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientHTTPError):
         return True
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError) or unresolved_host(exc) is not None:
         return False
     return isinstance(
         exc,
@@ -285,6 +287,12 @@ def send(
             ) from exc
         raise _unavailable(service, exc, retrying) from exc
     except requests.RequestException as exc:
+        name = unresolved_host(exc)  # not retried: a name that does not resolve now won't soon
+        if name is not None:
+            raise ServiceUnavailableError(
+                f"{service}: could not resolve host {name or urlsplit(url).hostname}",
+                hint=f"check the host name in {setting or 'the URL'} and this machine's DNS",
+            ) from exc
         raise _unavailable(service, exc, retrying) from exc
 
 
@@ -307,18 +315,31 @@ def _host(url: str) -> str:
 _NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
 
 
-def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl module's error under requests' and urllib3's wrappers, if there is one."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The error and every error under it (causes, contexts, and those in args or reason)."""
     todo, seen = [exc], set()
     while todo:
         current = todo.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return current
+        yield current
         linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
         todo += [x for x in (*linked, *current.args) if isinstance(x, BaseException)]
+
+
+def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error under requests' and urllib3's wrappers, if there is one."""
+    return next((c for c in _chain(exc) if isinstance(c, ssl.SSLError)), None)
+
+
+def unresolved_host(exc: BaseException) -> str | None:
+    """The host DNS could not resolve ("" when unnamed), or None if DNS was not the cause."""
+    for cause in _chain(exc):
+        if isinstance(cause, NameResolutionError):
+            return str(getattr(cause.conn, "host", "") or "")
+        if isinstance(cause, socket.gaierror):
+            return ""
     return None
 
 

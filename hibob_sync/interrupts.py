@@ -39,8 +39,13 @@ _K = TypeVar("_K")
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is (every handler of one handles both); its own type only
+    so that the CLI does not close a ``^C`` on the terminal that nobody typed."""
+
+
 def _raise_interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 @contextmanager
@@ -54,6 +59,21 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Once stopping, finish stopping: a second Ctrl-C or SIGTERM (systemd and timeout(1)
+    signal every process of the group, a person presses Ctrl-C twice) is ignored meanwhile."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _block_stop_signals() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
 import keyring
@@ -11,6 +13,7 @@ import keyring.backends.fail
 import pytest
 
 from hibob_sync.credentials import SERVICE
+from hibob_sync.demo.scim_server import install_hint
 from hibob_sync.sandbox.catalogue import CATEGORIES
 from tests.cli_helpers import run_cli
 from tests.hibob_fixtures import HIBOB_TOKEN, HIBOB_USER_ID
@@ -151,7 +154,42 @@ def test_connect_prompts_with_hidden_input(
     )
     assert result.exit_code == 0, result.output
     assert HIBOB_TOKEN not in result.stdout  # hidden input is not echoed
+    assert HIBOB_USER_ID + "\n" not in result.stdout  # nor is the ID (README: hidden input)
     assert stored("hibob_service_user_id") == HIBOB_USER_ID
+
+
+def test_connect_asks_again_only_for_what_failed(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HIBOB_SERVICE_USER_ID", "HIBOB_SERVICE_USER_TOKEN", "HITHRIVE_SCIM_TOKEN"):
+        monkeypatch.delenv(name)
+    # The HiBob pair is right; the SCIM token is mistyped once, then right.
+    answers = f"{HIBOB_USER_ID}\n{HIBOB_TOKEN}\nnot-the-token\n{sync_env.scim.token}\n"
+    result = sync_env.cli("connect", input=answers, terminal=True)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("HiBob service user ID:") == 1  # the verified pair was kept
+    assert result.stdout.count("HiThrive SCIM token:") == 2
+    assert "rejected the token" in result.messages and "try again" in result.messages
+    assert stored("hibob_service_user_token") == HIBOB_TOKEN
+    assert stored("hithrive_scim_token") == sync_env.scim.token
+    assert "not-the-token" not in result.output
+
+
+def test_connect_from_env_names_every_missing_variable(sync_env: SyncEnv) -> None:
+    del os.environ["HIBOB_SERVICE_USER_ID"]
+    del os.environ["HITHRIVE_SCIM_TOKEN"]
+    result = sync_env.cli("connect", "--from-env")
+    assert result.exit_code == 77, result.output
+    assert "HIBOB_SERVICE_USER_ID, HITHRIVE_SCIM_TOKEN are not set" in result.messages
+    assert sync_env.sandbox.request_count() == 0
+
+
+def test_connect_and_map_count_the_same_catalogue_fields(sync_env: SyncEnv) -> None:
+    connected = sync_env.cli("connect", "--from-env")
+    counted = re.search(r"\((\d+) fields in the catalogue to map\)", connected.stdout)
+    assert counted is not None, connected.output
+    mapped = sync_env.cli("map", input="\n" * 9 + "n\n", terminal=True)
+    assert f"({counted.group(1)} in your catalogue)" in mapped.stdout, mapped.output
 
 
 def test_connect_without_terminal_says_use_from_env(sync_env: SyncEnv) -> None:
@@ -215,7 +253,9 @@ def test_demo_without_scim2_server_says_how_to_install_it(
     # None in sys.modules is Python's own "this package cannot be imported": what a PyPI
     # install without the demo extra (or any install on 3.10) looks like to the demo.
     monkeypatch.setitem(sys.modules, "scim2_server", None)
+    before = demo_folders()
     result = run_cli("demo", "--employees", "12")
+    assert demo_folders() == before  # no empty folder left behind
     assert result.exit_code == 78, result.output
     assert "scim2-server is not installed" in result.messages
     assert "pip install 'hibob-sync[demo]'" in result.messages  # an install from PyPI
@@ -225,9 +265,25 @@ def test_demo_without_scim2_server_says_how_to_install_it(
     assert "Traceback" not in result.output
 
 
+def test_on_python_3_10_the_demo_asks_for_a_newer_python() -> None:
+    # There the demo extra installs nothing: "install the demo extra" would send the admin
+    # round in circles.
+    hint = install_hint((3, 10))
+    assert "needs Python 3.11 or newer" in hint and "this is Python 3.10" in hint
+    assert "pip install" not in hint
+    assert "pip install 'hibob-sync[demo]'" in install_hint((3, 12))
+
+
+def demo_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("hibob-sync-demo-*")}
+
+
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("scim2_server", reason="scim2-server needs Python 3.11 or newer")
-    result = run_cli("demo", "--employees", "20")
+    before = demo_folders()
+    result = run_cli("demo", "--employees", "20", "--dir", str(tmp_path / "demo"))
+    assert demo_folders() == before  # the files went where --dir said
+    assert (tmp_path / "demo" / "state.db").is_file()
     assert result.exit_code == 0, result.output
     assert "Verdict" not in result.stdout or "FAIL" not in result.stdout
     assert "$ hibob-sync check" in result.stdout

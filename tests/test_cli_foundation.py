@@ -142,6 +142,8 @@ def test_no_config_names_the_folders_searched(isolated_home: Path) -> None:
         result.output, result.exit_code, "./config.yaml", str(isolated_home / "config")
     )
     assert "~/.config" not in result.output
+    # A wheel install has no config.example.yaml to copy: the hint is `init`.
+    assert "`hibob-sync init`" in result.messages and "config.example" not in result.output
 
 
 def test_config_found_in_user_config_dir(isolated_home: Path) -> None:

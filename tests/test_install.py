@@ -35,6 +35,24 @@ def test_init_writes_commented_starters_and_never_overwrites(tmp_path: Path) -> 
     assert mapping.read_text() == "mapping:\n  email: root.email  # mine\n"
 
 
+def test_init_next_steps_fit_the_folder(tmp_path: Path, isolated_home: Path) -> None:
+    server = tmp_path / "etc" / "hibob-sync"  # outside the home: a server's folder
+    result = run_cli("init", str(server))
+    next_line = result.stdout.splitlines()[-1]
+    assert next_line.startswith("Next:")
+    assert f"hibob-sync --config {server / 'config.yaml'} check" in next_line
+    assert "connect" not in next_line and "env file or systemd credentials" in next_line
+    mine = isolated_home / "sync"
+    next_line = run_cli("init", str(mine)).stdout.splitlines()[-1]
+    assert f"`hibob-sync --config {mine / 'config.yaml'} connect`" in next_line
+
+
+def test_crontab_says_review_with_plan_and_alerts_on_exit_1() -> None:
+    text = (ROOT / "crontab.example").read_text()
+    assert "run --dry-run" not in text and "review with `hibob-sync plan`" in text
+    assert "exit 1 (employees newly set aside)" in text
+
+
 def test_init_defaults_to_the_user_config_folder(tmp_path: Path) -> None:
     result = run_cli("init")
     assert result.exit_code == 0, result.output

@@ -11,9 +11,14 @@ flight would sit there until the test let them go.
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +30,7 @@ from tests.reliability_helpers import assert_in_sync
 from tests.signal_helpers import interruptible_children
 from tests.sync_fixtures import SyncEnv
 from tests.test_faults import start_cli_process, wait_for
+from tests.test_log_output import assert_stamped
 
 SIGNALS = [pytest.param(signal.SIGINT, id="ctrl-c"), pytest.param(signal.SIGTERM, id="sigterm")]
 HANG_GUARD = 60  # seconds; never reached by a run that stops as it should
@@ -65,6 +71,7 @@ def assert_interrupted(env: SyncEnv, proc: subprocess.Popen[bytes], stderr: str)
     assert proc.returncode == 130, stderr
     assert "Interrupted." in stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert_stamped(stderr)  # in a log, every line timestamped: no blank line before it
     history = run_cli("--config", str(env.config), "history", "--json")
     last = json.loads(history.stdout)[0]
     assert (last["exit_code"], last["outcome"]) == (130, "interrupted")
@@ -169,3 +176,48 @@ def test_an_interrupted_pool_cancels_the_rest_and_does_not_wait() -> None:
     finally:
         release.set()
     assert running.result(HANG_GUARD) is True
+
+
+def test_ctrl_c_at_a_map_question_is_130(tmp_path: Path) -> None:
+    """Ctrl-C while `map` waits for an answer: 130 and "Interrupted.", not "Aborted!" and 1."""
+    (tmp_path / "config.yaml").write_text("mapping_file: mapping.yaml\n", encoding="utf-8")
+    leader, follower = pty.openpty()  # `map` asks only at a terminal
+    try:
+        with interruptible_children():
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "hibob_sync", "--config", "config.yaml", "map"],
+                stdin=follower,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=tmp_path,
+            )
+        assert proc.stdout is not None
+        seen = b""
+        while b"email - " not in seen:  # the first question is on the screen
+            chunk = proc.stdout.read1(4096)
+            assert chunk, proc.communicate(timeout=HANG_GUARD)
+            seen += chunk
+        wait_until_asleep(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, stderr = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            # The signal came between the prompt and the read (Python cannot act on it
+            # inside C's read()): a key pressed lets it through, as at a real terminal.
+            os.write(leader, b"\n")
+            _, stderr = proc.communicate(timeout=HANG_GUARD)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 130, stderr
+    assert b"Interrupted." in stderr and b"Abort" not in stderr
+    assert not (tmp_path / "mapping.yaml").exists()
+
+
+def wait_until_asleep(pid: int) -> None:
+    """Until the process sleeps (in the read of its answer), where Linux shows that."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(500):
+        if not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "S":
+            return
+        time.sleep(0.01)

@@ -296,7 +296,7 @@ def test_apply_a_reviewed_plan(stopped: tuple[SyncEnv, list[str]], tmp_path: Pat
 
     result = env.cli("apply", str(path))
     assert result.exit_code == 0, result.output
-    assert "applied the reviewed plan" in result.stdout
+    assert "applied the reviewed plan" in result.messages
     assert len(scim_writes(env)) == 16
     users = env.users_by_external_id()
     assert [users[i]["active"] for i in ids[11:]] == [False] * 5
@@ -383,6 +383,7 @@ def test_apply_refuses_an_expired_plan(stopped: tuple[SyncEnv, list[str]], tmp_p
     assert "it expired at" in result.stderr and "nothing was written" in result.stderr
     assert scim_writes(env) == []
     assert env.cli("plan", "--expires", "soon").exit_code == 2
+    assert env.cli("plan", "--expires", "0s").exit_code == 2  # expired as it is written
 
 
 def test_apply_refuses_another_target_or_config(
@@ -452,7 +453,7 @@ def test_apply_killed_mid_way_then_rerun_finishes_without_duplicates(
     # The same reviewed plan again: what the killed apply wrote counts as done, not as moved.
     result = big_env.cli("apply", str(path))
     assert result.exit_code == 1, result.output  # the seeded bad records, new to the history
-    assert "already done by an earlier apply" in result.stdout
+    assert "already done by an earlier apply" in result.messages
     assert_no_duplicates(big_env.users())
     assert len(big_env.users()) == creates
     assert_in_sync(big_env)  # includes a nightly run that writes nothing

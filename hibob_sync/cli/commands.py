@@ -16,15 +16,17 @@ import click
 
 from hibob_sync import __version__
 from hibob_sync.cli.connect import connect, disconnect
+from hibob_sync.cli.demo import demo
 from hibob_sync.cli.environment import CONFIG_ENV, App, Environment
 from hibob_sync.cli.explain import explain
-from hibob_sync.cli.log_lines import echo_err, setup_logging
+from hibob_sync.cli.init import init
+from hibob_sync.cli.log_lines import echo_err, setup_logging, show_click_error, stamped_stderr
 from hibob_sync.cli.map import map_group
 from hibob_sync.cli.params import NonEmptyPath, names, refuse_empty_env
 from hibob_sync.cli.running import names_someone, parse_only, progress_bar
 from hibob_sync.cli.scope import scope_group
 from hibob_sync.errors import ExitCode, HibobSyncError
-from hibob_sync.interrupts import leave, sigterm_as_interrupt
+from hibob_sync.interrupts import Terminated, leave, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from hibob_sync.core.plan_file import PlanFile, PlanOutput
@@ -35,7 +37,25 @@ log = logging.getLogger("hibob_sync")
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Stopped(BaseException):
+    """Ctrl-C or SIGTERM on its way to main, past click (which would print a blank line)."""
+
+
+class _Group(click.Group):
+    """The top group: an interrupt leaves it as _Stopped, so main alone decides what the
+    terminal or the log shows (a blank line closes a typed ``^C``, never a SIGTERM's)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Stopped from exc
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config",
@@ -72,26 +92,8 @@ cli.add_command(disconnect)
 cli.add_command(map_group)
 cli.add_command(explain)
 cli.add_command(scope_group)
-
-
-@cli.command()
-@click.argument("folder", metavar="[DIR]", required=False, type=NonEmptyPath(path_type=Path))
-def init(folder: Path | None) -> None:
-    """Write a commented config.yaml and mapping.yaml to start from (never overwrites).
-
-    DIR defaults to ~/.config/hibob-sync (where hibob-sync looks when there is no
-    ./config.yaml); on a server, use /etc/hibob-sync and pass --config.
-    """
-    from hibob_sync.cli.environment import user_config_dir
-    from hibob_sync.config.init_files import write_starters
-
-    written = write_starters(folder or user_config_dir())
-    for path in written:
-        click.echo(f"wrote {path}")
-    click.echo(
-        "Next: set hithrive.scim_url in config.yaml, then `hibob-sync connect`, "
-        "`hibob-sync map` and `hibob-sync check`."
-    )
+cli.add_command(init)
+cli.add_command(demo)
 
 
 @cli.command()
@@ -178,6 +180,8 @@ def plan_command(
         raise click.BadParameter(f"expected {EXAMPLES}", param_hint="--expires") from None
     if only and output:  # `apply` re-plans the whole run: a partial plan could never match
         raise click.UsageError("-o/--output and --only do not go together; `run --only` it")
+    if not valid:  # a plan that expires as it is written could never be applied
+        raise click.BadParameter(f"0 would expire at once: {EXAMPLES}", param_hint="--expires")
     _show_plan(app, as_json=as_json, out=PlanOutput(output, valid) if output else None, only=only)
 
 
@@ -261,13 +265,15 @@ def _sync(
         if as_json and exc.summary is not None:  # scripts get a summary for every outcome
             click.echo(report.summary_json(exc.summary))
         raise
+    levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
+    level = levels.get(int(summary.exit_code), "ERROR")
     if as_json:
         click.echo(report.summary_json(summary))
-    elif reviewed is not None:  # the admin is at the terminal: say what was done
-        click.echo(f"{summary.message}\n{report.summary_text(summary)}")
+    elif reviewed is not None and (app.verbosity >= 0 or summary.exit_code != ExitCode.OK):
+        # The admin asked for this apply: say what was done, on stderr as `run` says it.
+        text = f"{summary.message}\n{report.summary_text(summary)}"
+        echo_err(text, level, stamped=app.log_file)
     elif summary.exit_code != ExitCode.OK or names_someone(app, summary) or only:
-        levels: dict[int, str] = {ExitCode.OK: "INFO", ExitCode.PARTIAL: "WARNING"}
-        level = levels.get(int(summary.exit_code), "ERROR")
         echo_err(report.summary_text(summary), level, stamped=app.log_file)
     ctx = click.get_current_context()
     ctx.exit(int(summary.exit_code))
@@ -329,26 +335,6 @@ def status(app: App, max_age: str, as_json: bool) -> None:
     click.get_current_context().exit(int(result.verdict))
 
 
-@cli.command()
-@click.option(
-    "--employees",
-    default=25,
-    show_default=True,
-    type=click.IntRange(12, 100_000),
-    help="Size of the sandbox company.",
-)
-@pass_app
-def demo(app: App, employees: int) -> None:
-    """Run the whole flow on the built-in HiBob sandbox and a local SCIM server.
-
-    Touches no real system: both servers run on loopback and stop at the end.
-    """
-    from hibob_sync.demo.tour import run_demo
-
-    code = run_demo(employees, click.echo)
-    click.get_current_context().exit(0 if code in (ExitCode.OK, ExitCode.PARTIAL) else code)
-
-
 def main(argv: list[str] | None = None, *, env: Environment | None = None) -> NoReturn:
     """Entry point: run the CLI, turning expected errors into a message and exit code.
 
@@ -357,7 +343,8 @@ def main(argv: list[str] | None = None, *, env: Environment | None = None) -> No
     """
     args = list(sys.argv[1:] if argv is None else argv)
     app = App(env or Environment())
-    with sigterm_as_interrupt():  # systemctl stop, timeout(1): as Ctrl-C (interrupts.py)
+    # systemctl stop, timeout(1): as Ctrl-C (interrupts.py); in a log, every line stamped
+    with sigterm_as_interrupt(), stamped_stderr(app.log_file):
         _main(args, app, owns_process=argv is None)
 
 
@@ -365,12 +352,13 @@ def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
     try:
         result: Any = cli.main(args=args, prog_name="hibob-sync", standalone_mode=False, obj=app)
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        # click turns Ctrl-C into Abort: in its main (the cause), at a prompt (the context)
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
             _interrupted(app, owns_process)
         echo_err("Aborted.", stamped=app.log_file)
         sys.exit(ExitCode.PARTIAL)
     except click.ClickException as exc:
-        exc.show()
+        show_click_error(exc, stamped=app.log_file)
         # status's own usage errors, or the global options' before it (`-q -v status`)
         if isinstance(exc, click.UsageError) and (
             (exc.ctx is not None and exc.ctx.command is status) or names(args, cli, "status")
@@ -384,6 +372,10 @@ def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
             log.exception("traceback")
         echo_err(str(exc), stamped=app.log_file)
         sys.exit(exc.exit_code)
+    except _Stopped as stop:
+        if app.env.stderr_isatty and not isinstance(stop.__cause__, Terminated):
+            click.echo(err=True)  # after the ^C the terminal echoed
+        _interrupted(app, owns_process)
     except KeyboardInterrupt:
         _interrupted(app, owns_process)
     sys.exit(result if isinstance(result, int) else 0)

@@ -88,8 +88,8 @@ class App:
                 raise ConfigError(
                     "no config file: looked for ./config.yaml and "
                     f"{user_config_dir() / 'config.yaml'}",
-                    hint="copy config.example.yaml to config.yaml, "
-                    f"or pass --config / set {CONFIG_ENV}",
+                    hint="`hibob-sync init` writes one to start from (`hibob-sync init DIR` "
+                    f"for another folder), or pass --config / set {CONFIG_ENV}",
                 )
             self._settings = load_settings(path)
         return self._settings

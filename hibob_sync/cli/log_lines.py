@@ -9,9 +9,14 @@ short form, since the person reading it knows when they ran the command.
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import TextIO
 
 import click
 
@@ -73,3 +78,94 @@ def setup_logging(verbosity: int, *, stamped: bool) -> None:
     if verbosity < 2:
         # urllib3 logs full URLs at debug level only; keep it quiet unless asked.
         logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+_STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d [A-Z]+ ")
+
+
+class StampingStream(io.TextIOBase):
+    """stderr for a log file: a line that arrives without a timestamp gets one.
+
+    What hibob-sync writes itself is stamped already (and passes through as it is); this
+    catches what others write there: click's usage text, a keyring backend's password
+    prompt, Python's warnings. Blank lines (click closes a ``^C`` with one) are dropped.
+    A partial line (a prompt) is written, stamped, when the writer flushes it.
+    """
+
+    def __init__(self, inner: TextIO, level: str = "WARNING") -> None:
+        super().__init__()
+        self._inner = inner
+        self._level = level
+        self._pending = ""
+        self._mid_line = False  # a flushed partial line is out: its rest gets no stamp
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._inner, "errors", None)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._pending += text
+        while "\n" in self._pending:
+            line, _, self._pending = self._pending.partition("\n")
+            self._emit(line, end="\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            line, self._pending = self._pending, ""
+            self._emit(line, end="")
+            self._mid_line = True
+        self._inner.flush()
+
+    def _emit(self, line: str, *, end: str) -> None:
+        if self._mid_line:
+            self._inner.write(line_safe(line) + end)
+        elif line.strip() and _STAMPED.match(line):
+            self._inner.write(line + end)
+        elif line.strip():
+            self._inner.write(stamp(line, self._level) + end)
+        self._mid_line = self._mid_line and not end
+
+
+@contextmanager
+def stamped_stderr(stamped: bool) -> Iterator[None]:
+    """While the command runs off a terminal, every line on stderr starts with a timestamp."""
+    if not stamped:
+        yield
+        return
+    previous = sys.stderr
+    stream = StampingStream(previous)
+    sys.stderr = stream  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        try:
+            stream.flush()
+        finally:
+            sys.stderr = previous
+
+
+def show_click_error(error: click.ClickException, *, stamped: bool) -> None:
+    """click's message (``Usage: ...``, ``Error: ...``), each line stamped ERROR in a log."""
+    if not stamped:
+        error.show()
+        return
+    text = io.StringIO()
+    error.show(file=text)
+    lines = [line.removeprefix("Error: ") for line in text.getvalue().splitlines()]
+    click.echo(stamp("\n".join(line for line in lines if line.strip()), "ERROR"), err=True)

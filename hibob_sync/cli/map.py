@@ -10,6 +10,7 @@ import click
 
 from hibob_sync.cli.environment import App
 from hibob_sync.cli.log_lines import echo_err
+from hibob_sync.config.admin_files import check_writable
 from hibob_sync.config.mapping import FieldMapping, save_mapping
 from hibob_sync.model import ALL_FIELDS
 
@@ -39,9 +40,10 @@ def _edit_mapping(app: App) -> None:
         try_catalogue,
     )
 
+    path = app.mapping_path()
+    check_writable(path, "the mapping file")  # before any question: no answer typed in vain
     if not app.env.stdin_isatty:
         raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
-    path = app.mapping_path()
     mapping = app.mapping()
     catalogue, why = try_catalogue(app.settings(required=False), app.http)
     click.echo(f"Current mapping ({path}):\n{mapping_text(mapping)}")
@@ -97,6 +99,7 @@ def map_show(app: App) -> None:
 @click.pass_obj
 def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
     """Map a HiThrive FIELD to one or more HiBob field IDs (SOURCE...)."""
+    check_writable(app.mapping_path(), "the mapping file")
     mapping = app.mapping().with_field(field_name, sources)
     _save_checked(app, mapping, field_name)
     click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({app.mapping_path()})")
@@ -111,6 +114,7 @@ def map_extra(app: App, attribute: str, sources: tuple[str, ...]) -> None:
     "work"].country') to HiBob field IDs (SOURCE...); without SOURCE, stop writing it.
     Value rules (values:, default:) are edited in mapping.yaml."""
     path = app.mapping_path()
+    check_writable(path, "the mapping file")
     if not sources:
         save_mapping(path, app.mapping().without_extra(attribute.strip()))
         click.echo(f"{attribute} is no longer written  ({path})")
@@ -143,6 +147,7 @@ def _save_checked(app: App, mapping: FieldMapping, name: str) -> None:
 def map_unset(app: App, field_name: str) -> None:
     """Stop syncing a HiThrive FIELD (email cannot be unmapped)."""
     path = app.mapping_path()
+    check_writable(path, "the mapping file")
     mapping = app.mapping().without_field(field_name)
     save_mapping(path, mapping)
     click.echo(f"{field_name} is no longer mapped  ({path})")

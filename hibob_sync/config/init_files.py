@@ -6,10 +6,10 @@ in the package (templates/) and are written on request, never over an existing f
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 
+from hibob_sync.config.admin_files import create_admin_file
 from hibob_sync.errors import ConfigError
 
 STARTERS = ("config.yaml", "mapping.yaml")
@@ -32,11 +32,9 @@ def write_starters(folder: Path) -> list[Path]:
         )
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o750)
-        for path in targets:
-            # O_EXCL: a file that appeared since the check above is still never overwritten.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(starter_text(path.name))
     except OSError as exc:
         raise ConfigError(f"cannot write into {folder}: {exc.strerror or exc}") from None
+    for path in targets:
+        # O_EXCL: a file that appeared since the check above is still never overwritten.
+        create_admin_file(path, starter_text(path.name), f"the starter {path.name}")
     return targets

@@ -4,20 +4,19 @@ Loaded from and written to mapping.yaml. Email must be mapped; under ``mapping:`
 HiThrive fields are allowed; under ``extra:`` any SCIM attribute path (checked against the
 server's /Schemas by mapping_targets.py). Sources are HiBob field IDs (``root.email``,
 ``work.custom.field_1700000000000``) or lists of them, in the short form or the long one with
-value rules (entries.py). Writes are atomic (temp file + rename) so an interrupted
-``map set`` never leaves half a file.
+value rules (entries.py). Writes go through admin_files: atomic, and the file keeps its
+owner, group and mode.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from hibob_sync.config.admin_files import write_admin_file
 from hibob_sync.config.entries import NO_RULE, ValueRule, entry_yaml, parse_entry
 from hibob_sync.config.mapping_file import edited
 from hibob_sync.config.settings import load_yaml
@@ -247,8 +246,8 @@ def render(mapping: FieldMapping) -> str:
 
 
 def save_mapping(path: Path, mapping: FieldMapping) -> None:
-    """Write mapping.yaml atomically (temp file, then rename), keeping a hand-edited file's
-    comments where only some fields changed (mapping_file.edited)."""
+    """Write mapping.yaml atomically, keeping its owner, group and mode (admin_files), and a
+    hand-edited file's comments where only some fields changed (mapping_file.edited)."""
     text = render(mapping)
     if path.is_file():
         try:
@@ -259,16 +258,4 @@ def save_mapping(path: Path, mapping: FieldMapping) -> None:
         else:  # a line edit only where no long form or extra is involved
             if not (old.rules or mapping.rules or old.extra != mapping.extra):
                 text = edited(before, old.sources, mapping.sources) or text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_admin_file(path, text, "the mapping file", like=path.parent / "config.yaml")

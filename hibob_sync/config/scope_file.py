@@ -9,14 +9,13 @@ new one, never half of either, and never a config others may write.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from hibob_sync.config.admin_files import write_admin_file
 from hibob_sync.config.scope import Scope
 from hibob_sync.config.settings import load_settings
 from hibob_sync.errors import ConfigError
@@ -59,27 +58,18 @@ def replaced(text: str, block: str) -> str:
 
 
 def save_scope(path: Path, scope: Scope) -> None:
-    """Put ``scope`` in the config file at ``path`` (atomic; refused, 78, if it would not load)."""
+    """Put ``scope`` in the config file at ``path`` (admin_files: atomic, owner, group and mode
+    kept; refused, 78, if the new file would not load or not hold ``scope``)."""
     try:
         text = path.read_text(encoding="utf-8")
-        mode = path.stat().st_mode & 0o777
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
-    new = replaced(text, render(scope))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(new)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        loaded = load_settings(Path(tmp)).scope  # never replace a config with a broken one
-        if loaded != scope:
+
+    def holds_scope(written: Path) -> None:  # never replace a config with a broken one
+        if load_settings(written).scope != scope:
             raise ConfigError(f"{path}: the scope block could not be written as asked")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_admin_file(path, replaced(text, render(scope)), "config file", check=holds_scope)
 
 
 def with_rule(scope: Scope, kind: str, field_id: str, values: tuple[str, ...] | None) -> Scope:

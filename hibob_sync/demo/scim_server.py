@@ -24,12 +24,31 @@ from hibob_sync.errors import ConfigError
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 HITHRIVE_CONFIG = SCHEMAS / "spc_hithrive.json"
 TOKEN_ENV = "HIBOB_SYNC_LOCAL_SCIM_TOKEN"  # noqa: S105 - a variable name, not a secret
-# Installed from PyPI or from a checkout; on 3.10 the extra installs nothing (a marker).
-_INSTALL_HINT = (
-    "install the demo extra: pip install 'hibob-sync[demo]' (from a checkout: "
-    "pip install -e '.[demo]'); scim2-server needs Python 3.11 or newer (this is Python "
-    f"{sys.version_info[0]}.{sys.version_info[1]}), the nightly tool itself runs on 3.10"
-)
+
+
+def install_hint(version: tuple[int, int] = sys.version_info[:2]) -> str:
+    """How to get scim2-server: the demo extra, or on Python 3.10 a newer interpreter (the
+    extra installs nothing there: scim2-server needs 3.11, so installing it again won't help).
+    """
+    this = f"this is Python {version[0]}.{version[1]}"
+    if version < (3, 11):
+        return (
+            f"the demo needs Python 3.11 or newer ({this}, where scim2-server cannot be "
+            "installed): create the virtual environment with python3.11 or newer (README: "
+            "Python versions); the nightly tool itself runs on 3.10"
+        )
+    # Installed from PyPI or from a checkout.
+    return (
+        "install the demo extra: pip install 'hibob-sync[demo]' (from a checkout: "
+        "pip install -e '.[demo]'); scim2-server needs Python 3.11 or newer "
+        f"({this}), the nightly tool itself runs on 3.10"
+    )
+
+
+def require_scim2_server() -> None:
+    """Raise ConfigError (78) saying how to get scim2-server, before anything is started."""
+    if importlib.util.find_spec("scim2_server") is None:
+        raise ConfigError("scim2-server is not installed", hint=install_hint())
 
 
 class LocalScimServer:
@@ -38,8 +57,7 @@ class LocalScimServer:
     def __init__(
         self, token: str, workdir: Path, *, service_provider_config: Path | None = HITHRIVE_CONFIG
     ) -> None:
-        if importlib.util.find_spec("scim2_server") is None:
-            raise ConfigError("scim2-server is not installed", hint=_INSTALL_HINT)
+        require_scim2_server()
         self.token = token
         self.workdir = workdir
         self.config = service_provider_config
@@ -58,8 +76,14 @@ class LocalScimServer:
             args += ["--service-provider-config", str(self.config)]
         env = {**os.environ, TOKEN_ENV: self.token}
         with self.log_path.open("w") as log:
+            # Its own session: a Ctrl-C at the terminal reaches the demo, which stops it.
             self.proc = subprocess.Popen(
-                args, stdout=subprocess.PIPE, stderr=log, env=env, text=True
+                args,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                text=True,
+                start_new_session=True,
             )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

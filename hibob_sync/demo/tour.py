@@ -22,7 +22,8 @@ from hibob_sync import credentials
 from hibob_sync.config.mapping import load_mapping
 from hibob_sync.config.settings import load_settings
 from hibob_sync.core import report
-from hibob_sync.demo.scim_server import LocalScimServer
+from hibob_sync.demo.scim_server import LocalScimServer, require_scim2_server
+from hibob_sync.errors import ConfigError
 from hibob_sync.sandbox import HibobSandbox, generate_company
 from hibob_sync.sandbox.catalogue import MAPPING_YAML
 from hibob_sync.state import history
@@ -96,7 +97,14 @@ def _manager_id(record: dict[str, object]) -> str | None:
 
 def run_demo(employees: int, say: Say, folder: Path | None = None) -> int:
     """Run the demo; returns the exit code of the last sync."""
-    folder = folder or Path(tempfile.mkdtemp(prefix="hibob-sync-demo-"))
+    require_scim2_server()  # before a folder is made that nothing would fill
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="hibob-sync-demo-"))
+    else:
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"cannot make {folder}: {exc.strerror or exc}") from None
     user_id, token = "demo-service-user", secrets.token_urlsafe(24)
     scim_token = secrets.token_urlsafe(24)
     company = generate_company(employees, seed=2026)

@@ -51,6 +51,10 @@ Sub-paths: what HiBob does with ``work.reportsTo.email`` in ``fields`` is unknow
 key (``{"work": {"reportsTo": {"email": ...}}}`` / ``"/work/reportsTo/email"``); with
 ``"omit"`` it is treated as an unknown field and left out.
 
+Changes while it runs (a hire, a leaver, someone left out of the answers, an empty answer):
+``HibobSandbox(admin_token=...)`` opens ``/_sandbox/roster`` (sandbox/admin.py), which
+``python -m hibob_sync.sandbox roster ...`` drives; ``hibob-sync demo --serve`` uses both.
+
 Outages and request records are not the demo's business: the test suite scripts them in
 ``tests/hibob_faults.py`` through ``HibobSandbox.intercept`` and ``send_answer``.
 """

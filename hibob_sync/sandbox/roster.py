@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -102,6 +102,7 @@ class Company:
         self.awkward: dict[str, list[str]] = {case: [] for case in AWKWARD_CASES}
         self._lists = _make_lists()
         self._employees: dict[str, dict[str, object]] = {}
+        self._hidden: set[str] = set()  # kept, but left out of every answer (a HiBob incident)
         self._lock = threading.RLock()
         self._id_rng = random.Random(f"add-{seed}")
         self._snapshot: Snapshot | None = None
@@ -177,6 +178,8 @@ class Company:
         references: dict[str, dict[str, object] | None] = {}
         rows: list[Row] = []
         for employee_id, record in self._employees.items():
+            if employee_id in self._hidden:
+                continue
             machine = dict(record)
             manager_id = record.get(REPORTS_TO)
             if manager_id is not None:
@@ -319,10 +322,34 @@ class Company:
                 self.update(employee_id, values)
             return employee_id
 
+    def hide(self, employee_ids: Iterable[str] | None = None) -> None:
+        """Leave employees (everyone: None) out of every answer, as a partial or empty
+        answer from HiBob would; they stay in the company and ``show`` brings them back."""
+        with self._lock:
+            chosen = set(self._employees) if employee_ids is None else set(employee_ids)
+            unknown = chosen - set(self._employees)
+            if unknown:
+                raise KeyError(f"no employee {sorted(unknown)[0]!r}")
+            self._hidden |= chosen
+            self.version += 1
+
+    def show(self, employee_ids: Iterable[str] | None = None) -> None:
+        """Answer with hidden employees again (everyone: None)."""
+        with self._lock:
+            self._hidden -= self._hidden if employee_ids is None else set(employee_ids)
+            self.version += 1
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """The employees left out of the answers."""
+        with self._lock:
+            return frozenset(self._hidden)
+
     def remove(self, employee_id: str) -> None:
         """Delete an employee outright (HiBob admins can); references to them render as null."""
         with self._lock:
             del self._employees[employee_id]
+            self._hidden.discard(employee_id)
             self.version += 1
 
     def _new_id(self) -> str:

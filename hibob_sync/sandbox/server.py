@@ -27,6 +27,8 @@ from hibob_sync.sandbox.access import (
     authenticate,
     make_user,
 )
+from hibob_sync.sandbox.admin import ADMIN_PATH, authorised
+from hibob_sync.sandbox.admin import handle as admin_request
 from hibob_sync.sandbox.catalogue import ALL_CATEGORIES, catalogue_json
 from hibob_sync.sandbox.company import Company, generate_company
 from hibob_sync.sandbox.search import (
@@ -98,6 +100,7 @@ class HibobSandbox:
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
         port: int = 0,
+        admin_token: str | None = None,
     ) -> None:
         self.company = company if company is not None else generate_company(employees, seed)
         self.answer_shape: Shape = answer_shape
@@ -109,6 +112,7 @@ class HibobSandbox:
         self.limiter = RateLimiter(rate_limit, rate_window, clock)
         self.user_id = user_id
         self.token = token
+        self.admin_token = admin_token  # set: roster changes on ADMIN_PATH (sandbox/admin.py)
         self._host, self._port = host, port
         self._users: dict[str, ServiceUser] = {}
         self._lock = threading.Lock()
@@ -196,6 +200,12 @@ class HibobSandbox:
         path = urlsplit(handler.path).path
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length > 0 else b""
+        if self.admin_token is not None and path == ADMIN_PATH:
+            if authorised(handler.headers.get("Authorization"), self.admin_token):
+                send(handler, *admin_request(self.company, method, raw))
+            else:
+                send(handler, *error(401, "unauthorized", "Invalid sandbox admin token"))
+            return
         endpoint = ENDPOINTS.get((method, path), "other")
         if self.intercept(handler, endpoint, path, raw):
             return

@@ -35,9 +35,10 @@ from hibob_sync.scim.discovery import (
     schema_details,
     service_provider_config,
     user_schemas,
+    wrong_scim_url,
 )
 from hibob_sync.scim.discovery import missing_attributes as _missing_attributes
-from hibob_sync.scim.errors import http_error, scim_error
+from hibob_sync.scim.errors import http_error, login_wall, scim_error
 from hibob_sync.scim.paging import list_users
 
 __all__ = ["ScimClient", "ScimError", "ServerFeatures"]
@@ -164,7 +165,18 @@ class ScimClient:
         return response, payload
 
     def error(self, response: requests.Response, payload: Any, what: str) -> HibobSyncError:
-        """Turn a refusal into the tool's error, keeping the server's SCIM error details."""
+        """Turn a refusal into the tool's error, keeping the server's SCIM error details.
+
+        A login wall (another app's sign-in page, a Basic challenge) is a wrong
+        hithrive.scim_url (78), not a rejected token (77): re-connecting would not help.
+        """
+        wall = login_wall(response.status_code, response.headers)
+        if wall is not None:
+            return wrong_scim_url(
+                self.base_url,
+                f"{what} answered HTTP {response.status_code} and {wall}: the URL may not be "
+                "a SCIM endpoint (if it is, its token was refused: `hibob-sync connect`)",
+            )
         return http_error(
             self.service, self._token, response.status_code, payload, what, response.reason
         )

@@ -36,6 +36,25 @@ def http_error(
     return scim_error(service, secret, status, payload, what, fallback=reason)
 
 
+def login_wall(status: int, headers: Mapping[str, str]) -> str | None:
+    """How a 401/403 shows it came from something other than a SCIM endpoint, or None.
+
+    A SCIM server refuses a bad bearer token with a SCIM error (or nothing); a web app's
+    login page or an API wanting Basic or Negotiate is another server at the configured
+    URL, and a new token would not help.
+    """
+    if status not in (401, 403):
+        return None
+    challenge = headers.get("WWW-Authenticate", "").strip()
+    if challenge and "bearer" not in challenge.lower():
+        scheme = challenge.split(None, 1)[0].rstrip(",")
+        return f"asks for {scheme} authentication, not a SCIM bearer token"
+    media = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media in ("text/html", "application/xhtml+xml"):
+        return "with a web page (a login page?), not a SCIM error"
+    return None
+
+
 def scim_error(
     service: str,
     secret: str,

@@ -28,12 +28,14 @@ def fetch_hibob(
     ``extra`` ones (scope rules: read, never written), and what the permission probe makes
     of them."""
     sources = mapping.all_sources()
-    catalogue = _catalogue(client)
+    catalogue, why = _catalogue(client)
     wanted = tuple(dict.fromkeys((*sources, *extra)))
     if only is None:
-        found = client.search(wanted, catalogue=catalogue)
+        found = client.search(wanted, catalogue=catalogue)  # a wrong base_url: 78 here
     else:
         found = search_named(client, wanted, catalogue, only)
+    if why:  # said only once the search worked: a 404 on both is the base_url's error alone
+        log.warning("HiBob's field catalogue could not be read (%s); going on without it", why)
     log.info("HiBob: %d employees", len(found.employees))
     return HibobData(
         employees=found.employees,
@@ -61,10 +63,9 @@ def search_named(
     return SearchResult(employees, found[0].requested if found else (), present)
 
 
-def _catalogue(client: HibobClient) -> list[CatalogueField] | None:
-    """The field catalogue, or None where HiBob will not give it (the run goes on without)."""
+def _catalogue(client: HibobClient) -> tuple[list[CatalogueField] | None, str]:
+    """The field catalogue, or None and why, where HiBob will not give it (the run goes on)."""
     try:
-        return client.fields()
+        return client.fields(), ""
     except RemoteError as exc:
-        log.warning("HiBob's field catalogue could not be read (%s); going on without it", exc)
-        return None
+        return None, exc.message

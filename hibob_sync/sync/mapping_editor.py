@@ -108,7 +108,12 @@ def ask_sources(
 def fetch_catalogue(settings: Settings, http: HttpSettings | None = None) -> list[CatalogueField]:
     """The HiBob field catalogue, with the stored credentials (it needs no permission group)."""
     with hibob_client(settings, http=http) as client:
-        return [f for f in client.fields() if f.id not in HIDDEN]
+        return mappable(client.fields())
+
+
+def mappable(catalogue: Sequence[CatalogueField]) -> list[CatalogueField]:
+    """The catalogue fields offered for mapping: `map` and `connect` count the same ones."""
+    return [f for f in catalogue if f.id not in HIDDEN]
 
 
 def match_fields(text: str, catalogue: Sequence[CatalogueField]) -> list[CatalogueField]:
