@@ -1,7 +1,9 @@
 """One HTTP session factory and one retry policy, shared by the HiBob and SCIM clients.
 
-Every call gets (connect, read) timeouts and TLS verification, and transient failures
-(429, 500/502/503/504, dropped connections, timeouts, cut-off bodies) are retried
+Every call gets (connect, read) timeouts, a deadline on its whole duration, a size limit on
+its answer after decoding (bounded, deadline), and TLS verification; no redirect is ever
+followed, and loopback hosts are never reached through a proxy. Transient failures (429,
+500/502/503/504, dropped connections, timeouts, cut-off or broken bodies) are retried
 (retry_policy: a 429 waits what the server asks, read by rate_headers, within the run's wait
 budget; the rest back off exponentially with jitter, a bounded number of times). An answer
 that says no request is left in the window holds the next ones until it resets. Sleeping and
@@ -10,12 +12,9 @@ the clock are injectable so tests never wait.
 
 from __future__ import annotations
 
-import json
 import logging
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,16 +24,33 @@ import requests
 import requests.auth
 import tenacity
 from requests.utils import get_environ_proxies
-from urllib3.exceptions import NameResolutionError
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
-from hibob_sync import __version__, rate_headers
-from hibob_sync.config.settings import is_loopback
-from hibob_sync.errors import ConfigError, HibobSyncError, RateLimitedError, ServiceUnavailableError
+from hibob_sync import __version__, bounded, rate_headers
+from hibob_sync.bounded import BrokenAnswer, exchange, load_json
+from hibob_sync.config.urls import is_loopback
+from hibob_sync.deadline import DeadlinePassed, WatchedAdapter
+from hibob_sync.errors import RateLimitedError, ServiceUnavailableError
 from hibob_sync.retry_policy import Bounds, Stop, Wait, WaitBudget, rate_limited
 from hibob_sync.retry_policy import TransientHTTPError as TransientHTTPError
+from hibob_sync.safe_text import shown
+from hibob_sync.tls import speaks_no_tls, ssl_cause, tls_error, unresolved_host
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
+
+__all__ = [
+    "BearerAuth",
+    "HttpSettings",
+    "TransientHTTPError",
+    "make_session",
+    "redirect_target",
+    "send",
+    "speaks_no_tls",
+    "ssl_cause",
+    "unresolved_host",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +64,7 @@ class HttpSettings:
 
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    total_timeout: float | None = None  # one request's whole duration; None: connect + read
     ca_bundle: Path | None = None
     max_attempts: int = 6
     max_total_wait: float = 300.0
@@ -67,6 +84,13 @@ class HttpSettings:
             self.backoff_initial,
             self.backoff_max,
         )
+
+    @property
+    def whole_timeout(self) -> float:
+        """The limit on one attempt from sending to the answer's last byte (sync.timeout)."""
+        if self.total_timeout is not None:
+            return self.total_timeout
+        return self.connect_timeout + self.read_timeout
 
 
 class Gate(Protocol):
@@ -97,10 +121,13 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 class _Session(requests.Session):
-    """A session on which a call without a timeout, or with TLS checks off, cannot happen."""
+    """A session on which a call without a timeout, with TLS checks off, following a
+    redirect, or sent to a loopback host through a proxy cannot happen."""
 
     def __init__(self, settings: HttpSettings) -> None:
         super().__init__()
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, WatchedAdapter())
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else True
         self.headers["User-Agent"] = USER_AGENT
@@ -108,11 +135,19 @@ class _Session(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
+        # A redirect is never followed: requests would turn a PATCH into a GET whose 200
+        # reads as the write's success, or re-send a body (and headers) elsewhere.
+        kwargs["allow_redirects"] = False
         # Always our own trust, never a caller's: and passed per call, because requests lets
         # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's verify, which would
         # silently drop a configured ca_bundle.
         kwargs["verify"] = self.verify
         return super().request(method, url, *args, **kwargs)
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """None: with redirects off, requests would still read a 3xx answer's whole body
+        (past any size limit) to prepare the request it does not send."""
+        return None
 
     def merge_environment_settings(
         self,
@@ -124,15 +159,26 @@ class _Session(requests.Session):
     ) -> _Settings:
         """The environment's proxies (HTTPS_PROXY, NO_PROXY), read once per host: requests
         reads and parses the whole environment before every request, which at thousands of
-        writes a night was a tenth of the client's CPU. Trust is ours, passed per call."""
+        writes a night was a tenth of the client's CPU. Trust is ours, passed per call.
+
+        A loopback host never goes through a proxy, whatever the environment says: the
+        proxy would see both services' credentials. The host is the one urllib3 will
+        connect to (its parse_url), not what urlsplit makes of the URL.
+        """
         text = url.decode() if isinstance(url, bytes) else str(url or "")
-        parts = urlsplit(text)
-        key = (parts.scheme, parts.netloc)
+        try:
+            parts = parse_url(text)
+            scheme, host, port = parts.scheme or "", (parts.host or "").strip("[]"), parts.port
+        except LocationParseError:
+            scheme, host, port = "", "", None
+        key = (scheme, f"{host}:{port}")
         environ = self._environ_proxies.get(key)
         if environ is None:
             environ = get_environ_proxies(text) if self.trust_env else {}
             self._environ_proxies[key] = environ
         merged = {**self.proxies, **environ, **(proxies or {})}  # the call's win, as in requests
+        if is_loopback(host):
+            merged = {}
         return {
             "proxies": {k: v for k, v in merged.items() if v is not None},
             "stream": self.stream if stream is None else stream,
@@ -144,6 +190,14 @@ class _Session(requests.Session):
 def make_session(settings: HttpSettings) -> requests.Session:
     """Build the one kind of session the tool uses for every remote call."""
     return _Session(settings)
+
+
+def redirect_target(response: requests.Response) -> str:
+    """Where a 3xx answer points (its Location, escaped and cut short), for messages."""
+    location = response.headers.get("Location", "").strip()
+    if not location:
+        return "no Location given"
+    return shown(location[:200]) + ("…" if len(location) > 200 else "")
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -165,6 +219,8 @@ def _is_transient(exc: BaseException) -> bool:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TransientHTTPError):
         return exc.reason
+    if isinstance(exc, DeadlinePassed):
+        return str(exc)
     if isinstance(exc, requests.Timeout):
         return "the request timed out"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
@@ -185,6 +241,7 @@ def send(
     parse: Callable[[bytes], Any] | None = None,
     gate: Gate | None = None,
     setting: str | None = None,
+    limit: int = bounded.DEFAULT,
     **kwargs: Any,
 ) -> tuple[requests.Response, Any]:
     """Send one request under the shared retry policy.
@@ -193,11 +250,13 @@ def send(
     not wanted). ``parse`` replaces ``json.loads`` for a 2xx body (e.g. a streaming parser
     for a large answer); a ValueError from it counts as an incomplete answer and is retried.
     Answers that are not transient (2xx, 3xx, 4xx other than 429) are returned for the
-    caller to judge; transient failures that outlast the policy, and TLS failures, become a
-    ServiceUnavailableError naming ``service``. A ``gate`` (the SCIM client's limiter) admits
-    each attempt and hears its answer, so a retry waits for its turn like any request.
-    ``setting`` is the config key the URL came from: an https:// URL whose server does not
-    speak TLS is a wrong URL (ConfigError naming it), not an outage.
+    caller to judge: a 3xx is never followed, and is no success. Transient failures that
+    outlast the policy, and TLS failures, become a ServiceUnavailableError naming
+    ``service``; an answer past ``limit`` bytes (decoded) is an AnswerTooLarge, not retried.
+    A ``gate`` (the SCIM client's limiter) admits each attempt and hears its answer, so a
+    retry waits for its turn like any request. ``setting`` is the config key the URL came
+    from: an https:// URL whose server does not speak TLS is a wrong URL (ConfigError
+    naming it), not an outage.
     """
 
     budget = settings.wait_budget or WaitBudget(settings.max_wait, settings.clock)
@@ -210,7 +269,9 @@ def send(
         if gate is not None:
             gate.enter()
         try:
-            response = session.request(method, url, **kwargs)
+            response = exchange(
+                session, method, url, settings.whole_timeout, limit, service, **kwargs
+            )
         except BaseException:
             if gate is not None:
                 gate.leave(None)
@@ -227,15 +288,18 @@ def send(
                 response.status_code, f"HTTP {response.status_code} from {service}", wait
             )
         body: Any = None
+        success = 200 <= response.status_code < 300
         if expect_json and response.content and response.status_code != 204:
             try:
                 # From bytes: no decoded copy of a large answer (HiBob's can be tens of MB).
-                loads = parse if parse is not None and response.ok else json.loads
+                loads = parse if parse is not None and success else load_json
                 body = loads(response.content)
-            except (json.JSONDecodeError, ValueError) as exc:
-                if response.ok:
+            except (ValueError, RecursionError) as exc:
+                if success:
+                    why = f"a broken answer: {exc}" if isinstance(exc, BrokenAnswer) else ""
                     raise TransientHTTPError(
-                        response.status_code, f"{service} sent an incomplete or non-JSON answer"
+                        response.status_code,
+                        f"{service} sent {why or 'an incomplete or non-JSON answer'}",
                     ) from exc
                 body = None
         return response, body
@@ -275,7 +339,7 @@ def send(
     try:
         return retrying(attempt)
     except requests.exceptions.SSLError as exc:
-        raise _tls_error(exc, service, url, setting) from exc
+        raise tls_error(exc, service, url, setting) from exc
     except TransientHTTPError as exc:
         if rate_limited(exc) and stop.out_of_budget:
             raise RateLimitedError(
@@ -308,77 +372,3 @@ def _unavailable(
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc or url
-
-
-# OpenSSL's words for a plain-text answer where a TLS record should be: an https:// URL
-# pointed at an http port (3.2+ says "record layer failure" where 3.0 said wrong version).
-_NOT_TLS = ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG")
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """The error and every error under it (causes, contexts, and those in args or reason)."""
-    todo, seen = [exc], set()
-    while todo:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
-        todo += [x for x in (*linked, *current.args) if isinstance(x, BaseException)]
-
-
-def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl module's error under requests' and urllib3's wrappers, if there is one."""
-    return next((c for c in _chain(exc) if isinstance(c, ssl.SSLError)), None)
-
-
-def unresolved_host(exc: BaseException) -> str | None:
-    """The host DNS could not resolve ("" when unnamed), or None if DNS was not the cause."""
-    for cause in _chain(exc):
-        if isinstance(cause, NameResolutionError):
-            return str(getattr(cause.conn, "host", "") or "")
-        if isinstance(cause, socket.gaierror):
-            return ""
-    return None
-
-
-def speaks_no_tls(cause: ssl.SSLError | None) -> bool:
-    """Whether a TLS handshake failed because the server answered in plain text."""
-    if cause is None:
-        return False
-    words = f"{getattr(cause, 'reason', None) or ''} {cause}".upper().replace(" ", "_")
-    return any(word in words for word in _NOT_TLS)
-
-
-def _tls_error(
-    exc: requests.exceptions.SSLError, service: str, url: str, setting: str | None
-) -> HibobSyncError:
-    """A failed TLS handshake, told apart: no TLS at all (a wrong URL, 78), a certificate
-    that could not be verified, or another handshake failure (69, as before)."""
-    cause = ssl_cause(exc)
-    parts = urlsplit(url)
-    if speaks_no_tls(cause):
-        port = parts.port or 443
-        hint = (
-            f"the URL should probably start http://{parts.netloc} (plain http is allowed "
-            "for loopback hosts, such as a test server)"
-            if is_loopback(parts.hostname or "")
-            else "check the port in the URL (HTTPS is usually on 443); plain http:// is "
-            "allowed for loopback hosts only"
-        )
-        return ConfigError(
-            f"{setting or service}: https://{parts.netloc} does not speak TLS on port {port} "
-            "(it answered the TLS handshake in plain text)",
-            hint=hint,
-        )
-    if cause is None or isinstance(cause, ssl.SSLCertVerificationError):
-        return ServiceUnavailableError(
-            f"{service}: the TLS certificate of {_host(url)} could not be verified",
-            hint="if a corporate proxy re-signs TLS, set its CA bundle as ca_bundle in the config",
-        )
-    why = getattr(cause, "reason", None) or cause
-    return ServiceUnavailableError(
-        f"{service}: the TLS handshake with {_host(url)} failed ({why})",
-        hint="the next run will retry; if this persists, check the URL and the server's TLS set-up",
-    )

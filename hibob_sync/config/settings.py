@@ -7,18 +7,17 @@ falls back to a default.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
 from hibob_sync.config.durations import EXAMPLES, parse_duration
 from hibob_sync.config.scope import Scope, read_protect, read_scope
+from hibob_sync.config.urls import url_problem
 from hibob_sync.config.yaml_strict import load_strict
 from hibob_sync.errors import ConfigError
 from hibob_sync.limiter import DEFAULT_CEILING
@@ -85,16 +84,6 @@ class Settings:
     max_wait: timedelta = timedelta(minutes=15)  # all the waiting a run may do for 429s
     scope: Scope = field(default_factory=Scope)  # who is synced (config/scope.py)
     protect: frozenset[str] = frozenset()  # userNames never changed (hithrive.protect)
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts allowed plain http."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_yaml(path: Path, what: str) -> Any:
@@ -199,20 +188,17 @@ def _url(reader: _Reader, name: str, default: str | None) -> str | None:
     value = reader.text(name, default)
     if value is None:
         return None
-    parts = urlsplit(value)
     key = reader.key(name)
     if "YOUR-" in value.upper():
         raise ConfigError(
             f"{reader.file}: {key}: {value!r} still holds the example's placeholder; "
             "put in the real URL"
         )
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    problem = url_problem(value)  # read as urllib3 will connect (config/urls.py)
+    if problem in ("is not a URL", "is not an https:// URL"):
         raise ConfigError(f"{reader.file}: {key}: expected an https:// URL, got {value!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"{reader.file}: {key}: {value!r} must use https:// "
-            "(plain http is allowed only for loopback hosts)"
-        )
+    if problem:
+        raise ConfigError(f"{reader.file}: {key}: {value!r} {problem}")
     return value.rstrip("/")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from hibob_sync import bounded
 from hibob_sync.credentials import HIBOB_TOKEN, replace_hint
 from hibob_sync.errors import ConfigError, CredentialsError, PermissionMissingError, RemoteError
 from hibob_sync.hibob.answers import (
@@ -34,7 +35,8 @@ from hibob_sync.hibob.answers import (
     text,
     unique,
 )
-from hibob_sync.http import HttpSettings, make_session, send
+from hibob_sync.http import HttpSettings, make_session, redirect_target, send
+from hibob_sync.safe_text import shown
 
 __all__ = [
     "LIST_TYPES",
@@ -87,7 +89,9 @@ class HibobClient:
 
     def fields(self) -> list[CatalogueField]:
         """The company's field catalogue, to resolve mapping sources and name categories."""
-        body = self._call("GET", "/company/people/fields", "the field catalogue")
+        body = self._call(
+            "GET", "/company/people/fields", "the field catalogue", limit=bounded.HIBOB_CATALOGUE
+        )
         entries = body.get("fields") if isinstance(body, dict) else body
         if not isinstance(entries, list):
             raise shape_error("the field catalogue", "a list of fields")
@@ -128,6 +132,7 @@ class HibobClient:
             "the people search",
             json=body,
             parse=lambda content: parse_search(content, wanted, catalogue),
+            limit=bounded.HIBOB_SEARCH,
         )
         if not isinstance(result, ParsedSearch):
             raise shape_error("the people search", 'an "employees" list')
@@ -211,6 +216,14 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
     status = response.status_code
     if 200 <= status < 300:
         return
+    if 300 <= status < 400:
+        # Never followed: a redirect of a read means the URL is not HiBob's API.
+        raise ConfigError(
+            f"hibob.base_url looks wrong: {what} at {shown(response.url)} answered HTTP {status}, "
+            f"a redirect to {redirect_target(response)}, which is never followed",
+            hint="set hibob.base_url to https://api.hibob.com/v1 "
+            "(sandbox tenants: https://api.sandbox.hibob.com/v1)",
+        )
     if status == 401:
         raise CredentialsError(
             "HiBob rejected the service user ID or token",
@@ -233,7 +246,7 @@ def _raise_for_status(response: requests.Response, body: Any, what: str) -> None
     detail = ""
     if isinstance(body, dict):
         detail = text(body.get("error")) or text(body.get("message"))
-    detail = (detail or response.reason or "no details").strip()[:300]
+    detail = shown((detail or response.reason or "no details").strip()[:300])
     hint = None
     if status == 404:
         hint = "check hibob.base_url in the config (e.g. https://api.hibob.com/v1)"

@@ -21,6 +21,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 from urllib.parse import urlsplit
 
+from hibob_sync import bounded
 from hibob_sync.config.settings import EmailSettings, Settings
 from hibob_sync.credentials import SMTP_PASSWORD, lookup
 from hibob_sync.errors import ExitCode, HibobSyncError, NotifyError
@@ -315,6 +316,7 @@ def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "
         http,
         connect_timeout=min(http.connect_timeout, 5.0),
         read_timeout=min(http.read_timeout, 10.0),
+        total_timeout=min(http.whole_timeout, 15.0),
         max_attempts=2,
         max_total_wait=5.0,
         max_retry_after=5.0,
@@ -334,10 +336,11 @@ def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "
                 target,
                 expect_json=False,
                 setting="notify.healthcheck_url",
+                limit=bounded.SMALL,
                 data=body.encode("utf-8") if body else None,
             )
     except HibobSyncError as exc:
         log.warning("healthcheck %s ping to %s failed: %s", event, host, exc.message)
         return
-    if not response.ok:
+    if not 200 <= response.status_code < 300:  # a redirect is not followed, so not a ping
         log.warning("healthcheck %s ping to %s answered HTTP %d", event, host, response.status_code)

@@ -14,17 +14,25 @@ from typing import Any
 
 from hibob_sync.errors import RemoteError, ScimError
 from hibob_sync.interrupts import finished, stop_pool
+from hibob_sync.safe_text import shown
 from hibob_sync.scim.attributes import (
     get_ci,
     new_resource,
     normalise_values,
     updated_user,
 )
+from hibob_sync.scim.client import user_path
 from hibob_sync.scim.dialect import ladder_worthy
 from hibob_sync.scim.discovery import ServerFeatures, as_status
 from hibob_sync.scim.patch import patch_body
 from hibob_sync.scim.values import typed_values
-from hibob_sync.scim.writes import ScimWrite, ScimWriter, WriteResult
+from hibob_sync.scim.writes import (
+    ScimWrite,
+    ScimWriter,
+    WriteResult,
+    check_answer,
+    succeeded,
+)
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 DEFAULT_BULK_OPERATIONS = 100
@@ -134,11 +142,14 @@ class BulkWriter:
             )
             return {"method": "POST", "path": "/Users", "bulkId": bulk_id, "data": data}
         assert write.user is not None
+        user = write.user
+        if "email" in values and not user.resource:
+            user = client.get(user.id)  # its other addresses must survive the new work email
         step = self.writer.dialect.steps(values, client.placement, patch=self.features.patch)[0]
         if step.method == "PATCH":
             method = "PATCH"
             data = patch_body(
-                write.user,
+                user,
                 values,
                 client.placement,
                 active=write.active,
@@ -147,10 +158,10 @@ class BulkWriter:
             )
         else:
             method = "PUT"
-            data = self.writer.put_body(write.user, values, write.active, write.external_id)
+            data = self.writer.put_body(user, values, write.active, write.external_id)
         return {
             "method": method,
-            "path": f"/Users/{write.user.id}",
+            "path": user_path(user.id),
             "bulkId": bulk_id,
             "data": data,
         }
@@ -187,8 +198,15 @@ class BulkWriter:
         client = self.client
         body = {"schemas": [BULK_REQUEST], "Operations": [op for _, op in batch]}
         what = f"a bulk request of {len(batch)} writes"
-        response, payload = client.request("POST", "/Bulk", what=what, body=body)
-        if not response.ok:
+        try:
+            response, payload = client.request("POST", "/Bulk", what=what, body=body)
+        except ScimError as exc:  # a redirect: not followed, so none of these was written
+            if exc.status is None or not 300 <= exc.status < 400:
+                raise
+            for index, _ in batch:
+                results[index] = WriteResult(writes[index], error=exc)
+            return
+        if not succeeded(response):
             error = client.error(response, payload, what)
             for index, _ in batch:
                 results[index] = WriteResult(writes[index], error=error)
@@ -225,7 +243,7 @@ class BulkWriter:
             raw_status = get_ci(raw_status, "code")
         status = as_status(raw_status)
         response = get_ci(outcome, "response")
-        what = "creating a user" if write.user is None else f"updating user {write.user.id}"
+        what = "creating a user" if write.user is None else f"updating user {shown(write.user.id)}"
         if status is None or not 200 <= status < 300:
             return WriteResult(write, error=client.scim_error(status, response, what))
         try:
@@ -234,6 +252,7 @@ class BulkWriter:
             else:
                 assert write.user is not None
                 changes = normalise_values(write.values)
+                check_answer(client.service, write.user, response, what)
                 user = updated_user(
                     write.user, response, changes, client.placement, write.active, write.external_id
                 )

@@ -11,21 +11,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
+from hibob_sync import bounded
 from hibob_sync.errors import (
     HibobSyncError,
     RemoteError,
     ScimError,
 )
-from hibob_sync.http import BearerAuth, HttpSettings, make_session, send
+from hibob_sync.http import BearerAuth, HttpSettings, make_session, redirect_target, send
 from hibob_sync.limiter import DEFAULT_CEILING, Limiter, LimiterSettings
 from hibob_sync.model import ScimUser
+from hibob_sync.safe_text import shown
 from hibob_sync.scim.attributes import AttributePath, from_resource, get_ci, placement
 from hibob_sync.scim.discovery import (
     ServerFeatures,
@@ -41,7 +43,7 @@ from hibob_sync.scim.discovery import missing_attributes as _missing_attributes
 from hibob_sync.scim.errors import http_error, login_wall, scim_error
 from hibob_sync.scim.paging import list_users
 
-__all__ = ["ScimClient", "ScimError", "ServerFeatures"]
+__all__ = ["ScimClient", "ScimError", "ServerFeatures", "user_path"]
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +127,12 @@ class ScimClient:
         body: Any = None,
         params: Mapping[str, str | int] | None = None,
         expect_json: bool = True,
+        parse: Callable[[bytes], Any] | None = None,
     ) -> tuple[requests.Response, Any]:
-        """Send one request under the shared retry policy; 401/403 raise, the rest return."""
-        kwargs: dict[str, Any] = {"expect_json": expect_json}
+        """Send one request under the shared retry policy; 401/403 and 3xx raise, the rest
+        return. A redirect is never followed: for a read it means a wrong URL (78), for a
+        write a write that did not happen (a ScimError, that user's failure)."""
+        kwargs: dict[str, Any] = {"expect_json": expect_json, "parse": parse}
         if params:
             kwargs["params"] = dict(params)
         if body is not None:
@@ -145,6 +150,7 @@ class ScimClient:
                 url,
                 gate=gate,
                 setting="hithrive.scim_url",
+                limit=_limit(method, path),
                 **kwargs,
             )
         finally:
@@ -153,7 +159,25 @@ class ScimClient:
                 self._idle.append(session)
         if response.status_code in (401, 403):
             raise self.error(response, payload, what)
+        if 300 <= response.status_code < 400:
+            raise self.redirected(response, method, path, what)
         return response, payload
+
+    def redirected(
+        self, response: requests.Response, method: str, path: str, what: str
+    ) -> HibobSyncError:
+        """A 3xx answer, never followed (see request)."""
+        status = response.status_code
+        where = f"a redirect to {redirect_target(response)}, which is never followed"
+        if method == "GET":
+            return wrong_scim_url(
+                self.base_url, f"{what} (GET {path}) answered HTTP {status}, {where}"
+            )
+        return ScimError(
+            f"{self.service}: {what} failed: HTTP {status}, {where}; the write is not done",
+            status=status,
+            hint="check hithrive.scim_url: a SCIM server answers writes itself",
+        )
 
     def expect(
         self, method: str, path: str, *, what: str, **kwargs: Any
@@ -269,10 +293,16 @@ class ScimClient:
 
     def get(self, user_id: str) -> ScimUser:
         """One user by SCIM id, as the server holds it now."""
-        _, body = self.expect("GET", f"/Users/{user_id}", what=f"reading user {user_id}")
+        what = f"reading user {shown(user_id)}"
+        _, body = self.expect("GET", user_path(user_id), what=what)
         user = from_resource(body, self.placement) if isinstance(body, Mapping) else None
         if user is None:
-            raise RemoteError(f"{self.service} answered user {user_id} without an id")
+            raise RemoteError(f"{self.service} answered user {shown(user_id)} without an id")
+        if user.id != user_id:
+            raise RemoteError(
+                f"{self.service} answered user {shown(user_id)} with another user "
+                f"({shown(user.id)})"
+            )
         return user
 
     def search_users(self, terms: Sequence[tuple[str, str]]) -> list[ScimUser] | None:
@@ -328,6 +358,26 @@ class ScimClient:
 
 def _quoted(value: str) -> str:
     return value.strip().replace("\\", "\\\\").replace('"', '\\"')
+
+
+def user_path(user_id: str) -> str:
+    """/Users/{id} with the id URL-encoded: an id is the server's text (``abc#1`` must not
+    address /Users/abc)."""
+    return "/Users/" + quote(user_id, safe="")
+
+
+_DISCOVERY = frozenset({"serviceproviderconfig", "schemas", "resourcetypes"})
+
+
+def _limit(method: str, path: str) -> int:
+    """How many decoded bytes an answer may hold (bounded): a list page or a /Bulk answer,
+    a discovery document, or one resource."""
+    parts = path.strip("/").split("/")
+    if parts[0].lower() in _DISCOVERY:
+        return bounded.SCIM_DISCOVERY
+    if parts[0] == "Bulk" or (parts == ["Users"] and method == "GET"):
+        return bounded.SCIM_LIST
+    return bounded.SCIM_RESOURCE
 
 
 def _kind(path: str, params: Mapping[str, str | int] | None) -> str:

@@ -5,13 +5,13 @@ Kept apart from the HTTP client so `check` and the tests can reason about the do
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as field_of
 from typing import Any
 
-from hibob_sync.errors import ConfigError
+from hibob_sync.bounded import TooDeep, load_json
+from hibob_sync.errors import ConfigError, RemoteError
 from hibob_sync.model import ALL_FIELDS, scim_field
 from hibob_sync.scim.attributes import CORE_USER, AttributePath
 
@@ -35,7 +35,11 @@ def service_provider_config(content: bytes, base_url: str) -> Mapping[str, Any]:
     server is down, so it is a configuration error rather than something to retry.
     """
     try:
-        document = json.loads(content) if content else None
+        document = load_json(content) if content else None
+    except TooDeep as exc:
+        raise RemoteError(
+            f"the SCIM server at {base_url} sent a broken /ServiceProviderConfig ({exc})"
+        ) from None
     except ValueError:
         document = None
     if isinstance(document, Mapping):

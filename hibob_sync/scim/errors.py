@@ -12,6 +12,7 @@ from hibob_sync.errors import (
     PermissionMissingError,
     ScimError,
 )
+from hibob_sync.safe_text import shown
 from hibob_sync.scim.attributes import get_ci
 from hibob_sync.scim.discovery import as_status
 
@@ -67,7 +68,7 @@ def scim_error(
     """A ScimError from an Error body (a whole answer, or one /Bulk operation's response)."""
     scim_type = detail = None
     if isinstance(payload, Mapping):
-        scim_type = _text(get_ci(payload, "scimType"))
+        scim_type = scrub(_text(get_ci(payload, "scimType")), secret)
         detail = _text(get_ci(payload, "detail"))
         status = as_status(get_ci(payload, "status")) or status
     detail = scrub(detail or fallback, secret)
@@ -79,12 +80,14 @@ def scim_error(
 
 
 def scrub(text: str | None, secret: str) -> str | None:
-    """Never echo the token, and keep a server's long answer short."""
+    """Never echo the token, keep a server's long answer short, and on one line: its text is
+    untrusted like HR text (a line break in it would forge a log line)."""
     if not text:
         return None
     if secret:
         text = text.replace(secret, "<hidden>")
-    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"
+    text = text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"
+    return shown(text)
 
 
 def _text(value: object) -> str | None:

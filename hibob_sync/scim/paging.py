@@ -12,7 +12,10 @@ first page again) is caught after one extra call, not after hundreds sent at onc
 
 Robustness, with no extra request when nothing moved (ceil(total / page) calls):
 - a short page (fewer users than the page size, before the end) leaves a gap: the listing
-  re-fetches from where that page ended;
+  re-fetches from where that page ended; an empty page where its totalResults says users
+  remain is a broken answer (retried, then 69), never the end of the list;
+- the number of pages is checked against max_pages before any is planned, so a
+  totalResults of a hundred million costs nothing;
 - users added or removed while listing shift every later index: a page whose totalResults
   differs from the first page's, a gap that cannot be filled, or a final count that is not
   totalResults mean the list moved under us; the listing then starts again sequentially,
@@ -25,12 +28,13 @@ lists it; meanwhile its employee's create meets 409 and adopts the user, never d
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
+from hibob_sync.bounded import BrokenAnswer, load_json
 from hibob_sync.errors import HibobSyncError, RemoteError
 from hibob_sync.interrupts import stop_pool
 from hibob_sync.limiter import Limiter
@@ -55,6 +59,7 @@ class PagedClient(Protocol):
         body: Any = None,
         params: Mapping[str, str | int] | None = None,
         expect_json: bool = True,
+        parse: Callable[[bytes], Any] | None = None,
     ) -> tuple[requests.Response, Any]: ...
 
     def error(self, response: requests.Response, payload: Any, what: str) -> HibobSyncError: ...
@@ -78,7 +83,11 @@ class Page:
 def read_page(client: PagedClient, start: int, count: int) -> Page:
     """GET /Users?startIndex=start&count=count."""
     response, body = client.request(
-        "GET", "/Users", what="listing users", params={"startIndex": start, "count": count}
+        "GET",
+        "/Users",
+        what="listing users",
+        params={"startIndex": start, "count": count},
+        parse=lambda content: _checked_page(content, start),
     )
     if response.status_code == 404:
         raise wrong_scim_url(client.base_url, "/Users is not there (HTTP 404)")
@@ -89,6 +98,20 @@ def read_page(client: PagedClient, start: int, count: int) -> Page:
         resources = []
     total = as_count(get_ci(body, "totalResults")) if isinstance(body, Mapping) else None
     return Page(start, len(resources), client.read_page(resources, start), total)
+
+
+def _checked_page(content: bytes, start: int) -> Any:
+    """A list answer, refused (BrokenAnswer: retried, then 69) when it is empty where its own
+    totalResults says users remain: read as the end, it would make every employee a create."""
+    body = load_json(content)
+    if isinstance(body, Mapping):
+        resources = get_ci(body, "Resources")
+        total = as_count(get_ci(body, "totalResults"))
+        if not resources and total is not None and start <= total:
+            raise BrokenAnswer(
+                f"no users at startIndex={start} although its totalResults is {total}"
+            )
+    return body
 
 
 def _ignores_paging(client: PagedClient, page: Page) -> RemoteError:
@@ -117,7 +140,7 @@ def list_users(client: PagedClient, count: int, max_pages: int) -> list[ScimUser
     if second.users and all(user.id in users for user in second.users):
         raise _ignores_paging(client, second)
     pages = [second]
-    starts = list(range(1 + 2 * size, total + 1, size))
+    starts = range(1 + 2 * size, total + 1, size)  # a range: a huge total is never listed out
     if 2 + len(starts) > max_pages:
         raise _pages_limit(client, max_pages)
     if starts:

@@ -11,18 +11,23 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import requests
 
 from hibob_sync.errors import HibobSyncError, RemoteError, ScimError, ServiceUnavailableError
 from hibob_sync.http import TransientHTTPError
 from hibob_sync.model import ScimUser, Value
+from hibob_sync.safe_text import shown
 from hibob_sync.scim.attributes import (
     apply_changes,
     from_resource,
+    get_ci,
     new_resource,
     normalise_values,
     updated_user,
 )
-from hibob_sync.scim.client import ScimClient
+from hibob_sync.scim.client import ScimClient, user_path
 from hibob_sync.scim.dialect import NOT_IMPLEMENTED, Dialect, Step, ladder_worthy
 from hibob_sync.scim.patch import patch_body
 from hibob_sync.scim.values import filler_hint, typed_values, unfilled_required
@@ -98,7 +103,7 @@ class ScimWriter:
         clean = normalise_values(values)
         body = new_resource(self.typed(clean), external_id, active, client.placement)
         response, payload = client.request("POST", "/Users", what="creating a user", body=body)
-        if response.ok:
+        if succeeded(response):
             return self.created(payload, response.headers.get("Location"), body)
         error = client.error(response, payload, "creating a user")
         if response.status_code == 409:
@@ -133,8 +138,9 @@ class ScimWriter:
         if isinstance(payload, Mapping) and payload.get("id"):
             user = from_resource(payload, placement)
         else:
-            user_id = (location or "").rstrip("/").rsplit("/", 1)[-1]
-            user = from_resource({**body, "id": user_id}, placement) if location else None
+            path = urlsplit(location or "").path.rstrip("/")
+            user_id = unquote(path.rsplit("/", 1)[-1])
+            user = from_resource({**body, "id": user_id}, placement) if user_id else None
         if user is None:
             raise RemoteError(f"{self.client.service} created a user but did not say its id")
         return user
@@ -149,13 +155,16 @@ class ScimWriter:
             raise error
         if existing.external_id not in (None, external_id):
             raise ScimError(
-                f"{service}: a user with this email already exists (SCIM id {existing.id}) "
-                f"and belongs to another HiBob employee (externalId {existing.external_id})",
+                f"{service}: a user with this email already exists (SCIM id "
+                f"{shown(existing.id)}) and belongs to another HiBob employee (externalId "
+                f"{shown(existing.external_id)})",
                 status=409,
                 scim_type="uniqueness",
                 hint="fix the duplicate email in HiBob, or the externalId of that SCIM user",
             )
-        log.info("%s: the user already existed (SCIM id %s); updating it", service, existing.id)
+        log.info(
+            "%s: the user already existed (SCIM id %s); updating it", service, shown(existing.id)
+        )
         changes = {k: v for k, v in values.items() if existing.values.get(k) != v}
         return self.update(
             existing,
@@ -183,12 +192,12 @@ class ScimWriter:
         clean = normalise_values(changes)
         if not clean and active is None and external_id is None:
             return user
-        what = f"updating user {user.id}"
+        what = f"updating user {shown(user.id)}"
         if "email" in clean and not user.resource:
             user = client.get(user.id)  # its other emails must survive the new work email
         steps = self.dialect.steps(clean, client.placement, patch=client.discover().patch)
         refusals: list[int] = [] if refused is None else [refused]
-        path = f"/Users/{user.id}"
+        path = user_path(user.id)
         for index, step in enumerate(steps):
             if index == 0 and refused is not None:
                 continue
@@ -206,8 +215,9 @@ class ScimWriter:
                     "%s: %s kept failing (HTTP 500); trying another form", client.service, what
                 )
                 continue
-            if response.ok:
+            if succeeded(response):
                 self.dialect.accepted(step, refusals, clean)
+                check_answer(client.service, user, payload, what)
                 return updated_user(user, payload, clean, client.placement, active, external_id)
             error = client.error(response, payload, what)
             scim_type = error.scim_type if isinstance(error, ScimError) else None
@@ -265,6 +275,21 @@ class ScimWriter:
         except RemoteError as exc:
             return WriteResult(write, error=exc)
         return WriteResult(write, user=user)
+
+
+def succeeded(response: requests.Response) -> bool:
+    """A write counts only when the server answered it with 2xx (a 3xx is never followed)."""
+    return 200 <= response.status_code < 300
+
+
+def check_answer(service: str, user: ScimUser, payload: Any, what: str) -> None:
+    """Where a 2xx answer to a write carries a resource, it must be the user written."""
+    answered = get_ci(payload, "id") if isinstance(payload, Mapping) else None
+    if answered is not None and str(answered) != user.id:
+        raise RemoteError(
+            f"{service}: {what}: the server answered with another user "
+            f"({shown(str(answered))}); the write is not confirmed"
+        )
 
 
 def _persistent_500(exc: ServiceUnavailableError) -> bool:

@@ -19,7 +19,12 @@ from hibob_sync.scim.client import ScimClient
 
 def neutral_http(settings: Settings, base: HttpSettings | None = None) -> HttpSettings:
     """HTTP settings trusting the system CAs, for hosts that are neither HiBob nor SCIM."""
-    return replace(base or HttpSettings(), read_timeout=settings.timeout, ca_bundle=None)
+    return replace(
+        base or HttpSettings(),
+        read_timeout=settings.timeout,
+        total_timeout=settings.timeout,  # sync.timeout bounds a request's whole duration
+        ca_bundle=None,
+    )
 
 
 def hibob_http(settings: Settings, base: HttpSettings | None = None) -> HttpSettings:
