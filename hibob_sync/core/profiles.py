@@ -222,6 +222,8 @@ def build_profile(
     """Map and validate one employee; ``email_of`` maps HiBob IDs to emails (for managers),
     ``fields`` is ``_fields(mapping)`` when the caller has it, ``kinds`` the SCIM type of
     each extra attribute (text where not given)."""
+    if employee.problem:  # HiBob's record of them could not be read in full
+        return Failure(employee.id, None, employee.problem)
     rule = mapping.rule("email")
     email_raw = _first_non_empty(
         rule.mapped(employee.values.get(s)) for s in mapping.sources["email"]

@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ijson
 
+from hibob_sync.bounded import too_deep
 from hibob_sync.errors import RemoteError
+from hibob_sync.hibob.records import read_record, split_records, unreadable
 
 # Always requested: the stable key and what decides whether an account is active.
 REQUIRED_FIELDS: tuple[str, ...] = (
@@ -54,6 +56,8 @@ class HibobEmployee:
     status: str | None
     termination_date: str | None
     values: dict[str, object]
+    # Why HiBob's record of this employee could not be read in full (it is set aside, named).
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,23 +154,23 @@ def parse_search(
 
     HiBob sends every employee in one answer; streaming it (ijson) keeps only one raw
     employee in memory at a time instead of the whole decoded tree, which for a large
-    company is most of the run's memory. A broken body raises ValueError (retried).
+    company is most of the run's memory. Its nesting is bounded first (a streaming parse
+    of deep JSON needs memory growing with the square of the depth). An answer the stream
+    cannot read is read record by record (hibob.records): a broken record sets its
+    employee aside, named; a broken answer raises ValueError (retried).
     """
     index = index_of(catalogue)
-    readers = {source: _Reader(source, index) for source in (*REQUIRED_FIELDS, *wanted)}
+    if too_deep(content):  # raises BrokenAnswer (a ValueError) where brackets do not pair
+        return _by_record(content, wanted, index)
+    readers = _readers(wanted, index)
     parsed = ParsedSearch([], set(), 0)
     try:
         for item in ijson.items(content, "employees.item", use_float=True):
             if not isinstance(item, dict):
                 raise shape_error("the people search", 'an "employees" list of objects')
-            employee = _employee(item, wanted, readers)
-            if employee is None:
-                parsed.skipped += 1
-                continue
-            parsed.employees.append(employee)
-            parsed.present.update(employee.values)
-    except ijson.JSONError as exc:
-        raise ValueError(f"incomplete or invalid JSON: {exc}") from None
+            _add(parsed, _employee(item, wanted, readers))
+    except ijson.JSONError:
+        return _by_record(content, wanted, index)
     parsed.undisplayed = {s: readers[s].undisplayed for s in wanted if readers[s].undisplayed}
     if not parsed.employees and not parsed.skipped:
         # Nothing streamed: an empty list, or no "employees" list at all?
@@ -174,6 +178,62 @@ def parse_search(
         if not isinstance(whole, dict) or not isinstance(whole.get("employees"), list):
             raise shape_error("the people search", 'an "employees" list')
     return parsed
+
+
+def _readers(wanted: Sequence[str], index: Mapping[str, CatalogueField]) -> dict[str, _Reader]:
+    return {source: _Reader(source, index) for source in (*REQUIRED_FIELDS, *wanted)}
+
+
+def _add(parsed: ParsedSearch, employee: HibobEmployee | None) -> None:
+    if employee is None:
+        parsed.skipped += 1
+        return
+    parsed.employees.append(employee)
+    parsed.present.update(employee.values)
+
+
+def _by_record(
+    content: bytes, wanted: Sequence[str], index: Mapping[str, CatalogueField]
+) -> ParsedSearch:
+    """The answer read one record at a time (see hibob.records); slow, for a broken answer."""
+    readers, marking = _readers(wanted, index), _readers(wanted, index)
+    parsed = ParsedSearch([], set(), 0)
+    for start, end in split_records(content):
+        record = read_record(content[start:end])
+        if record.data is None:
+            if record.fallback_id and record.problem:
+                named = HibobEmployee(record.fallback_id, None, None, None, {}, record.problem)
+                _add(parsed, named)
+            else:
+                parsed.skipped += 1
+            continue
+        employee = _employee(record.data, wanted, readers)
+        if employee is not None and record.marked is not None:
+            employee = _with_problem(employee, _employee(record.marked, wanted, marking))
+        _add(parsed, employee)
+    parsed.undisplayed = {s: readers[s].undisplayed for s in wanted if readers[s].undisplayed}
+    return parsed
+
+
+def _with_problem(employee: HibobEmployee, marked: HibobEmployee | None) -> HibobEmployee:
+    """The employee set aside, naming the fields HiBob sent unreadable (none: as it is)."""
+    if marked is None:  # the ID itself was unreadable
+        return replace(employee, problem="HiBob sent this employee's ID unreadable")
+    identity = {
+        "internal.lifecycleStatus": marked.lifecycle_status,
+        "internal.status": marked.status,
+        "internal.terminationDate": marked.termination_date,
+        "root.id": marked.id,
+    }
+    found: dict[str, list[str]] = {}
+    for source, value in (*identity.items(), *marked.values.items()):
+        why = unreadable(value)
+        if why is not None:
+            found.setdefault(why, []).append(source)
+    if not found:
+        return employee  # only fields the tool does not read were unreadable
+    problem = "; ".join(f"HiBob sent {', '.join(fields)} {why}" for why, fields in found.items())
+    return replace(employee, problem=problem)
 
 
 class _Path:
