@@ -24,7 +24,7 @@ KIB = 1024
 MIB = 1024 * KIB
 
 # Decoded bytes allowed per answer, by endpoint.
-HIBOB_SEARCH = 256 * MIB  # every employee in one answer (HiBob does not page)
+HIBOB_SEARCH = 128 * MIB  # every employee in one answer (no paging): about 50,000 or more
 HIBOB_CATALOGUE = 16 * MIB  # the field catalogue: a few thousand fields
 SCIM_LIST = 32 * MIB  # a page of users, a filtered search, a /Bulk answer
 SCIM_DISCOVERY = 2 * MIB  # /ServiceProviderConfig, /Schemas, /ResourceTypes
@@ -111,6 +111,8 @@ def exchange(
             if watch.expired:  # whatever the cut looked like to requests (EOF, TLS, reset)
                 raise DeadlinePassed(seconds) from exc
             raise
+        if watch.expired:  # cut while reading headers, http.client may see a short answer
+            raise DeadlinePassed(seconds)
     response._content = content
     response._content_consumed = True  # type: ignore[attr-defined]
     return response

@@ -14,6 +14,7 @@ pytest_plugins: list[str] = [
     "tests.scim_fixtures",
     "tests.hibob_fixtures",
     "tests.sync_fixtures",
+    "tests.hostile_servers",
 ]
 
 CREDENTIAL_ENV = (

@@ -1,9 +1,10 @@
 """The HiBob sandbox with scripted outages and request records: test-only machinery.
 
 ``ScriptedSandbox`` is ``HibobSandbox`` plus ``fail_next``, ``drop_next_connection``,
-``delay_next``, ``truncate_next`` and ``answer_next`` (each consumed by the next request it
-applies to, optionally only on one path), request counters by endpoint and every search body
-received. It uses the sandbox's two hooks, so the sandbox itself (and the demo) stays a HiBob.
+``delay_next``, ``truncate_next``, ``answer_next`` and ``rewrite_next`` (each consumed by the
+next request it applies to, optionally only on one path), request counters by endpoint and
+every search body received. It uses the sandbox's two hooks, so the sandbox itself (and the
+demo) stays a HiBob.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import copy
 import json
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hibob_sync.sandbox import HibobSandbox
 from hibob_sync.sandbox.server import Handler, error, send
 
-FaultKind = Literal["status", "drop_before", "drop_mid", "truncate", "delay", "raw"]
+FaultKind = Literal["status", "drop_before", "drop_mid", "truncate", "delay", "raw", "rewrite"]
 _STATUS_KEYS = {429: "tooManyRequests", 500: "internalError", 502: "badGateway"}
 
 
@@ -32,6 +34,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     path: str | None = None  # only requests to this path (e.g. "/v1/people/search") consume it
+    action: Callable[[bytes], bytes] | None = None  # "rewrite": the real answer's new bytes
 
 
 class FaultQueue:
@@ -125,6 +128,10 @@ class ScriptedSandbox(HibobSandbox):
             Fault("raw", status=status, body=raw, headers=dict(headers or {}), path=path)
         )
 
+    def rewrite_next(self, action: Callable[[bytes], bytes], *, path: str | None = None) -> None:
+        """Pass the next real answer's bytes through ``action`` (e.g. plant a bad byte)."""
+        self._faults.add(Fault("rewrite", action=action, path=path))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -187,6 +194,8 @@ class ScriptedSandbox(HibobSandbox):
             send(handler, status, body, headers)
         elif fault.kind == "truncate":
             send(handler, status, body[: len(body) // 2], headers)
+        elif fault.kind == "rewrite" and fault.action is not None:
+            send(handler, status, fault.action(body), headers)
         else:  # drop_mid: promise the whole body, send half, hang up
             send(handler, status, body[: len(body) // 2], headers, promised=len(body))
             handler.close_connection = True

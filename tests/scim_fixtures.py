@@ -252,7 +252,8 @@ class ScimServer:
         times: int | None = 1,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Answer the next matching request(s) here, without the server (times=None: always)."""
+        """Answer the next matching request(s) here, without the server (times=None: always);
+        a bytes body is sent as it is."""
         with self._lock:
             self._faults.append(
                 _Fault("respond", method, path, times, status, body, dict(headers or {}))
@@ -406,7 +407,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             parsed = None
         fault = scim._record(Call(self.command, relative, split.query, parsed))
         if fault is not None and fault.kind == "respond":
-            data = json.dumps(fault.body).encode() if fault.body is not None else b""
+            body = fault.body
+            data = (
+                body
+                if isinstance(body, bytes)
+                else b""
+                if body is None
+                else json.dumps(body).encode()
+            )
             self._reply(fault.status, "Injected", dict(fault.headers), data)
             return
         if fault is not None and fault.kind == "before" and fault.action is not None:

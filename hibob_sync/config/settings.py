@@ -17,7 +17,7 @@ import yaml
 
 from hibob_sync.config.durations import EXAMPLES, parse_duration
 from hibob_sync.config.scope import Scope, read_protect, read_scope
-from hibob_sync.config.urls import url_problem
+from hibob_sync.config.urls import masked, url_problem
 from hibob_sync.config.yaml_strict import load_strict
 from hibob_sync.errors import ConfigError
 from hibob_sync.limiter import DEFAULT_CEILING
@@ -196,9 +196,9 @@ def _url(reader: _Reader, name: str, default: str | None) -> str | None:
         )
     problem = url_problem(value)  # read as urllib3 will connect (config/urls.py)
     if problem in ("is not a URL", "is not an https:// URL"):
-        raise ConfigError(f"{reader.file}: {key}: expected an https:// URL, got {value!r}")
+        raise ConfigError(f"{reader.file}: {key}: expected an https:// URL, got {masked(value)!r}")
     if problem:
-        raise ConfigError(f"{reader.file}: {key}: {value!r} {problem}")
+        raise ConfigError(f"{reader.file}: {key}: {masked(value)!r} {problem}")
     return value.rstrip("/")
 
 

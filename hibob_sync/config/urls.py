@@ -27,6 +27,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def masked(value: str) -> str:
+    """A URL as an error may quote it: any user name and password before an @ hidden."""
+    head, sep, rest = value.partition("//")
+    authority = rest.split("/", 1)[0]
+    if not sep or "@" not in authority:
+        return value
+    return f"{head}//***@{rest.split('@', 1)[1]}"
+
+
 def url_problem(value: str) -> str | None:
     """Why ``value`` is not an acceptable service URL, or None when it is."""
     if "\\" in value:
