@@ -85,7 +85,8 @@ def _cut(connection: HTTPConnection) -> None:
 
 
 class _Watchdog:
-    """One daemon thread that expires deadlines in time order."""
+    """One daemon thread that expires deadlines in time order (not named like the pools'
+    workers: interrupts.stragglers must not count it as a request in flight)."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
@@ -98,7 +99,7 @@ class _Watchdog:
             heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._run, name="hibob-sync-deadlines", daemon=True
+                    target=self._run, name="request-deadlines", daemon=True
                 )
                 self._thread.start()
             self._condition.notify()
