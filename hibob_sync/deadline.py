@@ -86,11 +86,16 @@ def _cut(connection: HTTPConnection) -> None:
 
 class _Watchdog:
     """One daemon thread that expires deadlines in time order (not named like the pools'
-    workers: interrupts.stragglers must not count it as a request in flight)."""
+    workers: interrupts.stragglers must not count it as a request in flight).
+
+    A finished request's entry stays in the heap until it comes up or the heap is half such
+    entries; the thread is woken only when a new deadline is the earliest.
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._heap: list[tuple[float, int, Deadline]] = []
+        self._finished = 0  # entries in the heap whose request has ended
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
@@ -102,7 +107,18 @@ class _Watchdog:
                     target=self._run, name="request-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._condition.notify()
+            if self._heap[0][2] is deadline:
+                self._condition.notify()
+
+    def forget(self, deadline: Deadline) -> None:
+        """A request ended: its entry is dropped lazily."""
+        with self._condition:  # finished and counted at once, for the count to stay exact
+            deadline.finish()
+            self._finished += 1
+            if self._finished > 64 and 2 * self._finished > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].finished]
+                heapq.heapify(self._heap)
+                self._finished = 0
 
     def _run(self) -> None:
         with self._condition:
@@ -110,7 +126,10 @@ class _Watchdog:
                 now = time.monotonic()
                 while self._heap and (self._heap[0][2].finished or self._heap[0][0] <= now):
                     _, _, deadline = heapq.heappop(self._heap)
-                    deadline.expire()
+                    if deadline.finished:
+                        self._finished -= 1
+                    else:
+                        deadline.expire()
                 self._condition.wait(self._heap[0][0] - now if self._heap else None)
 
 
@@ -128,7 +147,7 @@ def deadline(seconds: float) -> Iterator[Deadline]:
         yield current
     finally:
         _current.deadline = previous
-        current.finish()
+        _WATCHDOG.forget(current)
 
 
 def _attach(connection: HTTPConnection) -> None:
