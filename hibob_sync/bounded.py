@@ -144,7 +144,7 @@ def too_deep(content: bytes, limit: int = MAX_DEPTH) -> bool:
             return False
         shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
         if len(shorter) == len(brackets):
-            raise BrokenAnswer("its brackets do not pair up (cut off or malformed)")
+            raise BrokenAnswer("its brackets do not pair up, as if cut off")
         brackets = shorter
     return bool(brackets)
 

@@ -32,7 +32,9 @@ class DeadlinePassed(requests.Timeout):
     """A request that did not end within its whole-duration limit (transient, like a timeout)."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"the request did not end within {seconds:g}s (sync.timeout)")
+        super().__init__(
+            f"the request timed out: it did not end within {seconds:g}s (sync.timeout)"
+        )
         self.seconds = seconds
 
 

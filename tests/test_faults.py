@@ -93,12 +93,12 @@ def test_hibob_truncated_json_is_retried(sync_env: SyncEnv) -> None:
     result = sync_env.run()
     assert result.exit_code == 1, result.output
     assert sync_env.sandbox.request_count("search") == 2
-    assert "incomplete or non-JSON answer" in result.stderr
+    assert "HiBob sent a broken answer: its brackets do not pair up" in result.stderr
     assert_in_sync(sync_env)
 
 
 def test_hibob_answer_slower_than_read_timeout(sync_env: SyncEnv) -> None:
-    # sync.timeout is the read timeout of every call (it overrides the injected default).
+    # sync.timeout bounds every call (it overrides the injected default).
     sync_env.write_config(timeout=0.4)
     sync_env.sandbox.delay_next(3, path=SEARCH_PATH)
     started = time.monotonic()

@@ -67,7 +67,7 @@ def test_deep_json_from_hibob_exits_69_named(sync_env: SyncEnv) -> None:
         sync_env.sandbox.answer_next(200, DEEP, path=SEARCH_PATH)
     result = sync_env.run()
     assert result.exit_code == 69, result.output
-    assert "HiBob sent a broken answer (it is nested more than 64 levels deep)" in result.stderr
+    assert "HiBob sent a broken answer: it is nested more than 64 levels deep" in result.stderr
     assert "Traceback" not in result.output and "RecursionError" not in result.output
 
 

@@ -51,7 +51,7 @@ def _tokens(content: bytes) -> Iterator[tuple[int, int, int]]:
     for match in _TOKEN.finditer(content):
         start, end = match.span()
         if end - start == 1 and content[start] == _QUOTE:
-            raise BrokenAnswer("a text value is not closed (cut off or malformed)")
+            raise BrokenAnswer("a text value is not closed, as if cut off")
         yield content[start], start, end
 
 
@@ -79,7 +79,7 @@ def split_records(content: bytes) -> list[tuple[int, int]]:
             stack.append(first)
             continue
         if not stack or _CLOSES[stack.pop()] != first:
-            raise BrokenAnswer("its brackets do not pair up (cut off or malformed)")
+            raise BrokenAnswer("its brackets do not pair up, as if cut off")
         if in_list and len(stack) == 2 and first == ord("}"):
             spans.append((start, end))
         elif in_list and len(stack) == 1:
