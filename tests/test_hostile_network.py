@@ -81,14 +81,17 @@ def test_a_redirected_update_leaves_the_user_as_it_was(
     assert elsewhere.connections == 0
 
 
-def test_a_redirected_scim_read_is_a_wrong_url_naming_the_location(sync_env: SyncEnv) -> None:
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_a_redirected_scim_read_is_a_wrong_url_naming_the_location(
+    sync_env: SyncEnv, status: int
+) -> None:
     location = "https://login.example/sso\x1b[2J"
     sync_env.scim.respond(
-        302, method="GET", path="/Users", times=None, headers={"Location": location}
+        status, method="GET", path="/Users", times=None, headers={"Location": location}
     )
     result = sync_env.run()
     assert result.exit_code == 78, result.output
-    assert "hithrive.scim_url" in result.stderr and "HTTP 302" in result.stderr
+    assert "hithrive.scim_url" in result.stderr and f"HTTP {status}" in result.stderr
     assert "https://login.example/sso\\x1b[2J" in result.stderr  # named, escaped
     assert "\x1b" not in result.output and "Traceback" not in result.output
     assert scim_writes(sync_env) == []
