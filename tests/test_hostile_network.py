@@ -25,6 +25,7 @@ from tests.hostile_servers import (
 from tests.reliability_helpers import assert_in_sync, scim_writes
 from tests.sync_fixtures import SyncEnv
 from tests.test_run import _active_employee
+from tests.test_tls import tls_front, write_config  # noqa: F401 - tls_front is a fixture
 
 REDIRECTS = [302, 303, 307, 308]
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
@@ -223,4 +224,24 @@ def test_a_trickling_server_cannot_hold_a_request_past_sync_timeout(
     assert result.exit_code == 69, result.output
     assert "did not end within 1s (sync.timeout)" in result.stderr
     # Each attempt was cut at the deadline, then retried as a timeout is.
+    assert len(slow.requests) == sync_env.http.max_attempts
+
+
+def test_the_deadline_holds_over_tls(
+    sync_env: SyncEnv,
+    hostile: HostileFactory,
+    tls_front: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    slow = hostile(trickle("body"))
+    url, _ = tls_front(f"{slow.url}/v1")  # the front waits for the whole trickle
+    write_config(
+        sync_env,
+        [f"  base_url: {url}", f"  ca_bundle: {tls_front.pki.ca}"],
+        [f"  scim_url: {sync_env.scim.url}"],
+    )
+    with sync_env.config.open("a") as config:
+        config.write("  timeout: 1\n")
+    result = sync_env.run()
+    assert result.exit_code == 69, result.output
+    assert "did not end within 1s (sync.timeout)" in result.stderr
     assert len(slow.requests) == sync_env.http.max_attempts
