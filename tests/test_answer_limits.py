@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hibob_sync.bounded import MAX_DEPTH, BrokenAnswer, too_deep
+from hibob_sync.hibob.answers import parse_search
 from hibob_sync.hibob.records import read_record, split_records
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -71,3 +72,12 @@ def test_unpaired_brackets_and_open_text_are_broken() -> None:
     with pytest.raises(BrokenAnswer):
         too_deep(b'[{"a": "]"]')
     assert too_deep(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+
+
+def test_a_record_whose_id_is_unreadable_names_nobody() -> None:
+    good = {"id": "1", "root": {"email": "a@acme.example"}}
+    answer = json.dumps({"employees": [good, {"id": "MANGLED"}]}).encode()
+    for broken in (b'"2\xff"', b'"2\xff", "x": tru'):
+        parsed = parse_search(answer.replace(b'"MANGLED"', broken), ["root.email"], None)
+        assert [employee.id for employee in parsed.employees] == ["1"]
+        assert parsed.skipped == 1  # counted and warned about, never set aside as "2?"

@@ -215,15 +215,15 @@ def _by_record(
     return parsed
 
 
-def _with_problem(employee: HibobEmployee, marked: HibobEmployee | None) -> HibobEmployee:
-    """The employee set aside, naming the fields HiBob sent unreadable (none: as it is)."""
-    if marked is None:  # the ID itself was unreadable
-        return replace(employee, problem="HiBob sent this employee's ID unreadable")
+def _with_problem(employee: HibobEmployee, marked: HibobEmployee | None) -> HibobEmployee | None:
+    """The employee set aside, naming the fields HiBob sent unreadable (none: as it is);
+    None where the ID itself is unreadable (a mangled ID would name nobody: skipped)."""
+    if marked is None or unreadable(marked.id):
+        return None
     identity = {
         "internal.lifecycleStatus": marked.lifecycle_status,
         "internal.status": marked.status,
         "internal.terminationDate": marked.termination_date,
-        "root.id": marked.id,
     }
     found: dict[str, list[str]] = {}
     for source, value in (*identity.items(), *marked.values.items()):

@@ -166,7 +166,8 @@ def _top_level_id(raw: bytes) -> str | None:
             value = json.loads(match.group(1).decode("utf-8", "replace"))
         except ValueError:
             return None
-        return str(value).strip() or None
+        text = str(value).strip()
+        return text if text and "\ufffd" not in text else None  # a mangled ID names nobody
     return None
 
 
