@@ -165,3 +165,28 @@ def test_only_never_takes_over_the_user_of_an_employee_it_did_not_read(sync_env:
     users = sync_env.users_by_external_id()
     assert users[holder]["userName"] == "moved.away@acme.example"
     assert users[newcomer]["userName"] == email
+
+
+def test_only_by_id_sets_a_duplicate_email_aside_as_the_nightly_run_does(
+    sync_env: SyncEnv,
+) -> None:
+    first, second = sync_env.sandbox.company.awkward["duplicate_email"]
+    reason = f"the same email is used by 2 active employees ({', '.join(sorted([first, second]))})"
+
+    planned = sync_env.cli("plan", "--only", first, "--json")
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.stdout)
+    assert document["actions"] == []
+    assert [(f["employee_id"], f["reason"]) for f in document["failures"]] == [(first, reason)]
+
+    result = sync_env.run("--only", first)
+    assert result.exit_code == 1, result.output
+    assert reason in result.stderr and second not in result.stderr.replace(reason, "")
+    assert scim_writes(sync_env) == []
+    # The second search reads the others holding the address, by email.
+    bodies = sync_env.sandbox.search_bodies
+    assert [b["filters"][0]["fieldPath"] for b in bodies[-2:]] == ["root.id", "root.email"]
+
+    nightly = sync_env.run()
+    assert nightly.exit_code == 1 and reason in nightly.stderr
+    assert first not in sync_env.users_by_external_id()
