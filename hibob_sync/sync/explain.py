@@ -32,6 +32,7 @@ from hibob_sync.sync import validation as valid
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.fetch import fetch_hibob, search_named
 from hibob_sync.sync.people import lookup_users, person_terms
+from hibob_sync.sync.waits import budgeted
 
 
 @dataclass
@@ -175,6 +176,7 @@ def explain(
     problems, missing = remembered(settings.state_path)
     now = datetime.fromtimestamp((clock or (http.clock if http else None) or _now)(), timezone.utc)
     rules = Who(settings.scope, settings.protect, only)
+    _, http = budgeted(settings.max_wait.total_seconds(), http)  # sync.max_wait, as `run`
     with hibob_client(settings, login, http) as hibob, scim_client(settings, token, http) as scim:
         fetched = fetch_hibob(hibob, mapping, settings.scope.fields, only)
         valid.after_hibob(mapping, fetched, sample=False)  # the one validation, as run
