@@ -190,3 +190,24 @@ def test_only_by_id_sets_a_duplicate_email_aside_as_the_nightly_run_does(
     nightly = sync_env.run()
     assert nightly.exit_code == 1 and reason in nightly.stderr
     assert first not in sync_env.users_by_external_id()
+
+
+def test_only_the_old_record_of_a_rehire_never_deactivates_the_rehires_user(
+    sync_env: SyncEnv,
+) -> None:
+    sync_env.run()
+    old = active_users(sync_env)[0]
+    user = sync_env.users_by_external_id()[old]
+    company = sync_env.sandbox.company
+    company.terminate(old)
+    rehire = company.add({"root.email": user["userName"]})  # back, with a new HiBob record
+    sync_env.scim.reset_counts()
+
+    # The nightly run gives the address to the active record; naming the old one does nothing.
+    assert sync_env.run("--only", old).exit_code == 0
+    assert scim_writes(sync_env) == []
+    planned = json.loads(sync_env.cli("plan", "--only", rehire, "--json").stdout)
+    assert [(a["kind"], a["employee_id"]) for a in planned["actions"]] == [("adopt", rehire)]
+    assert sync_env.run("--only", rehire).exit_code == 0
+    after = sync_env.users_by_external_id()
+    assert after[rehire]["id"] == user["id"] and after[rehire]["active"] is True
