@@ -323,7 +323,7 @@ def send(
             service,
             _describe(exc) if exc else "error",
             wait,
-            retry_state.attempt_number + 1,
+            stop.failures + 1,  # the attempts on the bounded budget: 429s are not counted
             settings.max_attempts,
         )
 
@@ -343,11 +343,13 @@ def send(
     except TransientHTTPError as exc:
         if rate_limited(exc) and stop.out_of_budget:
             raise RateLimitedError(
-                f"{service} kept answering 429 (rate limited) past the run's wait budget "
-                f"({budget.spent:.0f}s waited of sync.max_wait {budget.total:.0f}s)",
+                f"{service} kept answering 429 (rate limited) past the wait budget "
+                f"({budget.spent:.0f}s waited of {budget.name} {budget.total:.0f}s)",
                 status=429,
-                hint="the next run goes on; raise sync.max_wait, or ask the provider for a "
-                "higher rate limit",
+                hint=f"the next run goes on; raise {budget.name}, or ask the provider for a "
+                "higher rate limit"
+                if budget.name == "sync.max_wait"
+                else "try again in a few minutes, or ask the provider for a higher rate limit",
             ) from exc
         raise _unavailable(service, exc, retrying) from exc
     except requests.RequestException as exc:

@@ -35,8 +35,14 @@ class TransientHTTPError(Exception):
 class WaitBudget:
     """All the waiting one run may do for rate limits (thread-safe; see module docstring)."""
 
-    def __init__(self, total: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: float,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "sync.max_wait",  # where the total comes from, for the error
+    ) -> None:
         self.total = max(0.0, total)
+        self.name = name
         self.spent = 0.0
         self.refused = 0  # requests that gave up: the budget could not cover their wait
         self._clock = clock

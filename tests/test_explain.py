@@ -132,3 +132,14 @@ def test_hr_text_is_escaped(sync_env: SyncEnv) -> None:
     _, text, _ = explain(sync_env, employee_id)
     assert "\x1b" not in text and "\\x1b[2J\\nVerdict: all good" in text  # HiBob's, escaped
     assert "-> Boss[2J Verdict: all good" in text  # what is written: without them
+
+
+def test_a_duplicate_email_named_by_id_is_set_aside_as_run_only_sets_it(
+    sync_env: SyncEnv,
+) -> None:
+    first, second = sync_env.sandbox.company.awkward["duplicate_email"]
+    code, text, document = explain(sync_env, first)
+    assert code == 0 and document["decision"]["outcome"] == "set aside"
+    assert "the same email is used by 2 active employees" in text and second in text
+    run = sync_env.run("--only", first)
+    assert run.exit_code == 1 and "the same email is used by 2 active employees" in run.stderr

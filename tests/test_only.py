@@ -165,3 +165,49 @@ def test_only_never_takes_over_the_user_of_an_employee_it_did_not_read(sync_env:
     users = sync_env.users_by_external_id()
     assert users[holder]["userName"] == "moved.away@acme.example"
     assert users[newcomer]["userName"] == email
+
+
+def test_only_by_id_sets_a_duplicate_email_aside_as_the_nightly_run_does(
+    sync_env: SyncEnv,
+) -> None:
+    first, second = sync_env.sandbox.company.awkward["duplicate_email"]
+    reason = f"the same email is used by 2 active employees ({', '.join(sorted([first, second]))})"
+
+    planned = sync_env.cli("plan", "--only", first, "--json")
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.stdout)
+    assert document["actions"] == []
+    assert [(f["employee_id"], f["reason"]) for f in document["failures"]] == [(first, reason)]
+
+    result = sync_env.run("--only", first)
+    assert result.exit_code == 1, result.output
+    assert reason in result.stderr and second not in result.stderr.replace(reason, "")
+    assert scim_writes(sync_env) == []
+    # The second search reads the others holding the address, by email.
+    bodies = sync_env.sandbox.search_bodies
+    assert [b["filters"][0]["fieldPath"] for b in bodies[-2:]] == ["root.id", "root.email"]
+
+    nightly = sync_env.run()
+    assert nightly.exit_code == 1 and reason in nightly.stderr
+    assert first not in sync_env.users_by_external_id()
+
+
+def test_only_the_old_record_of_a_rehire_never_deactivates_the_rehires_user(
+    sync_env: SyncEnv,
+) -> None:
+    sync_env.run()
+    old = active_users(sync_env)[0]
+    user = sync_env.users_by_external_id()[old]
+    company = sync_env.sandbox.company
+    company.terminate(old)
+    rehire = company.add({"root.email": user["userName"]})  # back, with a new HiBob record
+    sync_env.scim.reset_counts()
+
+    # The nightly run gives the address to the active record; naming the old one does nothing.
+    assert sync_env.run("--only", old).exit_code == 0
+    assert scim_writes(sync_env) == []
+    planned = json.loads(sync_env.cli("plan", "--only", rehire, "--json").stdout)
+    assert [(a["kind"], a["employee_id"]) for a in planned["actions"]] == [("adopt", rehire)]
+    assert sync_env.run("--only", rehire).exit_code == 0
+    after = sync_env.users_by_external_id()
+    assert after[rehire]["id"] == user["id"] and after[rehire]["active"] is True

@@ -178,3 +178,43 @@ def test_a_conflict_looks_up_that_one_user_never_the_whole_list(scim_server: Sci
     assert (one.id, two.id) == (seeded[0]["id"], seeded[1]["id"])
     reads = [c.query for c in scim_server.calls if c.method == "GET"]
     assert len(reads) == 2 and all("filter=" in query for query in reads)
+
+
+# -- commands beside the run ----------------------------------------------------------------
+
+
+def test_check_waits_for_429s_within_sync_max_wait_across_its_requests(
+    sync_env: SyncEnv,
+) -> None:
+    sync_env.config.write_text(sync_env.config.read_text() + "  max_wait: 30s\n")
+    sync_env.scim.respond(
+        429, ERROR, method="GET", path="/Users", times=None, headers={"Retry-After": "20"}
+    )
+    result = sync_env.cli("check")
+    assert result.exit_code == 69, result.output
+    assert "sync.max_wait 30s" in result.stdout
+    # One 20 s wait fits the 30 s budget, a second does not: not 15 minutes per request.
+    assert sync_env.clock.sleeps == [20.0]
+
+    result = sync_env.cli("explain", "nobody@nowhere.example")  # explain: the same budget
+    assert result.exit_code == 69 and "sync.max_wait 30s" in result.stderr, result.output
+    assert sync_env.clock.sleeps == [20.0, 20.0]
+
+
+def test_connect_has_its_own_short_budget_for_429s(sync_env: SyncEnv) -> None:
+    sync_env.scim.respond(
+        429, ERROR, method="GET", path="/Users", times=None, headers={"Retry-After": "25"}
+    )
+    result = sync_env.cli("connect", "--from-env")
+    assert result.exit_code == 69, result.output
+    assert "connect's own budget 60s" in result.stderr
+    assert "sync.max_wait" not in result.output
+    assert sync_env.clock.sleeps == [25.0, 25.0]  # a third would pass its 60 s
+
+
+def test_the_retry_line_counts_only_the_bounded_attempts(sync_env: SyncEnv) -> None:
+    sync_env.scim.respond(429, ERROR, method="GET", path="/Users", times=3)
+    sync_env.scim.respond(503, None, method="GET", path="/Users", times=1)
+    result = sync_env.cli("plan")
+    assert "retrying in" in result.stderr, result.output
+    assert "(attempt 2 of " in result.stderr and "(attempt 5 of " not in result.stderr

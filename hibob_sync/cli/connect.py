@@ -35,6 +35,7 @@ def connect(app: App, from_env: bool) -> None:
     from hibob_sync import credentials
     from hibob_sync.errors import KeyringStoreError
     from hibob_sync.sync.checks import verify_hibob, verify_scim
+    from hibob_sync.sync.waits import connect_http
 
     settings = app.settings()
     problem = credentials.storage_problem()
@@ -49,10 +50,11 @@ def connect(app: App, from_env: bool) -> None:
             "the env vars and use `hibob-sync connect --from-env`"
         )
 
+    http = connect_http(app.http)  # one short wait budget for 429s (sync/waits.py)
     if from_env:
         login, token = _from_env()
-        click.echo(f"verified: {verify_hibob(settings, login, http=app.http)}")
-        click.echo(f"verified: {verify_scim(settings, token, http=app.http)}")
+        click.echo(f"verified: {verify_hibob(settings, login, http=http)}")
+        click.echo(f"verified: {verify_scim(settings, token, http=http)}")
     else:
         # Each half is asked again until it works; what was verified is never asked twice.
         login = _until_verified(
@@ -60,12 +62,12 @@ def connect(app: App, from_env: bool) -> None:
             lambda: credentials.HibobCredentials(
                 _ask(credentials.HIBOB_USER_ID), _ask(credentials.HIBOB_TOKEN)
             ),
-            lambda pair: verify_hibob(settings, pair, http=app.http),
+            lambda pair: verify_hibob(settings, pair, http=http),
         )
         token = _until_verified(
             app,
             lambda: _ask(credentials.SCIM_TOKEN),
-            lambda typed: verify_scim(settings, typed, http=app.http),
+            lambda typed: verify_scim(settings, typed, http=http),
         )
     credentials.store(
         {

@@ -1,7 +1,8 @@
 """`run --only WHO` / `plan --only WHO`: the same pipeline, for the named people only.
 
-WHO is an email or a HiBob employee ID. The run reads only those people (one filtered HiBob
-search, a filtered SCIM lookup each, with their managers' users for the reports-to link),
+WHO is an email or a HiBob employee ID. The run reads only those people (a filtered HiBob
+search, with the other records that share their addresses: sync.fetch.search_people; a
+filtered SCIM lookup each, with their managers' users for the reports-to link),
 plans as every night, then keeps only the named people's actions: nobody else is touched.
 A named user whose employee HiBob does not return is left to the nightly run's grace window.
 """

@@ -35,6 +35,7 @@ from hibob_sync.state import StateStore
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.mapping_editor import mappable
 from hibob_sync.sync.validation import sample_findings, server_findings
+from hibob_sync.sync.waits import budgeted, connect_http
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ def run_checks(
     send_test_email: bool = False,
 ) -> Checklist:
     """The whole checklist (see module docstring)."""
+    _, http = budgeted(settings.max_wait.total_seconds(), http)  # sync.max_wait, as `run`
     out = Checklist()
     out.add(True, f"mapping valid ({len(mapping.fields)} fields: {', '.join(mapping.fields)})")
     if mapping.extra:
@@ -383,6 +385,7 @@ def connect(
     Nothing is stored unless every credential works, so a typo never replaces a good token.
     """
     login = HibobCredentials(values[credentials.HIBOB_USER_ID], values[credentials.HIBOB_TOKEN])
+    http = connect_http(http)
     verified = [verify_hibob(settings, login, http=http)]
     verified.append(verify_scim(settings, values[credentials.SCIM_TOKEN], http=http))
     credentials.store(values)

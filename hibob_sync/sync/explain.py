@@ -1,6 +1,7 @@
 """`explain WHO`: one person, both sides, tonight's decision and the rule behind it.
 
-Reads only: one filtered HiBob search (plus one for their manager when the manager has no
+Reads only: one filtered HiBob search (plus one for the other records with their address
+when named by ID, fetch.search_people, and one for their manager when the manager has no
 HiThrive user yet, so the reports-to link is judged as the nightly run judges it), a
 filtered SCIM lookup, and the state store opened read-only. The decision comes from the
 nightly pipeline run on this person's data (core.who, core.plan), then core.decision.
@@ -31,6 +32,7 @@ from hibob_sync.sync import validation as valid
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.fetch import fetch_hibob, search_named
 from hibob_sync.sync.people import lookup_users, person_terms
+from hibob_sync.sync.waits import budgeted
 
 
 @dataclass
@@ -174,6 +176,7 @@ def explain(
     problems, missing = remembered(settings.state_path)
     now = datetime.fromtimestamp((clock or (http.clock if http else None) or _now)(), timezone.utc)
     rules = Who(settings.scope, settings.protect, only)
+    _, http = budgeted(settings.max_wait.total_seconds(), http)  # sync.max_wait, as `run`
     with hibob_client(settings, login, http) as hibob, scim_client(settings, token, http) as scim:
         fetched = fetch_hibob(hibob, mapping, settings.scope.fields, only)
         valid.after_hibob(mapping, fetched, sample=False)  # the one validation, as run
@@ -181,11 +184,7 @@ def explain(
         features = scim.discover()
         kinds = valid.after_discovery(mapping, features, scim.placement, fetched)
         sources = (*mapping.all_sources(), *settings.scope.fields)
-        employees = list(fetched.employees)
-        if only.ids and (emails := tuple(sorted(set(emails_of(employees, mapping).values())))):
-            # Other records with the same address decide too (a rehire, a duplicate).
-            more = search_named(hibob, sources, fetched.catalogue, Only(emails)).employees
-            employees += [e for e in more if e.id not in {x.id for x in employees}]
+        employees = list(fetched.employees)  # with whoever shares their address (fetch.py)
         profiles = rules.profiles(employees, mapping, kinds)
         users = lookup_users(scim, person_terms(employees, profiles, mapping, only.names))
         have = {u.user_name.strip().lower() for u in users}

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.core.only import Only
+from hibob_sync.core.who import emails_of
 from hibob_sync.errors import RemoteError
 from hibob_sync.hibob.answers import CatalogueField, HibobData
 from hibob_sync.hibob.client import HibobClient, SearchResult, missing_fields
@@ -33,7 +34,7 @@ def fetch_hibob(
     if only is None:
         found = client.search(wanted, catalogue=catalogue)  # a wrong base_url: 78 here
     else:
-        found = search_named(client, wanted, catalogue, only)
+        found = search_people(client, wanted, catalogue, only, mapping)
     if why:  # said only once the search worked: a 404 on both is the base_url's error alone
         log.warning("HiBob's field catalogue could not be read (%s); going on without it", why)
     log.info("HiBob: %d employees", len(found.employees))
@@ -61,6 +62,26 @@ def search_named(
     employees = list({e.id: e for result in found for e in result.employees}.values())
     present = frozenset(source for result in found for source in result.present)
     return SearchResult(employees, found[0].requested if found else (), present)
+
+
+def search_people(
+    client: HibobClient,
+    sources: Sequence[str],
+    catalogue: list[CatalogueField] | None,
+    only: Only,
+    mapping: FieldMapping,
+) -> SearchResult:
+    """The named people plus every other record that shares their addresses (a rehire, a
+    duplicate): the nightly run judges those together, so `--only` and `explain` read them
+    too and decide as it does. Searched by email a second time only for the addresses of
+    people named by ID (a search by email already returns every record holding it)."""
+    found = search_named(client, sources, catalogue, only)
+    emails = set(emails_of(found.employees, mapping).values()) - set(only.emails)
+    if not emails:
+        return found
+    more = search_named(client, sources, catalogue, Only(tuple(sorted(emails))))
+    employees = list({e.id: e for e in (*found.employees, *more.employees)}.values())
+    return SearchResult(employees, found.requested, found.present | more.present)
 
 
 def _catalogue(client: HibobClient) -> tuple[list[CatalogueField] | None, str]:

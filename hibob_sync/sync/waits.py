@@ -22,15 +22,28 @@ from hibob_sync.sync.apply import Applied
 log = logging.getLogger(__name__)
 
 REMEMBER_PACE = timedelta(days=7)  # then learnt afresh: the provider may have raised the limit
+CONNECT_MAX_WAIT = 60.0  # `connect`'s budget for 429s: no config, someone at the terminal
+
+
+def budgeted(
+    seconds: float, http: HttpSettings | None, name: str = "sync.max_wait"
+) -> tuple[WaitBudget, HttpSettings]:
+    """One wait budget for 429s of ``seconds``, and HTTP settings whose every request draws
+    on it: a command's requests share it, as a run's do, instead of each having its own."""
+    budget = WaitBudget(seconds, http.clock if http else time.monotonic, name)
+    return budget, replace(http or HttpSettings(), wait_budget=budget)
+
+
+def connect_http(http: HttpSettings | None = None) -> HttpSettings:
+    """`connect`'s HTTP settings: one short budget (CONNECT_MAX_WAIT) over both checks."""
+    return budgeted(CONNECT_MAX_WAIT, http, "connect's own budget")[1]
 
 
 class RunWaits:
     """The wait budget every request of one run shares, and the limit learnt."""
 
     def __init__(self, settings: Settings, http: HttpSettings | None) -> None:
-        clock = http.clock if http else time.monotonic
-        self.budget = WaitBudget(settings.max_wait.total_seconds(), clock)
-        self.http = replace(http or HttpSettings(), wait_budget=self.budget)
+        self.budget, self.http = budgeted(settings.max_wait.total_seconds(), http)
         self.limit: str | None = None  # the SCIM server's rate limit, as learnt (pace.py)
 
     def start(self, scim: ScimClient, store: StateStore | None, now: float) -> None:
