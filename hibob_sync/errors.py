@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     LOCKED = 75
     NO_PERMISSION = 77
     CONFIG = 78
+    INTERNAL = 70
     INTERRUPTED = 130
 
     @classmethod
@@ -40,6 +41,7 @@ _OUTCOMES: dict[ExitCode, str] = {
     ExitCode.LOCKED: "locked",
     ExitCode.NO_PERMISSION: "credentials or permission",
     ExitCode.CONFIG: "configuration",
+    ExitCode.INTERNAL: "internal error",
     ExitCode.INTERRUPTED: "interrupted",
 }
 
@@ -159,3 +161,17 @@ class LockedError(HibobSyncError):
     """Another run holds the lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class InternalError(HibobSyncError):
+    """An exception nothing expected (a defect): named in one line, its traceback in a file.
+
+    The run is recorded, its metrics written and the alert sent as for 69; the message names
+    the exception's type and where it was raised, never its text (which may hold data).
+    """
+
+    exit_code = ExitCode.INTERNAL
+
+
+class RunTooLongError(ServiceUnavailableError):
+    """The run passed ``sync.max_runtime`` and was stopped (69, recorded and alerted)."""

@@ -36,7 +36,13 @@ THREAD_PREFIX = "hibob-sync-"
 IN_FLIGHT_GRACE = 1.0  # seconds an interrupted pool gives requests in flight to report
 _T = TypeVar("_T")
 _K = TypeVar("_K")
-_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+# SIGALRM is the run's deadline (run_deadline): it too must wake the main thread.
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGALRM})
+
+
+class RunDeadline(KeyboardInterrupt):
+    """``sync.max_runtime`` passed: the run stops as SIGTERM stops it (pools do not wait for
+    requests in flight, the lock is released), then is recorded as 69, not 130."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -46,6 +52,29 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_interrupt(signum: int, frame: object) -> NoReturn:
     raise Terminated
+
+
+def _raise_deadline(signum: int, frame: object) -> NoReturn:
+    raise RunDeadline
+
+
+@contextmanager
+def run_deadline(seconds: float) -> Iterator[None]:
+    """Raise RunDeadline in the main thread once ``seconds`` of wall time have passed.
+
+    A timer signal (SIGALRM), not a check between steps: a request that hangs in a read
+    (or a worker the main thread waits for) cannot hold the run past it.
+    """
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield  # signals reach the main thread only; tests may call main() elsewhere
+        return
+    previous = signal.signal(signal.SIGALRM, _raise_deadline)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextmanager

@@ -8,64 +8,19 @@ mode 0600 in a folder of mode 0700.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hibob_sync.errors import ConfigError
+from hibob_sync.host_files import check_private_folder, refuse_link
 from hibob_sync.model import Failure
 from hibob_sync.pace import Learnt
+from hibob_sync.state_files import KEY, SCHEMA, columns, has_table, migrate, open_store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT NOT NULL,
-    exit_code INTEGER NOT NULL,
-    outcome TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '',
-    counts TEXT NOT NULL DEFAULT '{}',
-    coverage TEXT,
-    partial INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS failures (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    employee_id TEXT,
-    email TEXT,
-    reason TEXT NOT NULL,
-    since TEXT
-);
-CREATE INDEX IF NOT EXISTS failures_run ON failures(run_id);
-CREATE TABLE IF NOT EXISTS scim_dialect (
-    scim_url TEXT NOT NULL,
-    attribute TEXT NOT NULL,
-    form TEXT NOT NULL,
-    learned_at TEXT NOT NULL,
-    PRIMARY KEY (scim_url, attribute)
-);
-CREATE TABLE IF NOT EXISTS scim_pace (
-    scim_url TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    pace REAL NOT NULL,
-    quota INTEGER NOT NULL DEFAULT 0,
-    seconds REAL NOT NULL DEFAULT 0,
-    learned_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS vanished (
-    employee_id TEXT PRIMARY KEY,
-    missing_since TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS run_vanished (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    employee_id TEXT NOT NULL,
-    missing_since TEXT NOT NULL,
-    deactivated INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS run_vanished_run ON run_vanished(run_id);
-"""
 KEEP_RUNS = 1000
 
 
@@ -91,33 +46,36 @@ class RunRecord:
 
 
 class StateStore:
-    """Opens (and creates) the SQLite file; one short connection per operation."""
+    """Opens (and creates) the SQLite file; one short connection per operation.
 
-    def __init__(self, path: Path) -> None:
+    ``read_only`` (history, status) never creates, chmods or migrates anything.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not self.path.exists():
-                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
-            os.chmod(self.path, 0o600)
-            with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+            with closing(open_store(self.path, read_only=self.read_only)) as conn:
                 conn.execute("PRAGMA foreign_keys = ON")
-                conn.executescript(SCHEMA)
-                _migrate(conn)
+                if not self.read_only:
+                    conn.executescript(SCHEMA)
+                    migrate(conn)
+                refuse_link(self.path, KEY)  # after connecting too: nothing swapped in between
                 with conn:
                     yield conn
         except sqlite3.DatabaseError as exc:
+            verb = "read" if self.read_only else "opened"
             raise ConfigError(
-                f"the state store {self.path} cannot be used: {exc}",
+                f"the state store {self.path} cannot be {verb}: {exc}",
                 hint="check sync.state_path; move a damaged file aside to start afresh",
             ) from None
         except OSError as exc:
             raise ConfigError(
-                f"the state store {self.path} cannot be opened: {exc.strerror}",
+                f"the state store {self.path} cannot be "
+                f"{'read' if self.read_only else 'opened'}: {exc.strerror}",
                 hint="check sync.state_path and its folder's permissions",
             ) from None
 
@@ -162,19 +120,28 @@ class StateStore:
     def last_runs(self, limit: int = 10) -> list[RunRecord]:
         """The newest runs first, with their failures."""
         with self._connect() as conn:
+            if not has_table(conn, "runs"):
+                return []  # read-only on a store no run has written yet
+            cols = _COLUMNS if _has_partial(conn) else _COLUMNS.replace("partial", "0")
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?",  # noqa: S608 - constants
+                f"SELECT {cols} FROM runs ORDER BY id DESC LIMIT ?",  # noqa: S608 - constants
                 (limit,),
             ).fetchall()
             runs = [_row_to_run(row) for row in rows]
+            # A store written by an older version, read without migrating it (history).
+            since = "since" if "since" in columns(conn, "failures") else "NULL"
+            vanished = has_table(conn, "run_vanished")
             for run in runs:
-                for employee_id, email, reason, since in conn.execute(
-                    "SELECT employee_id, email, reason, since FROM failures WHERE run_id = ?",
+                for employee_id, email, reason, first in conn.execute(
+                    f"SELECT employee_id, email, reason, {since} FROM failures"  # noqa: S608
+                    " WHERE run_id = ?",
                     (run.id,),
                 ):
                     failure = Failure(employee_id, email, reason)
                     run.failures.append(failure)
-                    run.since[failure] = str(since or run.started_at)[:10]
+                    run.since[failure] = str(first or run.started_at)[:10]
+                if not vanished:
+                    continue
                 for employee_id, missing_since, deactivated in conn.execute(
                     "SELECT employee_id, missing_since, deactivated FROM run_vanished"
                     " WHERE run_id = ?",
@@ -204,6 +171,8 @@ class StateStore:
     def dialect(self, scim_url: str) -> dict[str, str]:
         """The forms a SCIM server took in earlier runs (scim_dialect.py), by attribute."""
         with self._connect() as conn:
+            if not has_table(conn, "scim_dialect"):
+                return {}  # read-only (check) on a store from before dialects
             rows = conn.execute(
                 "SELECT attribute, form FROM scim_dialect WHERE scim_url = ?",
                 (scim_url.rstrip("/"),),
@@ -280,24 +249,33 @@ class StateStore:
             )
 
     def consecutive_failures(self, exit_codes: Sequence[int]) -> int:
-        """How many of the newest runs in a row ended with one of ``exit_codes``."""
+        """How many of the newest runs in a row ended with one of ``exit_codes``.
+
+        Reads the exit codes alone, so a damaged row elsewhere cannot stop an alert.
+        """
         count = 0
-        for run in self.last_runs(limit=50):
-            if run.partial:
-                continue  # `run --only`: the nightly's streak is not its business
-            if run.exit_code not in exit_codes:
-                break
-            count += 1
+        with self._connect() as conn:  # exit codes alone: a damaged row cannot stop an alert
+            for (code,) in conn.execute(
+                "SELECT exit_code FROM runs WHERE partial = 0 ORDER BY id DESC LIMIT 50"
+            ):  # `run --only` (partial): the nightly's streak is not its business
+                if code not in exit_codes:
+                    break
+                count += 1
         return count
 
+    def verify(self) -> None:
+        """Raise ConfigError unless SQLite can read the file (check: a damaged store)."""
+        with self._connect() as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a store made by an older version up to date (columns are only ever added)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(failures)")}
-    if "since" not in columns:
-        conn.execute("ALTER TABLE failures ADD COLUMN since TEXT")
-    if "partial" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
-        conn.execute("ALTER TABLE runs ADD COLUMN partial INTEGER NOT NULL DEFAULT 0")
+    def last_good_finish(self) -> str | None:
+        """When the newest good nightly run (exit 0 or 1, not `--only`) finished (metrics)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT finished_at FROM runs WHERE exit_code IN (0, 1) AND partial = 0"
+                " ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return str(row[0]) if row else None
 
 
 _COLUMNS = "id, started_at, finished_at, exit_code, outcome, message, counts, coverage, partial"
@@ -319,9 +297,18 @@ def _known_problems(conn: sqlite3.Connection) -> dict[Failure, str]:
     }
 
 
+def _parsed(text: object, empty: Any) -> Any:
+    """A stored JSON column, for reports: a damaged one shows as ``empty``, so `history` and
+    the alerts still show every run (the run itself reads coverage strictly)."""
+    try:
+        return json.loads(str(text)) if text else empty
+    except ValueError:
+        return empty
+
+
 def _row_to_run(row: tuple[object, ...]) -> RunRecord:
     run_id, started, finished, code, outcome, message, counts, coverage, partial = row
-    parsed_counts: Mapping[str, int] = json.loads(str(counts)) if counts else {}
+    parsed_counts = _parsed(counts, {})
     return RunRecord(
         id=int(str(run_id)),
         started_at=str(started),
@@ -329,17 +316,18 @@ def _row_to_run(row: tuple[object, ...]) -> RunRecord:
         exit_code=int(str(code)),
         outcome=str(outcome),
         message=str(message or ""),
-        counts=dict(parsed_counts),
-        coverage=json.loads(str(coverage)) if coverage else None,
+        counts=dict(parsed_counts) if isinstance(parsed_counts, dict) else {},
+        coverage=_parsed(coverage, None),
         partial=bool(partial),
     )
 
 
 def history(state_path: Path, limit: int = 10) -> list[RunRecord]:
-    """The newest runs first (empty when no run has been recorded yet)."""
-    if not state_path.exists():
+    """The newest runs first (empty when no run has been recorded yet); changes no file."""
+    check_private_folder(state_path.parent, KEY)
+    if not state_path.exists() and not state_path.is_symlink():
         return []
-    return StateStore(state_path).last_runs(limit)
+    return StateStore(state_path, read_only=True).last_runs(limit)
 
 
 def last_and_last_good(state_path: Path) -> tuple[RunRecord | None, RunRecord | None]:
@@ -349,29 +337,22 @@ def last_and_last_good(state_path: Path) -> tuple[RunRecord | None, RunRecord | 
     user, which must not leave an empty store (owned by it) where the sync will write.
     """
     try:
-        state_path.stat()  # FileNotFoundError: no run yet; PermissionError: said below
+        state_path.lstat()  # FileNotFoundError: no run yet; PermissionError: said below
     except PermissionError:
         raise ConfigError(
             f"the state store {state_path} cannot be read: permission denied",
             hint="run `status` as the user that runs the sync (it is mode 0600)",
         ) from None
-    try:
-        uri = state_path.resolve().as_uri() + "?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
-            columns = _COLUMNS if _has_partial(conn) else _COLUMNS.replace("partial", "0")
-            where = "partial = 0" if "partial" in columns else "1"
-            last = conn.execute(
-                f"SELECT {columns} FROM runs WHERE {where} ORDER BY id DESC LIMIT 1"  # noqa: S608
-            ).fetchone()
-            good = conn.execute(
-                f"SELECT {columns} FROM runs WHERE exit_code IN (0, 1) AND {where}"  # noqa: S608
-                " ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-    except sqlite3.Error as exc:
-        raise ConfigError(
-            f"the state store {state_path} cannot be read: {exc}",
-            hint="run `status` as the user that runs the sync (it is mode 0600)",
-        ) from None
+    with StateStore(state_path, read_only=True)._connect() as conn:
+        cols = _COLUMNS if _has_partial(conn) else _COLUMNS.replace("partial", "0")
+        where = "partial = 0" if "partial" in cols else "1"
+        last = conn.execute(
+            f"SELECT {cols} FROM runs WHERE {where} ORDER BY id DESC LIMIT 1"  # noqa: S608
+        ).fetchone()
+        good = conn.execute(
+            f"SELECT {cols} FROM runs WHERE exit_code IN (0, 1) AND {where}"  # noqa: S608
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     return (_row_to_run(last) if last else None, _row_to_run(good) if good else None)
 
 
@@ -380,18 +361,11 @@ def remembered(state_path: Path) -> tuple[dict[Failure, str], dict[str, str]]:
     read only: `explain` never creates or changes the store. Empty without a store."""
     if not state_path.exists():
         return {}, {}
-    try:
-        uri = state_path.resolve().as_uri() + "?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
-            if not _has_partial(conn):
-                return {}, {}  # a store no run of this version has opened: nothing to trust
-            rows = conn.execute("SELECT employee_id, missing_since FROM vanished").fetchall()
-            return _known_problems(conn), {str(i): str(since) for i, since in rows}
-    except sqlite3.Error as exc:
-        raise ConfigError(
-            f"the state store {state_path} cannot be read: {exc}",
-            hint="run as the user that runs the sync (it is mode 0600)",
-        ) from None
+    with StateStore(state_path, read_only=True)._connect() as conn:
+        if not _has_partial(conn):
+            return {}, {}  # a store no run of this version has opened: nothing to trust
+        rows = conn.execute("SELECT employee_id, missing_since FROM vanished").fetchall()
+        return _known_problems(conn), {str(i): str(since) for i, since in rows}
 
 
 def _has_partial(conn: sqlite3.Connection) -> bool:

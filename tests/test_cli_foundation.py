@@ -257,8 +257,9 @@ def test_bad_mapping_names_file_and_field(tmp_path: Path, case: str) -> None:
 
 
 def test_map_validate_without_file_checks_the_default_mapping(tmp_path: Path) -> None:
-    # run and check fall back to the default mapping, so validate checks that one and says so.
-    write(tmp_path / "config.yaml", GOOD_CONFIG)
+    # Without mapping_file in the config, run and check fall back to the default mapping,
+    # so validate checks that one and says so.
+    write(tmp_path / "config.yaml", GOOD_CONFIG.replace("mapping_file: mapping.yaml\n", ""))
     result = run_cli("--config", str(tmp_path / "config.yaml"), "map", "validate")
     assert result.exit_code == 0, result.output
     mapping_file = tmp_path / "mapping.yaml"

@@ -74,7 +74,10 @@ def received(server: SmtpServer) -> EmailMessage:
         (69, 1, 1, True),
         (0, 5, 3, False),
         (1, 5, 3, True),  # exit 1 is new problems only: a repeat exits 0
-        (75, 5, 3, False),
+        (75, 2, 3, False),  # a night whose lock was held, in a row with 69 and 70
+        (75, 3, 3, True),
+        (70, 2, 3, False),  # a defect: like 69
+        (70, 3, 3, True),
         (78, 5, 3, False),
     ],
 )

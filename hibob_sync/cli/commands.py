@@ -18,6 +18,7 @@ from hibob_sync import __version__
 from hibob_sync.cli.connect import connect, disconnect
 from hibob_sync.cli.demo import demo
 from hibob_sync.cli.environment import CONFIG_ENV, App, Environment
+from hibob_sync.cli.exits import crash, fail
 from hibob_sync.cli.explain import explain
 from hibob_sync.cli.init import init
 from hibob_sync.cli.log_lines import echo_err, setup_logging, show_click_error, stamped_stderr
@@ -141,9 +142,10 @@ def run(app: App, dry_run: bool, as_json: bool, only: tuple[str, ...]) -> None:
 
     Exit 0 all in sync (or only employees already named by the last run left out), 1 new
     employees could not be synced (named), 65 a safeguard stopped the run, 69 a service
-    stayed unavailable, 75 another run holds the lock, 77 credentials or permissions, 78
-    config or mapping. `--only WHO` syncs the named people now and nobody else (history
-    marks it partial; `status` does not count it as the night's run).
+    stayed unavailable (or sync.max_runtime passed), 70 an internal error, 75 another run
+    holds the lock, 77 credentials or permissions, 78 config or mapping. `--only WHO` syncs
+    the named people now and nobody else (history marks it partial; `status` does not count
+    it as the night's run).
     """
     if dry_run:
         _show_plan(app, as_json=as_json, only=only)
@@ -368,16 +370,15 @@ def _main(args: list[str], app: App, *, owns_process: bool) -> NoReturn:
             sys.exit(3)
         sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
     except HibobSyncError as exc:
-        if app.show_trace:
-            log.exception("traceback")
-        echo_err(str(exc), stamped=app.log_file)
-        sys.exit(exc.exit_code)
+        fail(app, exc, owns_process)
     except _Stopped as stop:
         if app.env.stderr_isatty and not isinstance(stop.__cause__, Terminated):
             click.echo(err=True)  # after the ^C the terminal echoed
         _interrupted(app, owns_process)
     except KeyboardInterrupt:
         _interrupted(app, owns_process)
+    except Exception as exc:  # noqa: BLE001 - a defect outside a run: named, 70 (exits.py)
+        crash(app, exc, owns_process)
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -94,14 +94,30 @@ class App:
             self._settings = load_settings(path)
         return self._settings
 
+    def state_folder(self) -> Path | None:
+        """Where a crash's traceback goes (sync.state_path's folder), if the config loads."""
+        try:
+            return self.settings(required=False).state_path.parent
+        except Exception:  # noqa: BLE001 - the crash may be in loading it: the temp folder then
+            return None
+
     def mapping_path(self) -> Path:
         settings = self.settings(required=False)
         if settings.path is None:
             return Path("mapping.yaml")
         return settings.mapping_path
 
-    def mapping(self) -> FieldMapping:
+    def mapping(self, *, editing: bool = False) -> FieldMapping:
+        """The mapping; ``editing`` (`map`, `map set`) may start from the default mapping
+        where the configured file does not exist yet, since it is about to write it."""
         path = self.mapping_path()
+        settings = self.settings(required=False)
+        if not path.exists() and settings.mapping_configured and not editing:
+            # Named in the config: a missing file is a mistake, never the default mapping.
+            raise ConfigError(
+                f"{settings.path}: mapping_file: {path} does not exist",
+                hint="fix mapping_file, or create the file with `hibob-sync map`",
+            )
         if not path.exists():
             log.warning(
                 "no mapping file at %s: using the default mapping (see `hibob-sync map show`)",

@@ -44,7 +44,7 @@ def _edit_mapping(app: App) -> None:
     check_writable(path, "the mapping file")  # before any question: no answer typed in vain
     if not app.env.stdin_isatty:
         raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
-    mapping = app.mapping()
+    mapping = app.mapping(editing=True)
     catalogue, why = try_catalogue(app.settings(required=False), app.http)
     click.echo(f"Current mapping ({path}):\n{mapping_text(mapping)}")
     if catalogue is None:
@@ -87,7 +87,7 @@ def map_show(app: App) -> None:
     from hibob_sync.sync.mapping_editor import mapping_text
 
     path = app.mapping_path()
-    mapping = app.mapping()
+    mapping = app.mapping(editing=True)
     if not path.exists():
         click.echo(f"# {path} does not exist yet: this is the default mapping", err=True)
     click.echo(mapping_text(mapping))
@@ -100,7 +100,7 @@ def map_show(app: App) -> None:
 def map_set(app: App, field_name: str, sources: tuple[str, ...]) -> None:
     """Map a HiThrive FIELD to one or more HiBob field IDs (SOURCE...)."""
     check_writable(app.mapping_path(), "the mapping file")
-    mapping = app.mapping().with_field(field_name, sources)
+    mapping = app.mapping(editing=True).with_field(field_name, sources)
     _save_checked(app, mapping, field_name)
     click.echo(f"{field_name} <- {', '.join(mapping.sources[field_name])}  ({app.mapping_path()})")
 
@@ -116,10 +116,11 @@ def map_extra(app: App, attribute: str, sources: tuple[str, ...]) -> None:
     path = app.mapping_path()
     check_writable(path, "the mapping file")
     if not sources:
-        save_mapping(path, app.mapping().without_extra(attribute.strip()))
+        save_mapping(path, app.mapping(editing=True).without_extra(attribute.strip()))
         click.echo(f"{attribute} is no longer written  ({path})")
         return
-    mapping = app.mapping().with_extra(attribute, sources, app.mapping().rule(attribute.strip()))
+    current = app.mapping(editing=True)
+    mapping = current.with_extra(attribute, sources, current.rule(attribute.strip()))
     _save_checked(app, mapping, attribute.strip())
     click.echo(f"extra {attribute} <- {', '.join(mapping.extra[attribute.strip()])}  ({path})")
 
@@ -148,7 +149,7 @@ def map_unset(app: App, field_name: str) -> None:
     """Stop syncing a HiThrive FIELD (email cannot be unmapped)."""
     path = app.mapping_path()
     check_writable(path, "the mapping file")
-    mapping = app.mapping().without_field(field_name)
+    mapping = app.mapping(editing=True).without_field(field_name)
     save_mapping(path, mapping)
     click.echo(f"{field_name} is no longer mapped  ({path})")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hibob_sync.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hibob_sync.config.settings import _Reader
+    from hibob_sync.config.reader import Reader as _Reader
 
 # Same shape as the mapping's sources (config.mapping.FIELD_ID), without importing it:
 # mapping.py reads files through settings.py, which reads this module.
@@ -80,7 +80,7 @@ def rules(file: object, key: str, raw: object) -> dict[str, tuple[str, ...]]:
 
 
 def read_scope(reader: _Reader) -> Scope:
-    """`scope:` from its reader (settings._Reader): unknown keys are errors there too."""
+    """`scope:` from its reader (config.reader): unknown keys are errors there too."""
     include = rules(reader.file, reader.key("include"), reader.get("include", _any, "", None))
     exclude = rules(reader.file, reader.key("exclude"), reader.get("exclude", _any, "", None))
     policy = reader.get(

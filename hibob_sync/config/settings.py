@@ -7,7 +7,7 @@ falls back to a default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -16,10 +16,12 @@ from typing import Any
 import yaml
 
 from hibob_sync.config.durations import EXAMPLES, parse_duration
+from hibob_sync.config.reader import Reader as _Reader
 from hibob_sync.config.scope import Scope, read_protect, read_scope
-from hibob_sync.config.urls import masked, url_problem
+from hibob_sync.config.urls import is_loopback, masked, url_problem
 from hibob_sync.config.yaml_strict import load_strict
 from hibob_sync.errors import ConfigError
+from hibob_sync.host_files import check_admin_file
 from hibob_sync.limiter import DEFAULT_CEILING
 from hibob_sync.scim.attributes import validate_attributes
 
@@ -69,6 +71,7 @@ class Settings:
     scim_ca_bundle: Path | None = None
     scim_attributes: Mapping[str, str] = field(default_factory=dict)
     mapping_path: Path = Path("mapping.yaml")
+    mapping_configured: bool = False  # mapping_file set: missing is an error, not the default
     leavers: str = "deactivate"
     future_hires: str = "create_inactive"  # spec "Who is active": or "skip" (wait for day one)
     max_deactivations: Limit = Limit(10, True)
@@ -80,6 +83,7 @@ class Settings:
     healthcheck_url: str | None = None
     alert_after_failed_runs: int = 3
     vanished_grace: timedelta = timedelta(days=3)
+    max_runtime: timedelta = timedelta(hours=2)  # past it the run stops as 69 (sync/crash.py)
     metrics_file: Path | None = None
     max_wait: timedelta = timedelta(minutes=15)  # all the waiting a run may do for 429s
     scope: Scope = field(default_factory=Scope)  # who is synced (config/scope.py)
@@ -87,7 +91,11 @@ class Settings:
 
 
 def load_yaml(path: Path, what: str) -> Any:
-    """Read a YAML file, turning every I/O or syntax problem into a ConfigError."""
+    """Read a YAML file, turning every I/O or syntax problem into a ConfigError.
+
+    A file others can write, or that belongs to another user, is refused first (78).
+    """
+    check_admin_file(path, what)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -103,85 +111,6 @@ def load_yaml(path: Path, what: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}{where}: malformed YAML: {problem}") from None
-
-
-class _Reader:
-    """Walks one YAML mapping, checking types and rejecting unknown keys."""
-
-    def __init__(
-        self, file: Path, data: Any, prefix: str = "", root: _Reader | None = None
-    ) -> None:
-        self.file = file
-        self.prefix = prefix
-        # Every key path read anywhere in the file, so an unknown key can say where it belongs.
-        self.root = root or self
-        self.known: set[str] = set()
-        self.unknown: list[str] = []
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            where = f"{prefix.rstrip('.')}" if prefix else "the top level"
-            raise self.error(where, "a mapping of keys to values", data)
-        self.data: dict[str, Any] = data
-        self.seen: set[str] = set()
-
-    def error(self, key: str, expected: str, got: Any) -> ConfigError:
-        kind = "nothing" if got is None else f"{type(got).__name__} {got!r}"
-        if len(kind) > 80:
-            kind = kind[:77] + "..."
-        return ConfigError(f"{self.file}: {key}: expected {expected}, got {kind}")
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
-    def get(self, name: str, check: Callable[[Any], bool], expected: str, default: Any) -> Any:
-        self.seen.add(name)
-        self.root.known.add(self.key(name))
-        if name not in self.data or self.data[name] is None:
-            return default
-        value = self.data[name]
-        if not check(value):
-            raise self.error(self.key(name), expected, value)
-        return value
-
-    def text(self, name: str, default: str | None = None) -> str | None:
-        value = self.get(name, lambda v: isinstance(v, str) and v.strip() != "", "a text", default)
-        return value.strip() if isinstance(value, str) else value
-
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
-        value: int = self.get(
-            name,
-            lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum,
-            f"a whole number of at least {minimum}",
-            default,
-        )
-        return value
-
-    def number(self, name: str, default: float) -> float:
-        value = self.get(
-            name,
-            lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
-            "a positive number",
-            default,
-        )
-        return float(value)
-
-    def child(self, name: str) -> _Reader:
-        self.seen.add(name)
-        self.root.known.add(self.key(name))
-        return _Reader(self.file, self.data.get(name), self.key(name) + ".", self.root)
-
-    def done(self) -> None:
-        """Note unknown keys; the root reports the first once every level has been read."""
-        for name in sorted(str(k) for k in self.data if k not in self.seen):
-            known = ", ".join(sorted(self.seen))
-            self.root.unknown.append(f"{self.key(name)} (known keys here: {known})")
-        if self.root is self and self.unknown:
-            first = self.unknown[0]
-            name = first.split(" ", 1)[0].rsplit(".", 1)[-1]
-            elsewhere = sorted(k for k in self.known if k.rsplit(".", 1)[-1] == name)
-            hint = f"{name} belongs at {' or '.join(elsewhere)}" if elsewhere else None
-            raise ConfigError(f"{self.file}: unknown key {first}", hint=hint)
 
 
 def _url(reader: _Reader, name: str, default: str | None) -> str | None:
@@ -270,11 +199,11 @@ def _email(reader: _Reader) -> EmailSettings | None:
         raise ConfigError(f"{email.file}: notify.email.to: expected at least one address")
     addresses = (to,) if isinstance(to, str) else tuple(to)
     for address in addresses:
-        if "@" not in address:
-            raise email.error("notify.email.to", "email addresses", address)
+        if "@" not in address or not _one_line(address):
+            raise email.error("notify.email.to", "email addresses on one line each", address)
     sender = email.text("from")
-    if sender is None or "@" not in sender:
-        raise email.error("notify.email.from", "the sender's email address", sender)
+    if sender is None or "@" not in sender or not _one_line(sender):
+        raise email.error("notify.email.from", "the sender's email address, on one line", sender)
     security = email.get(
         "security",
         lambda v: v in ("none", "starttls", "ssl"),
@@ -291,7 +220,19 @@ def _email(reader: _Reader) -> EmailSettings | None:
         timeout=email.number("timeout", 30.0),
     )
     email.done()
+    if settings.security == "none" and settings.username and not is_loopback(settings.smtp_host):
+        raise ConfigError(
+            f"{email.file}: notify.email.security: `none` with a username would send the "
+            f"SMTP password in clear text to {settings.smtp_host}",
+            hint="set notify.email.security to starttls (port 587) or ssl (port 465); "
+            "`none` with a login is allowed only for a loopback relay",
+        )
     return settings
+
+
+def _one_line(text: str) -> bool:
+    """No CR, LF or other control character: a header value cannot be split or smuggled."""
+    return text.isprintable()
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -342,6 +283,11 @@ def load_settings(path: Path | None) -> Settings:
     timeout = sync.number("timeout", 120.0)
     vanished_grace = _duration(sync, "vanished_grace", "3d")
     max_wait = _duration(sync, "max_wait", "15m")
+    max_runtime = _duration(sync, "max_runtime", "2h")
+    if max_runtime <= timedelta(0):
+        raise sync.error(
+            sync.key("max_runtime"), "a duration above zero, e.g. 2h", sync.data["max_runtime"]
+        )
     sync.done()
 
     notify = top.child("notify")
@@ -365,6 +311,7 @@ def load_settings(path: Path | None) -> Settings:
         scim_ca_bundle=scim_ca,
         scim_attributes=dict(attributes),
         mapping_path=mapping_path,
+        mapping_configured=top.data.get("mapping_file") is not None,
         leavers=leavers,
         future_hires=future_hires,
         max_deactivations=limit,
@@ -376,6 +323,7 @@ def load_settings(path: Path | None) -> Settings:
         healthcheck_url=healthcheck,
         alert_after_failed_runs=after,
         vanished_grace=vanished_grace,
+        max_runtime=max_runtime,
         metrics_file=metrics_file,
         max_wait=max_wait,
         scope=scope,

@@ -51,6 +51,16 @@ def require_scim2_server() -> None:
         raise ConfigError("scim2-server is not installed", hint=install_hint())
 
 
+# What a Python child needs to start and find its packages; nothing else is passed on, so
+# tokens in the parent's environment (HIBOB_*, HITHRIVE_*, an SMTP password) never reach it.
+_CHILD_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "SYSTEMROOT")
+
+
+def child_environment() -> dict[str, str]:
+    """A minimal environment for the demo's children: no credential from this one."""
+    return {name: os.environ[name] for name in _CHILD_ENV if name in os.environ}
+
+
 class LocalScimServer:
     """One scim2-server process with a bearer token and the HiThrive extension schema."""
 
@@ -74,7 +84,7 @@ class LocalScimServer:
         args = [sys.executable, "-m", "hibob_sync.demo.scim_server"]
         if self.config is not None:
             args += ["--service-provider-config", str(self.config)]
-        env = {**os.environ, TOKEN_ENV: self.token}
+        env = {**child_environment(), TOKEN_ENV: self.token}
         with self.log_path.open("w") as log:
             # Its own session: a Ctrl-C at the terminal reaches the demo, which stops it.
             self.proc = subprocess.Popen(

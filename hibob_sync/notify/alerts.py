@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import re
 import smtplib
 import socket
 import ssl
@@ -85,6 +86,35 @@ _UNAVAILABLE_TODO = (
 )
 
 
+_INTERNAL_TODO = (
+    "- The message above names the defect and the file (on this host, in the\n"
+    "  state folder) that holds its traceback: please report it with that file.\n"
+    "- Each scheduled run tries again; a run can also be started by hand with\n"
+    "  `hibob-sync run`."
+)
+_LOCKED_TODO = (
+    "- Look for a hibob-sync run that is still going or hangs on this host\n"
+    "  (`ps -ef | grep hibob-sync`, `systemctl status hibob-sync`) and stop it;\n"
+    "  the lock frees itself when that process ends.\n"
+    "- sync.max_runtime (default 2h) stops a run that takes too long; a systemd\n"
+    "  unit should also set TimeoutStartSec."
+)
+# An address anywhere in a message, e.g. a safeguard's examples: never sent by email.
+_ADDRESS = re.compile(r"[^\s,;:()<>\[\]'\"]+@[^\s,;:()<>\[\]'\"]+")
+_EXAMPLES = re.compile(r"\s*\(e\.g\. [^)]*\)")
+
+
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
+
+
+def without_employee_data(message: str, *, server_text: bool = False) -> str:
+    """A run's message as an alert may carry it: addresses and the examples they come in
+    (a safeguard's "e.g. a@x, b@y") are left out; `plan` and `history` on the host name them.
+    ``server_text``: the message may quote a server's words (69), which may quote values."""
+    text = _ADDRESS.sub("<address>", _EXAMPLES.sub("", message))
+    return _QUOTED.sub("'…'", text) if server_text else text
+
+
 def alert_for(
     exit_code: int,
     message: str,
@@ -97,11 +127,12 @@ def alert_for(
 
     65 (safeguard) and 77 (credentials/permission) always alert. 69 (unavailable) alerts
     only once ``consecutive_failures`` (counting this run) reaches ``alert_after``, so one
-    flaky night stays quiet. 1 alerts, since it now means new problems only (problems.py;
-    repeats exit 0). 0, 75 (lock held) and 78 (config invalid: seen by whoever edits the
-    config, and possibly the email settings themselves) do not alert.
+    flaky night stays quiet; so do 70 (a defect) and 75 (another run held the lock), since
+    the caller counts 69, 70 and 75 in a row together. 1 alerts, since it now means new
+    problems only (problems.py; repeats exit 0). 0 and 78 (config invalid: seen by whoever
+    edits the config, and possibly the email settings themselves) do not alert.
     """
-    details = message.strip()
+    details = without_employee_data(message.strip(), server_text=exit_code == ExitCode.UNAVAILABLE)
 
     def happened(intro: str) -> str:
         return f"{intro}\n\n{details}" if details else intro
@@ -144,6 +175,28 @@ def alert_for(
             exit_code,
             counts,
         )
+    if exit_code == ExitCode.INTERNAL and consecutive_failures >= alert_after:
+        return Alert(
+            "hibob-sync: the sync stopped on an internal error (action needed)",
+            happened(
+                f"The run stopped on an error hibob-sync did not expect (a defect);\n"
+                f"{consecutive_failures} run(s) in a row have synced nothing."
+            ),
+            _INTERNAL_TODO,
+            exit_code,
+            counts,
+        )
+    if exit_code == ExitCode.LOCKED and consecutive_failures >= alert_after:
+        return Alert(
+            f"hibob-sync: no sync for {consecutive_failures} runs in a row (lock held)",
+            happened(
+                f"{consecutive_failures} runs in a row synced nothing; the last one found\n"
+                "another run holding the lock, which may hang."
+            ),
+            _LOCKED_TODO,
+            exit_code,
+            counts,
+        )
     return None
 
 
@@ -170,7 +223,8 @@ def render(alert: Alert, *, host: str | None = None, now: datetime | None = None
             f"Time: {now.isoformat(timespec='seconds')}",
             "",
             f"Past runs: `hibob-sync history` on {host}.",
-            "This email carries no employee data.",
+            "This email carries no employee names, addresses or field values;",
+            f"`hibob-sync plan` and `hibob-sync history` on {host} name them.",
             "",
         ]
     )

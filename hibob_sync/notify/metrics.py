@@ -1,14 +1,17 @@
 """The Prometheus textfile written after every run (`notify.metrics_file`).
 
 node_exporter's textfile collector (and Grafana Alloy's) reads `*.prom` files from a folder
-at each scrape; the file must never be seen half-written, so prometheus_client writes a
-temp file in the same folder and renames it over the old one. Counts and times only: no
-employee, email or value ever goes in.
+at each scrape; the file must never be seen half-written, so it is written to a private temp
+file in the same folder (O_EXCL, mode 0600, never through a link), given its final mode and
+renamed over the old one. Counts and times only: no employee, email or value ever goes in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,12 +19,13 @@ from pathlib import Path
 
 from hibob_sync.core.plan import ACTION_KINDS
 from hibob_sync.errors import HibobSyncError
-from hibob_sync.state import last_and_last_good
+from hibob_sync.state import StateStore
 
 log = logging.getLogger(__name__)
 
 ACTIONS = (*ACTION_KINDS, "unchanged", "failed")
 GOOD = (0, 1)
+FINAL_MODE = 0o644  # counts and times only; the collector runs as another user
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class RunMetrics:
 def write_metrics(path: Path, run: RunMetrics) -> None:
     """Write the textfile atomically (raises OSError when the folder is not writable)."""
     # Imported here: only runs with notify.metrics_file set need it.
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry()
 
@@ -79,7 +83,26 @@ def write_metrics(path: Path, run: RunMetrics) -> None:
         "sync.vanished_grace before deactivation.",
         run.pending_deactivations,
     )
-    write_to_textfile(str(path), registry)
+    _replace(path, generate_latest(registry))
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new private temp file beside ``path``, then rename it over.
+
+    mkstemp opens with O_EXCL and O_NOFOLLOW, mode 0600: nobody can have prepared or
+    linked the temp file. The collector (another user) reads the final file: mode 0644.
+    """
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fchmod(out.fileno(), FINAL_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _epoch(iso: str) -> float | None:
@@ -110,8 +133,8 @@ def record_metrics(
     last_success = finished if exit_code in GOOD and not partial else None
     if last_success is None:
         try:
-            _, good = last_and_last_good(state_path)
-            last_success = _epoch(good.finished_at) if good else None
+            good = StateStore(state_path, read_only=True).last_good_finish()
+            last_success = _epoch(good) if good else None
         except (OSError, HibobSyncError) as exc:
             log.warning("metrics: the last good run could not be read: %s", exc)
     metrics = RunMetrics(

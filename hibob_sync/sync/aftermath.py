@@ -18,6 +18,10 @@ from hibob_sync.state import StateStore
 
 log = logging.getLogger(__name__)
 
+# Nights on which nothing was synced for a reason no employee explains: a service down, a
+# defect, a run that held the lock. In a row, they count toward alert_after_failed_runs.
+FAILED_NIGHTS = (ExitCode.UNAVAILABLE, ExitCode.INTERNAL, ExitCode.LOCKED)
+
 
 def write_metrics(settings: Settings, summary: RunSummary, *, partial: bool = False) -> None:
     """The Prometheus textfile, after every run that was recorded (notify.metrics_file)."""
@@ -40,7 +44,11 @@ def alert(settings: Settings, store: StateStore, run_id: int | None, summary: Ru
     `status` show that nobody was told.
     """
     code = int(summary.exit_code)
-    failures = store.consecutive_failures([code]) if code == ExitCode.UNAVAILABLE else 1
+    try:
+        failures = store.consecutive_failures(FAILED_NIGHTS) if code in FAILED_NIGHTS else 1
+    except HibobSyncError as exc:  # the store is what failed: alert as if at the threshold
+        log.warning("could not count the failed runs in a row: %s", exc.message)
+        failures = settings.alert_after_failed_runs
     found = notify.alert_for(
         code,
         summary.message,

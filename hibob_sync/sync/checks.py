@@ -33,7 +33,9 @@ from hibob_sync.scim.discovery import wrong_scim_url
 from hibob_sync.scim.values import filler_hint, type_problems, unfilled_required
 from hibob_sync.state import StateStore
 from hibob_sync.sync.clients import hibob_client, scim_client
+from hibob_sync.sync.lock import lock_path
 from hibob_sync.sync.mapping_editor import mappable
+from hibob_sync.sync.state_folder import probe
 from hibob_sync.sync.validation import sample_findings, server_findings
 from hibob_sync.sync.waits import budgeted, connect_http
 
@@ -280,7 +282,9 @@ def check_scim_schema(
             ExitCode.CONFIG,
             filler_hint(path, client.placement),
         )
-    forms = StateStore(settings.state_path).dialect(client.base_url) if known else {}
+    forms = (
+        StateStore(settings.state_path, read_only=True).dialect(client.base_url) if known else {}
+    )
     if forms:
         out.add(None, "SCIM dialect learned in earlier runs: " + "; ".join(describe(forms)))
 
@@ -335,6 +339,10 @@ def run_checks(
     out.add(True, f"mapping valid ({len(mapping.fields)} fields: {', '.join(mapping.fields)})")
     if mapping.extra:
         out.add(None, f"extra attributes: {', '.join(mapping.extra)}")
+    try:  # sync.state_path as a run opens it: `run` cannot fail on what check called good
+        out.add(True, f"sync.state_path: {probe(settings.state_path, lock_path(settings))}")
+    except HibobSyncError as exc:
+        out.add(False, exc.message, ExitCode.CONFIG, exc.hint)
     try:
         login = credentials.hibob_credentials()
     except HibobSyncError as exc:

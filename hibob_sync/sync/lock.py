@@ -10,15 +10,21 @@ from pathlib import Path
 
 from hibob_sync.config.settings import Settings
 from hibob_sync.errors import ConfigError, LockedError
+from hibob_sync.host_files import check_private_folder, open_nofollow
 
 
 @contextmanager
 def state_lock(settings: Settings) -> Iterator[None]:
     """The run lock, next to the state store: an unusable folder names sync.state_path."""
-    state = settings.state_path
     key = f"{settings.path}: sync.state_path" if settings.path else "sync.state_path"
-    with run_lock(state.with_name(state.name + ".lock"), key=key):
+    with run_lock(lock_path(settings), key=key):
         yield
+
+
+def lock_path(settings: Settings) -> Path:
+    """The lock file: next to the state store, named after it."""
+    state = settings.state_path
+    return state.with_name(state.name + ".lock")
 
 
 @contextmanager
@@ -29,9 +35,13 @@ def run_lock(path: Path, *, key: str | None = None) -> Iterator[None]:
     run never leaves a stale lock behind. ``key`` is the config key that put the lock
     there, named when it cannot be created (exit 78: the config must change).
     """
+    name = key or "the lock file"
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        check_private_folder(path.parent, name)
+        # Never through a link, never a file hard-linked elsewhere: root may run this in the
+        # service user's folder, and the PID is written into the file (host_files.py).
+        fd = open_nofollow(path, os.O_CREAT | os.O_RDWR, name)
     except OSError as exc:
         raise _unusable(path, exc, key) from None
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 
 from hibob_sync import credentials
@@ -31,6 +32,7 @@ from hibob_sync.core.summary import RunSummary, with_cleaned
 from hibob_sync.core.vanished import Countdowns, answer_checked, done, hold_vanished
 from hibob_sync.core.who import Who
 from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError, PlanRefused
+from hibob_sync.host_files import check_private_folder
 from hibob_sync.http import HttpSettings
 from hibob_sync.model import ScimUser
 from hibob_sync.notify import alerts as notify
@@ -42,6 +44,7 @@ from hibob_sync.sync import validation as valid
 from hibob_sync.sync.aftermath import alert, write_metrics
 from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
+from hibob_sync.sync.crash import guarded
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
 from hibob_sync.sync.people import lookup_users, person_terms
@@ -263,7 +266,7 @@ class _Run:
             self.summary.counts = self._counts(self.summary.plan, self.applied)
 
     def record(self) -> None:
-        """Store the run (not dry runs, not lock refusals)."""
+        """Store the run (not dry runs; a lock refusal is stored, so held nights alert)."""
         if self.dry_run:
             return
         good = self.summary.exit_code in (ExitCode.OK, ExitCode.PARTIAL) and not self.who.only
@@ -330,22 +333,25 @@ def run_sync(
 
 def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSummary:
     """The run under the lock, with its healthcheck pings, record and alerts."""
-    if run.dry_run:
-        return run.execute()
+    if run.dry_run:  # no lock, but the state folder must pass what a run's would
+        check_private_folder(settings.state_path.parent, "sync.state_path")
+        return _execute(run, settings)
     ping_url = None if run.who.only else settings.healthcheck_url  # not the nightly run
-    with state_lock(settings):
+    with ExitStack() as held:
+        try:
+            held.enter_context(state_lock(settings))
+        except LockedError as exc:  # a night whose lock was held: recorded, alerts like 69
+            if run.reviewed is None:  # `apply`: the admin is there, and it is no run
+                _stopped(run, settings, (ping_url, ping_http), exc)
+            raise
         if run.reviewed is None:  # an `apply` may be refused, which is no run
             notify.ping(ping_url, "start", ping_http)
         try:
-            summary = run.execute()
-        except (LockedError, PlanRefused):  # no run: no record, metrics, ping or alert
+            summary = _execute(run, settings)
+        except PlanRefused:  # no run: no record, metrics, ping or alert
             raise
         except HibobSyncError as exc:
-            run.stopped_by(exc)
-            _record_quietly(run, settings)
-            notify.ping(ping_url, "fail", ping_http, f"exit {int(exc.exit_code)}")
-            if not ((run.reviewed and exc.exit_code == ExitCode.SAFEGUARD) or run.who.only):
-                alert(settings, run.store, run.run_id, run.summary)  # nobody at the terminal
+            _stopped(run, settings, (ping_url, ping_http), exc)
             raise
         except KeyboardInterrupt:  # history and status must show a run that may have written
             run.stopped_by(InterruptedRun("interrupted (Ctrl-C, SIGTERM) before the run finished"))
@@ -360,6 +366,23 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
         event: notify.PingEvent = "success"
         notify.ping(ping_url, event, ping_http, f"exit {int(summary.exit_code)}")
         return summary
+    raise AssertionError("unreachable")  # ExitStack may swallow in theory; mypy wants a return
+
+
+def _execute(run: _Run, settings: Settings) -> RunSummary:
+    """The run within sync.max_runtime (69 past it); an unexpected exception is 70."""
+    return guarded(run.execute, settings.max_runtime, settings.state_path.parent)
+
+
+def _stopped(
+    run: _Run, settings: Settings, ping: tuple[str | None, HttpSettings], exc: HibobSyncError
+) -> None:
+    """A run an error ended: recorded, metrics, a fail ping and the alert it calls for."""
+    run.stopped_by(exc)
+    _record_quietly(run, settings)
+    notify.ping(ping[0], "fail", ping[1], f"exit {int(exc.exit_code)}")
+    if not ((run.reviewed and exc.exit_code == ExitCode.SAFEGUARD) or run.who.only):
+        alert(settings, run.store, run.run_id, run.summary)  # nobody at the terminal
 
 
 def _record_quietly(run: _Run, settings: Settings) -> None:
