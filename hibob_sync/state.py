@@ -1,4 +1,5 @@
-"""The state store: run history and the last good field coverage, in SQLite.
+"""The state store: run history, the last good field coverage and the SCIM ids hibob-sync
+created or adopted, in SQLite.
 
 Holds only counts, HiBob employee IDs, emails and reasons (which name fields, never values),
 so no birth date, title or other profile value is ever stored. The file is created with
@@ -237,6 +238,24 @@ class StateStore:
             conn.executemany(
                 "INSERT INTO vanished (employee_id, missing_since) VALUES (?, ?)",
                 sorted(missing.items()),
+            )
+
+    def managed_users(self) -> dict[str, bool]:
+        """SCIM ids hibob-sync created or adopted (ownership.py), each with whether it was
+        created ahead for a future hire and has not been active since."""
+        with self._connect() as conn:
+            if not has_table(conn, "managed_users"):  # read only, from an older version
+                return {}
+            rows = conn.execute("SELECT scim_id, ahead FROM managed_users").fetchall()
+        return {str(scim_id): bool(ahead) for scim_id, ahead in rows}
+
+    def set_managed_users(self, users: Mapping[str, bool]) -> None:
+        """Replace the managed SCIM ids with this run's (ownership.owned_after)."""
+        with self._connect() as conn:
+            conn.execute("DELETE FROM managed_users")
+            conn.executemany(
+                "INSERT INTO managed_users (scim_id, ahead) VALUES (?, ?)",
+                sorted((scim_id, int(ahead)) for scim_id, ahead in users.items()),
             )
 
     def add_note(self, run_id: int, note: str) -> None:

@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS run_vanished (
     deactivated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS run_vanished_run ON run_vanished(run_id);
+CREATE TABLE IF NOT EXISTS managed_users (
+    scim_id TEXT PRIMARY KEY,
+    ahead INTEGER NOT NULL DEFAULT 0
+);
 """
 
 

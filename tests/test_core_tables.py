@@ -168,8 +168,9 @@ LEFT = ("Terminated", "Inactive")
         (EMPLOYED, scim_user(external_id=None), "deactivate", "adopt"),
         (EMPLOYED, scim_user(external_id=None, email=EMAIL.upper()), "deactivate", "adopt"),
         (EMPLOYED, scim_user(active=False), "deactivate", "reactivate"),
-        # The email's user belongs to an employee HiBob no longer shows: taken over by email.
-        (EMPLOYED, scim_user(external_id="2"), "deactivate", "adopt"),
+        # Another client's user (its externalId is no employee in HiBob's answer, and the
+        # state store does not know it): never taken over by email unless hithrive.adopt: all.
+        (EMPLOYED, scim_user(external_id="2"), "deactivate", "rejected"),
         (LEFT, scim_user(), "deactivate", "deactivate"),
         (LEFT, scim_user(), "ignore", "unchanged"),
         (LEFT, scim_user(active=False), "deactivate", "unchanged"),

@@ -88,8 +88,9 @@ def test_duplicate_email_rehire_keeps_the_active_record() -> None:
         [employee("old", "a@example.com", status="Terminated"), employee("new", "A@example.com")],
         MAPPING,
     )
-    assert [p.employee_id for p in result.profiles] == ["new"]
-    assert not result.rejected and [r.employee_id for r in result.ignored] == ["old"]
+    # The old record stays a leaver (deactivated by its own ID); the new one owns the address.
+    assert [(p.employee_id, p.leaver) for p in result.profiles] == [("new", False), ("old", True)]
+    assert not result.rejected
     both_active = build_profiles(
         [employee("x", "a@example.com"), employee("y", "a@example.com")], MAPPING
     )
@@ -137,7 +138,8 @@ def test_plan_matching_ownership_and_leavers() -> None:
         user("u6", "invisible@example.com", "99"),
         user("u7", "rehire@example.com", "1", active=False),
     ]
-    plan = make_plan(profiles, users, MAPPING.fields, "deactivate")
+    # u6 was created by hibob-sync (the state store says so): its employee vanished.
+    plan = make_plan(profiles, users, MAPPING.fields, "deactivate", owned={"u6"})
     kinds = {(a.kind, a.email) for a in plan.actions}
     assert kinds == {
         ("update", "renamed@example.com"),
@@ -149,8 +151,14 @@ def test_plan_matching_ownership_and_leavers() -> None:
     update = next(a for a in plan.actions if a.kind == "update")
     assert update.changes == {"email": ("old-name@example.com", "renamed@example.com")}
     assert plan.unchanged == 1 and plan.managed_active == 4
-    ignore = make_plan(profiles, users, MAPPING.fields, "ignore")
+    assert plan.outcomes.users == {"u5": "unmanaged", "u6": "deactivated", "u7": "set_aside"}
+    ignore = make_plan(profiles, users, MAPPING.fields, "ignore", owned={"u6"})
     assert not ignore.of_kind("deactivate")
+    # Without that evidence, externalId 99 is another client's: never touched, counted apart.
+    other = make_plan(profiles, users, MAPPING.fields, "deactivate")
+    assert ("deactivate", "invisible@example.com") not in {(a.kind, a.email) for a in other.actions}
+    assert other.outcomes.users["u6"] == "unmanaged" and other.outcomes.foreign == 1
+    assert other.managed_active == 3
 
 
 def test_create_waves_put_managers_first_and_break_cycles() -> None:

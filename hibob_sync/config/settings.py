@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from hibob_sync.config.durations import EXAMPLES, parse_duration
+from hibob_sync.config.limits import Limit, read_limit
 from hibob_sync.config.reader import Reader as _Reader
 from hibob_sync.config.scope import Scope, read_protect, read_scope
 from hibob_sync.config.urls import is_loopback, masked, url_problem
@@ -25,26 +26,12 @@ from hibob_sync.host_files import check_admin_file
 from hibob_sync.limiter import DEFAULT_CEILING
 from hibob_sync.scim.attributes import validate_attributes
 
+__all__ = ["EmailSettings", "Limit", "Settings", "load_settings", "load_yaml"]
+
 DEFAULT_HIBOB_URL = "https://api.hibob.com/v1"
 DEFAULT_STATE_PATH = "~/.local/state/hibob-sync/state.db"
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A safeguard bound: an absolute count or a percentage of managed users."""
-
-    value: float
-    percent: bool
-
-    def allowed(self, total: int) -> int:
-        """How many are allowed out of ``total``."""
-        if self.percent:
-            # At least one, so a 10% limit does not stop the single leaver of a small team.
-            return max(1, int(total * self.value / 100)) if self.value > 0 else 0
-        return int(self.value)
-
-    def __str__(self) -> str:
-        return f"{self.value:g}%" if self.percent else str(int(self.value))
+TEN_PERCENT = Limit(10, True)
+QUARTER = Limit(25, True)
 
 
 @dataclass(frozen=True)
@@ -74,8 +61,10 @@ class Settings:
     mapping_configured: bool = False  # mapping_file set: missing is an error, not the default
     leavers: str = "deactivate"
     future_hires: str = "create_inactive"  # spec "Who is active": or "skip" (wait for day one)
-    max_deactivations: Limit = Limit(10, True)
-    max_changes: Limit = Limit(25, True)  # one field changing for more managed users than this
+    max_deactivations: Limit = TEN_PERCENT
+    max_changes: Limit = QUARTER  # one field changing for more managed users than this
+    max_reactivations: Limit = TEN_PERCENT  # accounts made active again (default: as above)
+    adopt: str = "unowned"  # hithrive.adopt: or "all" (also users another client made)
     state_path: Path = field(default_factory=lambda: Path(DEFAULT_STATE_PATH).expanduser())
     concurrency: int = DEFAULT_CEILING  # the most SCIM requests in flight; the limiter adapts below
     timeout: float = 120.0
@@ -137,33 +126,6 @@ def _path(reader: _Reader, name: str, base: Path, default: str | None) -> Path |
         return None
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
-
-
-def _limit(reader: _Reader, name: str, default: str = "10%") -> Limit:
-    raw = reader.get(
-        name,
-        lambda v: (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str),
-        "a count (e.g. 25) or a percentage (e.g. 10%)",
-        default,
-    )
-    expected = "a count (e.g. 25) or a percentage (e.g. 10%)"
-    if isinstance(raw, int):
-        if raw < 0:
-            raise reader.error(reader.key(name), expected, raw)
-        return Limit(raw, False)
-    text = raw.strip()
-    try:
-        if text.endswith("%"):
-            number = float(text[:-1])
-            if not 0 <= number <= 100:
-                raise ValueError
-            return Limit(number, True)
-        count = int(text)
-        if count < 0:
-            raise ValueError
-        return Limit(count, False)
-    except ValueError:
-        raise reader.error(reader.key(name), expected, raw) from None
 
 
 def _duration(reader: _Reader, name: str, default: str) -> timedelta:
@@ -251,6 +213,7 @@ def load_settings(path: Path | None) -> Settings:
     hithrive = top.child("hithrive")
     scim_url = _url(hithrive, "scim_url", None)
     scim_ca = _path(hithrive, "ca_bundle", base, None)
+    adopt = hithrive.get("adopt", lambda v: v in ("unowned", "all"), "unowned or all", "unowned")
     attributes = hithrive.get(
         "attributes",
         lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
@@ -276,8 +239,9 @@ def load_settings(path: Path | None) -> Settings:
         "create_inactive or skip",
         "create_inactive",
     )
-    limit = _limit(sync, "max_deactivations")
-    max_changes = _limit(sync, "max_changes", "25%")
+    limit = read_limit(sync, "max_deactivations")
+    max_changes = read_limit(sync, "max_changes", "25%")
+    max_reactivations = read_limit(sync, "max_reactivations", str(limit))
     state_path = _path(sync, "state_path", base, DEFAULT_STATE_PATH)
     concurrency = sync.integer("concurrency", DEFAULT_CEILING, minimum=1)
     timeout = sync.number("timeout", 120.0)
@@ -316,6 +280,8 @@ def load_settings(path: Path | None) -> Settings:
         future_hires=future_hires,
         max_deactivations=limit,
         max_changes=max_changes,
+        max_reactivations=max_reactivations,
+        adopt=adopt,
         state_path=state_path or Path(DEFAULT_STATE_PATH).expanduser(),
         concurrency=concurrency,
         timeout=timeout,

@@ -35,6 +35,7 @@ class Remembered:
 
     problems: Mapping[Failure, str] = field(default_factory=dict)  # -> first seen (date)
     missing_since: Mapping[str, str] = field(default_factory=dict)  # HiBob ID -> ISO time
+    managed: frozenset[str] = frozenset()  # SCIM ids hibob-sync created or adopted
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,10 @@ class Facts:
 
 
 def _safeguards(action: Action, plan: Plan, settings: Settings) -> list[str]:
-    if action.kind == "deactivate" and action.employee_id not in plan.future_hires:
+    if action.deactivates:  # every account losing access counts (safeguards.py)
         return [f"sync.max_deactivations ({settings.max_deactivations})"]
-    if action.kind == "reactivate" or (action.kind == "adopt" and action.active):
-        limit = getattr(settings, "max_reactivations", None)
-        return [f"sync.max_reactivations ({limit})"] if limit is not None else []
+    if action.reactivates:  # a first day's activation does not
+        return [f"sync.max_reactivations ({settings.max_reactivations})"]
     if action.kind == "create":
         return []
     return [f"sync.max_changes ({settings.max_changes}) for {name}" for name in action.changes]
@@ -114,9 +114,6 @@ def decide(
         decision = _acting(plan.actions[0], facts, plan, settings)
         decision.reasons += [f"warning: {w.reason}" for w in plan.warnings]
         return decision
-    ignored = [f.reason for f in profiles.ignored]
-    if ignored:
-        return Decision("not synced", None, [f"ignored: {'; '.join(ignored)}"])
     if not facts.in_hibob:
         return _not_in_hibob(facts, remembered, settings, now)
     reasons = (
@@ -144,6 +141,16 @@ def _not_in_hibob(
             [
                 "added by hand (no externalId) and no HiBob employee has this email: "
                 "hibob-sync never changes it"
+            ],
+        )
+    if user.id not in remembered.managed:  # ownership.py: another client's user
+        return Decision(
+            "unmanaged",
+            None,
+            [
+                f"its externalId ({user.external_id}) is no HiBob employee's ID and hibob-sync "
+                "did not create or adopt it: another provisioning client's user, never changed "
+                "(hithrive.adopt: all takes such users over by email)"
             ],
         )
     if not user.active:

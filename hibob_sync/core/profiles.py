@@ -18,20 +18,23 @@ from datetime import date
 
 from hibob_sync.config.entries import NO_RULE, ValueRule
 from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.core.duplicates import by_email_holders, twice_returned
 from hibob_sync.core.extra_profile import Kind, extra_value
+from hibob_sync.core.status import (
+    ACTIVE_STATUS,
+    HIRED,
+    INACTIVE_LIFECYCLE,
+    INACTIVE_STATUS,
+    is_active,
+    is_future_hire,
+    status_known,
+)
 from hibob_sync.hibob.answers import HibobEmployee
 from hibob_sync.model import MULTI_VALUED, Failure, Value, normalise_email, normalise_value
 from hibob_sync.safe_text import cleaned, has_controls
 
-# Who is active (spec.md "Who is active in HiThrive"): HiBob's access status decides. The
-# lifecycle status is the fallback only where the access status cannot be read: HiBob's help
-# centre has Hired Inactive until the start date and Terminated Inactive; leave and garden
-# leave follow the company's settings, which only the access status knows, so they count as
-# active in the fallback (the person is still employed).
-ACTIVE_STATUS = "active"
-INACTIVE_STATUS = "inactive"
-INACTIVE_LIFECYCLE = frozenset({"terminated", "hired"})
-HIRED = "hired"
+__all__ = ["Profile", "Profiles", "build_profile", "build_profiles", "is_active", "is_future_hire"]
+
 
 MAX_TEXT = 255
 MAX_ITEMS = 50
@@ -52,39 +55,33 @@ class Profile:
     cleaned: tuple[str, ...] = ()  # fields whose HiBob text held control characters
     keep: tuple[str, ...] = ()  # fields whose value was bad: left as HiThrive has them
     notes: tuple[str, ...] = ()  # why (warnings, one per kept field)
+    status_known: bool = True  # False: neither status came; `active` in HiThrive is kept
+    hired: bool = False  # lifecycle Hired: an activation now is their first day
+    problems: tuple[str, ...] = ()  # a leaver's failed checks (warnings, never a skip)
+    superseded_by: str | None = None  # a leaver's newer record with the same address (rehire)
 
     @property
     def email(self) -> str:
-        value = self.values["email"]
-        assert isinstance(value, str)
-        return value
+        """The address ("" for a leaver whose record has no valid one)."""
+        value = self.values.get("email")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def leaver(self) -> bool:
+        """HiBob says inactive and not a future hire: deactivated by ID whatever else holds."""
+        return self.status_known and not self.active and not self.future_hire
 
 
 @dataclass
 class Profiles:
-    """The outcome of the profile step."""
+    """The outcome of the profile step: each employee HiBob returned is in exactly one of
+    ``profiles`` and ``rejected``."""
 
     profiles: list[Profile] = field(default_factory=list)
     rejected: list[Failure] = field(default_factory=list)
-    ignored: list[Failure] = field(default_factory=list)  # not failures: e.g. old records
     cleaned: list[Failure] = field(default_factory=list)  # synced without control characters
     warnings: list[Failure] = field(default_factory=list)  # fields left as they are
     seen_ids: set[str] = field(default_factory=set)  # every HiBob employee id returned
-
-
-def is_active(employee: HibobEmployee) -> bool:
-    """Whether the employee should have an active account (see ACTIVE_STATUS)."""
-    status = (employee.status or "").strip().lower()
-    if status in (ACTIVE_STATUS, INACTIVE_STATUS):
-        return status == ACTIVE_STATUS
-    lifecycle = (employee.lifecycle_status or "").strip().lower()
-    return lifecycle not in INACTIVE_LIFECYCLE
-
-
-def is_future_hire(employee: HibobEmployee) -> bool:
-    """Hired and not (yet) Active: HiBob turns them Active on their start date."""
-    lifecycle = (employee.lifecycle_status or "").strip().lower()
-    return lifecycle == HIRED and not is_active(employee)
 
 
 def _first_non_empty(values: Iterable[object]) -> object:
@@ -267,14 +264,22 @@ def build_profile(
             values[key] = value
     if problems:
         return Failure(employee.id, email, "; ".join(problems))
+    status = (employee.status or "").strip().lower()
+    lifecycle = (employee.lifecycle_status or "").strip().lower()
+    if status in (ACTIVE_STATUS, INACTIVE_STATUS):  # is_active, without reading them twice
+        active = status == ACTIVE_STATUS
+    else:
+        active = lifecycle not in INACTIVE_LIFECYCLE
     return Profile(
         employee.id,
-        is_active(employee),
+        active,
         values,
-        is_future_hire(employee),
+        lifecycle == HIRED and not active,
         cleaned=tuple(scrubbed),
         keep=tuple(keep),
         notes=tuple(notes),
+        status_known=bool(status or lifecycle),
+        hired=lifecycle == HIRED,
     )
 
 
@@ -301,12 +306,23 @@ def _cleaned(value: Value) -> Value:
     return tuple(sorted({text for item in value if (text := cleaned(item))}))
 
 
+def _leaver(employee: HibobEmployee, failure: Failure) -> Profile | None:
+    """A leaver whose record fails a check: still deactivated by ID (spec "Who is active").
+
+    Only the address is kept (when valid): a leaver's other fields are never written.
+    """
+    if is_active(employee) or is_future_hire(employee) or not status_known(employee):
+        return None
+    values: dict[str, Value] = {"email": failure.email}
+    return Profile(employee.id, False, values, problems=(failure.reason,))
+
+
 def build_profiles(
     employees: Sequence[HibobEmployee],
     mapping: FieldMapping,
     kinds: Mapping[str, Kind] | None = None,
 ) -> Profiles:
-    """Map and validate every employee; resolve duplicate emails (see module docstring).
+    """Map and validate every employee; resolve duplicate emails (duplicates.py).
 
     ``kinds``: the SCIM type of each extra attribute, as the server declares it."""
     result = Profiles()
@@ -317,14 +333,24 @@ def build_profiles(
         for employee in employees
         if (email := _first_non_empty(employee.values.get(s) for s in mapping.sources["email"]))
     }
+    twice = twice_returned(employees)
+    for employee_id in sorted(twice):
+        result.rejected.append(
+            Failure(employee_id, None, "HiBob returned this employee ID more than once")
+        )
     for employee in employees:
         result.seen_ids.add(employee.id)
+        if employee.id in twice:
+            continue
         outcome = build_profile(employee, mapping, email_of, fields, kinds)
         if isinstance(outcome, Failure):
-            if is_active(employee) or is_future_hire(employee):
+            leaver = _leaver(employee, outcome)
+            if leaver is None:
                 result.rejected.append(outcome)
+            elif leaver.email:
+                by_email[leaver.email].append(leaver)
             else:
-                result.ignored.append(outcome)
+                result.profiles.append(leaver)
             continue
         by_email[outcome.email].append(outcome)
         result.warnings += [Failure(outcome.employee_id, outcome.email, n) for n in outcome.notes]
@@ -340,34 +366,10 @@ def build_profiles(
     for email, holders in by_email.items():
         if len(holders) == 1:
             result.profiles.append(holders[0])
-            continue
-        # Active records first; a future hire outranks an old, inactive record (a rehire).
-        active = [p for p in holders if p.active] or [p for p in holders if p.future_hire]
-        if len(active) == 1:
-            # A rehire with a new HiBob record: the active record owns the email.
-            result.profiles.append(active[0])
-            for old in holders:
-                if old is not active[0]:
-                    result.ignored.append(
-                        Failure(old.employee_id, email, "an older, inactive record of this email")
-                    )
-        elif not active:
-            latest = max(holders, key=lambda p: p.employee_id)
-            result.profiles.append(latest)
-            result.ignored.extend(
-                Failure(old.employee_id, email, "an older, inactive record of this email")
-                for old in holders
-                if old is not latest
-            )
         else:
-            ids = ", ".join(sorted(p.employee_id for p in active))
-            for holder in active:
-                result.rejected.append(
-                    Failure(
-                        holder.employee_id,
-                        email,
-                        f"the same email is used by {len(active)} active employees ({ids})",
-                    )
-                )
+            kept, aside = by_email_holders(email, holders)
+            result.profiles += kept
+            result.rejected += aside
     result.profiles.sort(key=lambda p: p.employee_id)
+    result.rejected.sort(key=lambda f: f.employee_id or "")
     return result

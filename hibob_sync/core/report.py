@@ -13,6 +13,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Sequence
 
+from hibob_sync.core.outcomes import outcomes_text
 from hibob_sync.core.plan import ACTION_KINDS, ActionKind, Pending, Plan
 from hibob_sync.core.summary import RunSummary
 from hibob_sync.errors import ExitCode, RunReport
@@ -35,6 +36,7 @@ DONE: dict[str, str] = {
     "pending": "waiting to deactivate",
     "failed": "failed",
     "cleaned": "synced without control characters",
+    "unmanaged": "not managed by hibob-sync (left alone)",
     "out_of_scope": "out of scope",
     "protected": "protected (left as they are)",
 }
@@ -122,6 +124,8 @@ def summary_text(summary: RunSummary) -> str:
     if summary.partial:
         verb += " for the named people only (--only)"
     lines = [f"{verb}: {counts_text(summary.counts)}."]
+    if summary.plan is not None and summary.plan.outcomes.employees:
+        lines.append(outcomes_text(summary.plan.outcomes))
     if summary.concurrency:
         lines.append(concurrency_text(summary.concurrency))
     if summary.rate_limit:

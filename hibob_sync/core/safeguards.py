@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from hibob_sync.config.limits import Limit
 from hibob_sync.config.mapping import FieldMapping
-from hibob_sync.config.settings import Limit
 from hibob_sync.core.plan import Plan
 from hibob_sync.errors import ConfigError, ExitCode, PermissionMissingError, SafeguardError
 from hibob_sync.hibob.answers import HibobData, HibobEmployee, MissingField
@@ -107,9 +107,19 @@ def tripped(name: str, check: Callable[[], None]) -> list[Tripped]:
     return []
 
 
-def plan_safeguards(plan: Plan, max_deactivations: Limit, max_changes: Limit) -> list[Tripped]:
-    """Every safeguard on the plan that trips, all of them (not only the first)."""
+def plan_safeguards(
+    plan: Plan,
+    max_deactivations: Limit,
+    max_changes: Limit,
+    max_reactivations: Limit | None = None,
+) -> list[Tripped]:
+    """Every safeguard on the plan that trips, all of them (not only the first).
+
+    ``max_reactivations`` defaults to ``max_deactivations`` (as sync.max_reactivations does).
+    """
     found = tripped("sync.max_deactivations", lambda: check_deactivations(plan, max_deactivations))
+    again = max_reactivations if max_reactivations is not None else max_deactivations
+    found += tripped("sync.max_reactivations", lambda: check_reactivations(plan, again))
     return found + check_changes(plan, max_changes)
 
 
@@ -164,11 +174,12 @@ def check_changes(plan: Plan, limit: Limit) -> list[Tripped]:
 def check_deactivations(plan: Plan, limit: Limit) -> None:
     """More deactivations than sync.max_deactivations allows.
 
-    A future hire whose account is made inactive until their start date is not a leaver:
-    never counted. Users waiting out sync.vanished_grace count too: a mass disappearance
-    stops the run tonight, not in three days when the countdowns end.
+    Every account that is active now and would not be counts, whatever HiBob's label
+    (a Hired employee's account made inactive until day one included): what matters is
+    access taken away. Users waiting out sync.vanished_grace count too: a mass
+    disappearance stops the run tonight, not in three days when the countdowns end.
     """
-    count = sum(1 for a in plan.of_kind("deactivate") if a.employee_id not in plan.future_hires)
+    count = sum(1 for action in plan.actions if action.deactivates)
     count += len(plan.pending)
     allowed = limit.allowed(plan.managed_active)
     if count > allowed:
@@ -182,6 +193,24 @@ def check_deactivations(plan: Plan, limit: Limit) -> None:
             f"the run would deactivate {count} of {plan.managed_active} managed users{waiting}, "
             f"more than sync.max_deactivations ({limit}, i.e. {allowed}) allows; nothing was "
             "written",
+            hint=REVIEW_HINT,
+        )
+
+
+def check_reactivations(plan: Plan, limit: Limit) -> None:
+    """More accounts made active again than sync.max_reactivations allows.
+
+    Giving access back is as much a change of access as taking it away (a HiBob import gone
+    wrong can mark every leaver active). A future hire's account made active on their first
+    day is no reactivation and is not counted.
+    """
+    count = sum(1 for action in plan.actions if action.reactivates)
+    allowed = limit.allowed(plan.managed_active)
+    if count > allowed:
+        raise SafeguardError(
+            f"the run would reactivate {count} inactive users ({plan.managed_active} managed "
+            f"users are active), more than sync.max_reactivations ({limit}, i.e. {allowed}) "
+            "allows; nothing was written",
             hint=REVIEW_HINT,
         )
 

@@ -95,7 +95,6 @@ def narrow(profiles: Profiles, out: Collection[str]) -> Profiles:
         profiles,
         profiles=[p for p in profiles.profiles if p.employee_id not in out],
         rejected=[f for f in profiles.rejected if f.employee_id not in out],
-        ignored=[f for f in profiles.ignored if f.employee_id not in out],
         cleaned=[f for f in profiles.cleaned if f.employee_id not in out],
     )
 

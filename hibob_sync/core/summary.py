@@ -55,6 +55,9 @@ class RunSummary:
             ],
             "warnings": [vars(f) for f in self.warnings],
             "pending_deactivations": [vars(p) for p in self.plan.pending] if self.plan else [],
+            # One outcome per employee in HiBob's answer and per other SCIM user (outcomes.py).
+            "outcomes": self.plan.outcomes.counts() if self.plan else {},
+            "accounted_for": self.plan.outcomes.totals() if self.plan else {},
             "scim_dialect": self.dialect,
             "scim_recoveries": self.recoveries,
             **({"concurrency": self.concurrency} if self.concurrency else {}),

@@ -78,6 +78,7 @@ def hold_vanished(
         else:
             plan.pending.append(Pending(employee_id, action.email, first, countdown(waited, grace)))
             plan.held.append(action)
+            plan.outcomes.move(None, action.user.id if action.user else None, "waiting")
     plan.actions = kept
     result.cancelled = sorted(i for i in missing_since if i in seen_ids)
     for employee_id in result.cancelled:

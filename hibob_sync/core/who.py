@@ -54,6 +54,7 @@ class Who:
     ) -> None:
         """Leaving the scope, then `--only`, then protected users: the plan as it will run."""
         self.left = settle(plan, users, self.out, self.scope.out_of_scope)
+        plan.outcomes.leave_out(self.out, users)  # every employee accounted for (outcomes.py)
         if self.only is not None:
             email_of = emails_of(employees, mapping)
             named = {
@@ -62,10 +63,18 @@ class Who:
                 if e.id in self.only.ids or email_of.get(e.id) in self.only.emails
             }
             narrow_plan(plan, self.only, named, profiles.seen_ids)
+            plan.outcomes.narrow(named)
             self.unknown, gone = unmatched(self.only, named, email_of, users)
             plan.rejected += self.unknown
             plan.warnings += gone
+        aside = [f.employee_id for f in plan.rejected if (f.email or "") in self.protect]
         self.held = hold_protected(plan, self.protect)
+        for action in self.held:
+            plan.outcomes.move(
+                action.employee_id, action.user.id if action.user else None, "protected"
+            )
+        for employee_id in aside:
+            plan.outcomes.move(employee_id, None, "protected")
 
     def counts(self) -> dict[str, int]:
         """`out_of_scope` (employees) and `protected` (users whose changes were held)."""

@@ -33,6 +33,7 @@ class Applied:
     deactivated: set[str] = field(default_factory=set)  # employee IDs the server took
     failures: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
+    made: dict[str, bool] = field(default_factory=dict)  # created/adopted SCIM id -> active
 
 
 def _create_waves(creates: Sequence[Action]) -> tuple[list[list[Action]], list[Action]]:
@@ -174,6 +175,10 @@ class _Applier:
                 self.result.deactivated.add(action.employee_id)
             if outcome.user is not None:
                 self.id_of[action.email] = outcome.user.id
+            made = outcome.user or action.user
+            if action.kind in ("create", "adopt") and made is not None:
+                now = action.active if action.active is not None else made.active
+                self.result.made[made.id] = now
         else:
             message = str(outcome.error.message if outcome.error else "unknown error")
             reason = _redact(message, action, write)
@@ -183,32 +188,45 @@ class _Applier:
             )
 
     def run(self) -> Applied:
+        """Wave by wave (a write that takes an address waits for its holder to leave it):
+        creates (managers first), then the other writes; cyclic managers last."""
         creates = self.plan.of_kind("create")
-        waves, cyclic = _create_waves(creates)
-        deferred = {id(a) for a in cyclic}
-        for wave in waves:
-            pairs: list[tuple[Action, ScimWrite]] = []
-            for action in wave:
-                values = self._scim_changes(action, skip_manager=id(action) in deferred)
-                active = action.active is not False  # a future hire is created inactive
-                write = ScimWrite.for_create(values, action.external_id or "", active=active)
+        wave_of = {action.email: action.wave for action in creates}
+        # A manager created in a later wave is linked once it exists, as in a cycle.
+        later = [a for a in creates if wave_of.get(a.manager_email or "", -1) > a.wave]
+        deferred_all: list[Action] = list(later)
+        for wave in sorted({action.wave for action in self.plan.actions}):
+            ordered, cyclic = _create_waves([a for a in creates if a.wave == wave])
+            deferred_all += cyclic
+            deferred = {id(a) for a in [*cyclic, *later]}
+            for group in ordered:
+                pairs: list[tuple[Action, ScimWrite]] = []
+                for action in group:
+                    values = self._scim_changes(action, skip_manager=id(action) in deferred)
+                    active = action.active is not False  # a future hire is created inactive
+                    write = ScimWrite.for_create(values, action.external_id or "", active=active)
+                    pairs.append((action, write))
+                self._write(pairs)
+            pairs = []
+            for action in self.plan.actions:
+                if action.kind == "create" or action.wave != wave:
+                    continue
+                assert action.user is not None
+                write = ScimWrite.for_update(
+                    action.user,
+                    self._scim_changes(action),
+                    active=action.active,
+                    external_id=action.external_id,
+                )
                 pairs.append((action, write))
             self._write(pairs)
+        self._link_deferred(deferred_all)
+        return self.result
 
-        pairs = []
-        for action in self.plan.actions:
-            if action.kind == "create":
-                continue
-            assert action.user is not None
-            write = ScimWrite.for_update(
-                action.user,
-                self._scim_changes(action),
-                active=action.active,
-                external_id=action.external_id,
-            )
-            pairs.append((action, write))
-        # Cyclic new users get their manager now that every one of them exists.
-        for action in cyclic:
+    def _link_deferred(self, deferred: Sequence[Action]) -> None:
+        """New users created without their manager get it now that every one of them exists."""
+        pairs: list[tuple[Action, ScimWrite]] = []
+        for action in deferred:
             known, manager_id = self._manager_id(action)
             user_id = self.id_of.get(action.email)
             if known and user_id is not None and manager_id is not None:
@@ -218,7 +236,6 @@ class _Applier:
                 write = ScimWrite.for_update(user, {"manager_id": manager_id})
                 pairs.append((Action("update", action.email, action.employee_id, user), write))
         self._write(pairs)
-        return self.result
 
 
 def apply_plan(

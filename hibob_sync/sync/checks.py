@@ -14,8 +14,8 @@ from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.mapping_check import Problem, mapping_problems
 from hibob_sync.config.settings import Settings
-from hibob_sync.core.profiles import is_active, is_future_hire
 from hibob_sync.core.scope import FIELDS_HINT, ROOT_ID, field_problems
+from hibob_sync.core.status import is_active, is_future_hire
 from hibob_sync.credentials import HibobCredentials
 from hibob_sync.errors import ExitCode, HibobSyncError, RemoteError
 from hibob_sync.hibob.client import (
@@ -35,6 +35,7 @@ from hibob_sync.state import StateStore
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.lock import lock_path
 from hibob_sync.sync.mapping_editor import mappable
+from hibob_sync.sync.owners import other_clients
 from hibob_sync.sync.state_folder import probe
 from hibob_sync.sync.validation import sample_findings, server_findings
 from hibob_sync.sync.waits import budgeted, connect_http
@@ -92,8 +93,8 @@ def check_hibob(
     login: HibobCredentials,
     http: HttpSettings | None,
     out: Checklist,
-) -> None:
-    """HiBob: credentials, each mapped and scope field readable, leavers visible."""
+) -> set[str] | None:
+    """HiBob: credentials, mapped and scope fields readable, leavers visible; the IDs returned."""
     scoped = [f for f in settings.scope.fields if f != ROOT_ID]
     sources = tuple(dict.fromkeys((*mapping.all_sources(), *scoped)))
     try:
@@ -102,7 +103,7 @@ def check_hibob(
             found = client.search(sources, catalogue=catalogue)
     except HibobSyncError as exc:
         out.error(exc, "HiBob")
-        return
+        return None
     out.add(True, f"HiBob service user accepted ({len(found.employees)} employees visible)")
     out.catalogue = catalogue
     wrong = mapping_problems(mapping, catalogue)
@@ -127,7 +128,7 @@ def check_hibob(
             "Permission groups > the service user's group > People); a run stops on an empty "
             "answer and never treats it as 'everyone left'",
         )
-        return
+        return None
     unknown = {problem.source for problem in wrong}
     missing = {m.source: m for m in missing_fields(found, sources, catalogue)}
     birth = set(mapping.sources.get("birthday", ()))
@@ -151,6 +152,7 @@ def check_hibob(
                 _short_birth_dates(found, source, out)
     _sample(mapping, found, unknown | set(missing), out)
     _lifecycle(settings, found, catalogue, out)
+    return {employee.id for employee in found.employees}
 
 
 def _sample(mapping: FieldMapping, found: SearchResult, skip: set[str], out: Checklist) -> None:
@@ -343,18 +345,21 @@ def run_checks(
         out.add(True, f"sync.state_path: {probe(settings.state_path, lock_path(settings))}")
     except HibobSyncError as exc:
         out.add(False, exc.message, ExitCode.CONFIG, exc.hint)
+    answer_ids: set[str] | None = None
     try:
         login = credentials.hibob_credentials()
     except HibobSyncError as exc:
         out.error(exc, "HiBob")
     else:
-        check_hibob(settings, mapping, login, http, out)
+        answer_ids = check_hibob(settings, mapping, login, http, out)
     try:
         token = credentials.scim_token()
     except HibobSyncError as exc:
         out.error(exc, "HiThrive")
     else:
         check_scim(settings, mapping, token, http, out)
+        if answer_ids is not None:  # users another provisioning client made (ownership.py)
+            out.add(*other_clients(settings, token, http, answer_ids))
     check_alerts(settings, out, send_test_email=send_test_email)
     return out
 

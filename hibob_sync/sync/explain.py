@@ -27,7 +27,7 @@ from hibob_sync.http import HttpSettings
 from hibob_sync.model import ScimUser, Value
 from hibob_sync.safe_text import shown
 from hibob_sync.scim.values import semantics
-from hibob_sync.state import remembered
+from hibob_sync.state import StateStore, remembered
 from hibob_sync.sync import validation as valid
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.fetch import fetch_hibob, search_named
@@ -174,6 +174,9 @@ def explain(
     only = Only.parse([who])
     login, token = credentials.hibob_credentials(), credentials.scim_token()
     problems, missing = remembered(settings.state_path)
+    known = settings.state_path.exists()  # read only: explain never creates the store
+    owned = StateStore(settings.state_path, read_only=True).managed_users() if known else {}
+    managed = frozenset(owned)  # ownership.py
     now = datetime.fromtimestamp((clock or (http.clock if http else None) or _now)(), timezone.utc)
     rules = Who(settings.scope, settings.protect, only)
     _, http = budgeted(settings.max_wait.total_seconds(), http)  # sync.max_wait, as `run`
@@ -199,7 +202,14 @@ def explain(
             profiles = rules.profiles(employees, mapping, kinds)
         same = semantics(features, scim.placement)
         plan = make_plan(
-            profiles, users, mapping.fields, settings.leavers, settings.future_hires, same=same
+            profiles,
+            users,
+            mapping.fields,
+            settings.leavers,
+            settings.future_hires,
+            same=same,
+            owned=managed,
+            adopt=settings.adopt,  # type: ignore[arg-type]
         )
     rules.settle(plan, users, profiles, employees, mapping)
     employee, profile = _person(employees, profiles, only, mapping)
@@ -214,10 +224,9 @@ def explain(
         verdict,
         user,
     )
-    mine = Profiles(
-        ignored=[f for f in profiles.ignored if employee and f.employee_id == employee.id]
+    decision = decide(
+        facts, plan, Profiles(), rules.held, Remembered(problems, missing, managed), settings, now
     )
-    decision = decide(facts, plan, mine, rules.held, Remembered(problems, missing), settings, now)
     if profile is not None and profile.cleaned:
         decision.reasons.append(
             f"control characters are removed from {', '.join(profile.cleaned)} when written "

@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
+from hibob_sync.core.actions import settle
 from hibob_sync.core.only import Only
+from hibob_sync.core.ownership import owned_after
 from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
 from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, write
 from hibob_sync.core.problems import verdict
@@ -142,6 +144,7 @@ class _Run:
                 users = lookup_users(scim, terms)
             log.info("SCIM: %d users", len(users))
             same = semantics(features, scim.placement)
+            owned = self.store.managed_users() if known else {}  # ownership.py
             plan = make_plan(
                 profiles,
                 users,
@@ -149,6 +152,9 @@ class _Run:
                 self.settings.leavers,
                 self.settings.future_hires,
                 same=same,
+                owned=owned,
+                adopt=self.settings.adopt,  # type: ignore[arg-type]
+                ahead={scim_id for scim_id, ahead in owned.items() if ahead},
             )
             self.who.settle(plan, users, profiles, fetched.employees, self.mapping)
             countdowns = hold_vanished(
@@ -164,10 +170,14 @@ class _Run:
             if only is None:  # the named people are not the company's answer
                 found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
             found += plan_safeguards(
-                plan, self.settings.max_deactivations, self.settings.max_changes
+                plan,
+                self.settings.max_deactivations,
+                self.settings.max_changes,
+                self.settings.max_reactivations,
             )
             self.summary.tripped = found
             if self.dry_run:
+                settle(plan, profiles.seen_ids, [u.id for u in users])
                 self.summary.counts = with_cleaned(
                     plan.counts(), profiles.cleaned, self.who.counts()
                 )
@@ -186,6 +196,8 @@ class _Run:
             finally:  # what the server took is worth keeping even from a run that stopped
                 self.store.remember_dialect(scim_url, dialect.forms, self.now())
                 self.waits.remember(scim, self.store, self.now())
+                made = self.applied.made if self.applied else {}
+                self.store.set_managed_users(owned_after(owned, plan.owners, made, users))
             self.summary.concurrency = settled(scim.limiter.report())
             self.waits.judge(scim, applied)
         self.summary.dialect = describe(dialect.forms)
@@ -196,6 +208,7 @@ class _Run:
         )
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
+        settle(plan, profiles.seen_ids, [u.id for u in users], applied.failures)
         self._judge()
         if self.reviewed is not None:
             self.summary.message = applied_message(self.reviewed, done_before, self.summary.message)
