@@ -14,6 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -318,6 +319,6 @@ def test_planner_properties(
     assert all(n == 1 for n in by_address.values()), by_address
 
     # A second plan, on what the first left, has nothing to do.
-    owned_next = owned_after(owned, plan.owners, made, users)
+    owned_next = owned_after(owned, plan, SimpleNamespace(made=made), users)
     again = plan_for(people, after, owned_next, adopt, future_hires)
     assert again.actions == [], [(a.kind, a.email, a.changes) for a in again.actions]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -26,10 +26,11 @@ from hibob_sync.host_files import check_admin_file
 from hibob_sync.limiter import DEFAULT_CEILING
 from hibob_sync.scim.attributes import validate_attributes
 
-__all__ = ["EmailSettings", "Limit", "Settings", "load_settings", "load_yaml"]
+__all__ = ["Adopt", "EmailSettings", "Limit", "Settings", "load_settings", "load_yaml"]
 
 DEFAULT_HIBOB_URL = "https://api.hibob.com/v1"
 DEFAULT_STATE_PATH = "~/.local/state/hibob-sync/state.db"
+Adopt = Literal["unowned", "all"]  # hithrive.adopt (core/ownership.py)
 TEN_PERCENT = Limit(10, True)
 QUARTER = Limit(25, True)
 
@@ -64,7 +65,7 @@ class Settings:
     max_deactivations: Limit = TEN_PERCENT
     max_changes: Limit = QUARTER  # one field changing for more managed users than this
     max_reactivations: Limit = TEN_PERCENT  # accounts made active again (default: as above)
-    adopt: str = "unowned"  # hithrive.adopt: or "all" (also users another client made)
+    adopt: Adopt = "unowned"  # hithrive.adopt: or "all" (also users another client made)
     state_path: Path = field(default_factory=lambda: Path(DEFAULT_STATE_PATH).expanduser())
     concurrency: int = DEFAULT_CEILING  # the most SCIM requests in flight; the limiter adapts below
     timeout: float = 120.0

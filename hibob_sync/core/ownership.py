@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Protocol
 
+from hibob_sync.config.settings import Adopt
+from hibob_sync.core.actions import Plan
 from hibob_sync.model import ScimUser
 
-Adopt = Literal["unowned", "all"]
-ADOPT_CHOICES: tuple[Adopt, ...] = ("unowned", "all")
+__all__ = ["Adopt", "Ownership", "foreign_line", "index_users", "name_of", "owned_after"]
+
+
+class _Applied(Protocol):
+    """What the apply step made (sync/apply.py's Applied)."""
+
+    made: dict[str, bool]  # created or adopted SCIM id -> active
 
 
 def name_of(user: ScimUser) -> str:
@@ -119,18 +126,16 @@ def foreign_line(
 
 
 def owned_after(
-    before: Mapping[str, bool],
-    owners: Mapping[str, str],
-    made: Mapping[str, bool],
-    users: Sequence[ScimUser],
+    before: Mapping[str, bool], plan: Plan, applied: _Applied | None, users: Sequence[ScimUser]
 ) -> dict[str, bool]:
     """The SCIM ids to keep as created or adopted, each with whether it still waits for its
     first day (created ahead, inactive, never active since).
 
-    ``before``: what the store held; ``owners``: managed users matched to an employee this
-    run; ``made``: users this run created or adopted (id -> made active). Users the listing
-    no longer has are dropped.
+    ``before``: what the store held; the plan's owners: managed users matched to an
+    employee this run; ``applied``: what this run created or adopted. Users the listing no
+    longer has are dropped.
     """
+    owners, made = plan.owners, applied.made if applied is not None else {}
     listed = {user.id: user.active for user in users}
     kept: dict[str, bool] = {}
     for user_id, ahead in before.items():

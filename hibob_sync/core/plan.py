@@ -8,7 +8,7 @@ accounting of every employee and user in outcomes.py.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from hibob_sync.core.actions import (
     ACTION_KINDS,
@@ -18,6 +18,7 @@ from hibob_sync.core.actions import (
     Plan,
     Same,
     current_values,
+    settle,
 )
 from hibob_sync.core.ownership import Adopt
 from hibob_sync.core.planner import Planner
@@ -33,6 +34,7 @@ __all__ = [
     "Same",
     "current_values",
     "make_plan",
+    "settle",
 ]
 
 
@@ -44,17 +46,20 @@ def make_plan(
     future_hires: str = "create_inactive",
     *,
     same: Same | None = None,
-    owned: Collection[str] = (),
+    owned: Collection[str] | Mapping[str, bool] = (),
     adopt: Adopt = "unowned",
-    ahead: Collection[str] = (),
+    ahead: Collection[str] | None = None,
 ) -> Plan:
     """Decide every write of this run (see module docstring).
 
     ``same`` compares a field's values by meaning (scim_values.semantics: a server's
     caseExact); plain equality without it. ``owned``: SCIM ids hibob-sync created or adopted
-    (the state store); ``adopt``: hithrive.adopt; ``ahead``: SCIM ids created ahead for a
-    future hire and not active since (their first activation is not a reactivation).
+    (the state store; as it keeps them, id -> created ahead); ``adopt``: hithrive.adopt;
+    ``ahead``: SCIM ids created ahead for a future hire and not active since (their first
+    activation is not a reactivation), by default those ``owned`` marks so.
     """
+    if ahead is None:
+        ahead = {i for i, a in owned.items() if a} if isinstance(owned, Mapping) else ()
     planner = Planner(
         profiles, users, fields, leavers, future_hires, owned=owned, adopt=adopt, ahead=ahead
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hibob_sync.config.limits import Limit
 from hibob_sync.config.mapping import FieldMapping
+from hibob_sync.config.settings import Settings
 from hibob_sync.core.plan import Plan
 from hibob_sync.errors import ConfigError, ExitCode, PermissionMissingError, SafeguardError
 from hibob_sync.hibob.answers import HibobData, HibobEmployee, MissingField
@@ -121,6 +122,12 @@ def plan_safeguards(
     again = max_reactivations if max_reactivations is not None else max_deactivations
     found += tripped("sync.max_reactivations", lambda: check_reactivations(plan, again))
     return found + check_changes(plan, max_changes)
+
+
+def run_safeguards(plan: Plan, settings: Settings) -> list[Tripped]:
+    """plan_safeguards with the limits of config.yaml."""
+    limits = (settings.max_deactivations, settings.max_changes, settings.max_reactivations)
+    return plan_safeguards(plan, *limits)
 
 
 def plan_verdict(found: Sequence[Tripped]) -> tuple[ExitCode, str]:

@@ -29,13 +29,12 @@ from hibob_sync.notify.alert_paths import probe_email, probe_healthcheck, probe_
 from hibob_sync.notify.alert_paths import send_test_email as send_test
 from hibob_sync.scim.client import ScimClient
 from hibob_sync.scim.dialect import describe
-from hibob_sync.scim.discovery import wrong_scim_url
 from hibob_sync.scim.values import filler_hint, type_problems, unfilled_required
 from hibob_sync.state import StateStore
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.lock import lock_path
 from hibob_sync.sync.mapping_editor import mappable
-from hibob_sync.sync.owners import other_clients
+from hibob_sync.sync.scim_users import other_clients, probe_users
 from hibob_sync.sync.state_folder import probe
 from hibob_sync.sync.validation import sample_findings, server_findings
 from hibob_sync.sync.waits import budgeted, connect_http
@@ -289,17 +288,6 @@ def check_scim_schema(
     )
     if forms:
         out.add(None, "SCIM dialect learned in earlier runs: " + "; ".join(describe(forms)))
-
-
-def probe_users(client: ScimClient) -> None:
-    """A one-user list: proves the token may read users, not just discovery documents."""
-    response, payload = client.request(
-        "GET", "/Users", what="listing users", params={"startIndex": 1, "count": 1}
-    )
-    if response.status_code == 404:
-        raise wrong_scim_url(client.base_url, "/Users is not there (HTTP 404)")
-    if not response.ok:
-        raise client.error(response, payload, "listing users")
 
 
 def check_alerts(settings: Settings, out: Checklist, *, send_test_email: bool = False) -> None:

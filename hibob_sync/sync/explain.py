@@ -209,7 +209,7 @@ def explain(
             settings.future_hires,
             same=same,
             owned=managed,
-            adopt=settings.adopt,  # type: ignore[arg-type]
+            adopt=settings.adopt,
         )
     rules.settle(plan, users, profiles, employees, mapping)
     employee, profile = _person(employees, profiles, only, mapping)

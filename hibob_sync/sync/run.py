@@ -24,8 +24,8 @@ from hibob_sync.core.problems import verdict
 from hibob_sync.core.replay import replay
 from hibob_sync.core.safeguards import (
     check_fetched,
-    plan_safeguards,
     plan_verdict,
+    run_safeguards,
     stop,
     tripped,
 )
@@ -153,8 +153,7 @@ class _Run:
                 self.settings.future_hires,
                 same=same,
                 owned=owned,
-                adopt=self.settings.adopt,  # type: ignore[arg-type]
-                ahead={scim_id for scim_id, ahead in owned.items() if ahead},
+                adopt=self.settings.adopt,
             )
             self.who.settle(plan, users, profiles, fetched.employees, self.mapping)
             countdowns = hold_vanished(
@@ -169,12 +168,7 @@ class _Run:
             self.summary.warnings = list(plan.warnings) + profiles.warnings + profiles.cleaned
             if only is None:  # the named people are not the company's answer
                 found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
-            found += plan_safeguards(
-                plan,
-                self.settings.max_deactivations,
-                self.settings.max_changes,
-                self.settings.max_reactivations,
-            )
+            found += run_safeguards(plan, self.settings)
             self.summary.tripped = found
             if self.dry_run:
                 settle(plan, profiles.seen_ids, [u.id for u in users])
@@ -196,8 +190,7 @@ class _Run:
             finally:  # what the server took is worth keeping even from a run that stopped
                 self.store.remember_dialect(scim_url, dialect.forms, self.now())
                 self.waits.remember(scim, self.store, self.now())
-                made = self.applied.made if self.applied else {}
-                self.store.set_managed_users(owned_after(owned, plan.owners, made, users))
+                self.store.set_managed_users(owned_after(owned, plan, self.applied, users))
             self.summary.concurrency = settled(scim.limiter.report())
             self.waits.judge(scim, applied)
         self.summary.dialect = describe(dialect.forms)
