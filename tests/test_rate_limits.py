@@ -218,3 +218,33 @@ def test_the_retry_line_counts_only_the_bounded_attempts(sync_env: SyncEnv) -> N
     result = sync_env.cli("plan")
     assert "retrying in" in result.stderr, result.output
     assert "(attempt 2 of " in result.stderr and "(attempt 5 of " not in result.stderr
+
+
+def test_check_help_names_every_exit_it_can_end_with(sync_env: SyncEnv) -> None:
+    """69 above (a 429 past the budget); the help and README must not leave it out."""
+    text = " ".join(sync_env.cli("check", "--help").stdout.split())
+    assert "69 when HiBob or HiThrive stayed unavailable" in text
+    assert all(f"{code} for" in text for code in (77, 78)) and "65" not in text
+
+
+def test_scope_values_waits_within_sync_max_wait_not_per_request(sync_env: SyncEnv) -> None:
+    sync_env.config.write_text(sync_env.config.read_text() + "  max_wait: 30s\n")
+    sync_env.sandbox.fail_next(20, 429, headers={"Retry-After": "20"})
+    result = sync_env.cli("scope", "values", "work.site")
+    assert result.exit_code == 69, result.output
+    assert "sync.max_wait 30s" in result.stderr
+    assert sync_env.clock.sleeps == [20.0]  # the catalogue's wait; the search has none left
+
+
+def test_map_extra_shares_one_budget_across_hibob_and_the_scim_server(sync_env: SyncEnv) -> None:
+    sync_env.config.write_text(sync_env.config.read_text() + "  max_wait: 30s\n")
+    sync_env.scim.respond(
+        429, ERROR, method="GET", path="/Users", times=None, headers={"Retry-After": "20"}
+    )
+    sync_env.scim.respond(
+        429, ERROR, method="GET", path="/Schemas", times=None, headers={"Retry-After": "20"}
+    )
+    sync_env.sandbox.fail_next(1, 429, headers={"Retry-After": "20"})
+    result = sync_env.cli("map", "extra", "timezone", "work.site")
+    # HiBob's one 20 s wait spends most of the 30 s: the SCIM server's 429s are not waited.
+    assert sync_env.clock.sleeps == [20.0], result.output

@@ -68,3 +68,22 @@ def test_replacing_a_block_keeps_the_keys_and_comments_around_it() -> None:
         "  exclude:\n    c.d: [y]\n  out_of_scope: deactivate\n\n# notes on sync\nsync:\n  x: 1\n"
     )
     assert replaced(text, "") == "hibob: {}\n\n# notes on sync\nsync:\n  x: 1\n"
+
+
+def test_a_mistyped_field_id_is_refused_never_taken_as_the_closest(sync_env: SyncEnv) -> None:
+    """`address.countr` is part of one field's ID: a rule or a count of the wrong field would
+    silently change who is synced, so it is refused with the closest, as config.yaml's is."""
+    before = sync_env.config.read_bytes()
+    for args in (("values", "work.sit"), ("include", "work.sit", "London"), ("values", "sit")):
+        result = sync_env.cli("scope", *args)
+        assert result.exit_code == 78, result.output
+        assert f"scope: HiBob has no field {args[1]}; did you mean work.site (Site)?" in (
+            result.stderr
+        )
+        assert result.stdout == ""
+    assert sync_env.config.read_bytes() == before
+    by_name = sync_env.cli("scope", "values", "site")  # a field's exact name is an answer
+    assert (
+        by_name.exit_code == 0
+        and by_name.stdout == sync_env.cli("scope", "values", "work.site").stdout
+    )

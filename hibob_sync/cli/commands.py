@@ -104,7 +104,8 @@ def check(app: App, send_test_email: bool) -> None:
     """Verify credentials, HiBob field permissions, leaver visibility, SCIM attributes and
     the alert paths (SMTP login, healthcheck host; nothing is sent).
 
-    Reads only. Exit 0 when all is well, 77 for credentials or permissions, 78 for config
+    Reads only. Exit 0 when all is well, 69 when HiBob or HiThrive stayed unavailable (or
+    still answered 429 past sync.max_wait), 77 for credentials or permissions, 78 for config
     or mapping problems (alert paths included).
     """
     from hibob_sync.safe_text import line_safe

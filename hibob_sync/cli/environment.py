@@ -60,10 +60,20 @@ class App:
     verbosity: int = 0  # -1 with -q, 1 with -v, 2 with -vv
     traceback: bool = False
     _settings: Settings | None = field(default=None, repr=False)
+    _waiting: HttpSettings | None = field(default=None, repr=False)
 
     @property
     def http(self) -> HttpSettings | None:
         return self.env.http
+
+    def waiting_http(self, settings: Settings) -> HttpSettings:
+        """HTTP settings whose every 429 wait, across all of this command's requests, draws on
+        one `sync.max_wait` budget (as `run` and `check`), not 15 minutes per request."""
+        if self._waiting is None:
+            from hibob_sync.sync.waits import budgeted
+
+            self._waiting = budgeted(settings.max_wait.total_seconds(), self.http)[1]
+        return self._waiting
 
     @property
     def log_file(self) -> bool:

@@ -45,7 +45,8 @@ def _edit_mapping(app: App) -> None:
     if not app.env.stdin_isatty:
         raise click.UsageError("`map` is interactive; in scripts use `map set` / `map unset`")
     mapping = app.mapping(editing=True)
-    catalogue, why = try_catalogue(app.settings(required=False), app.http)
+    http = app.waiting_http(app.settings(required=False))
+    catalogue, why = try_catalogue(app.settings(required=False), http)
     click.echo(f"Current mapping ({path}):\n{mapping_text(mapping)}")
     if catalogue is None:
         echo_err(
@@ -60,11 +61,11 @@ def _edit_mapping(app: App) -> None:
     from hibob_sync.sync.mapping_verdict import sampled_problems
 
     def judge(trial: FieldMapping, name: str) -> list[str]:
-        return sampled_problems(app.settings(required=False), trial, app.http, (name,))
+        return sampled_problems(app.settings(required=False), trial, http, (name,))
 
     sources = ask_sources(mapping, catalogue, ask, click.echo, str(path), judge)
     updated = replace(mapping, sources=validate(sources, str(path)).sources)
-    server, _ = try_server(app.settings(required=False), mapping, app.http)
+    server, _ = try_server(app.settings(required=False), mapping, http)
 
     def resolve(answer: str) -> tuple[list[str] | None, list[str]]:
         if catalogue is None:
@@ -131,8 +132,9 @@ def _save_checked(app: App, mapping: FieldMapping, name: str) -> None:
     from hibob_sync.sync.mapping_verdict import editing_problems
 
     settings = app.settings(required=False)
-    catalogue, why = try_catalogue(settings, app.http)
-    problems, unverified = editing_problems(settings, mapping, catalogue, app.http, name)
+    http = app.waiting_http(settings)
+    catalogue, why = try_catalogue(settings, http)
+    problems, unverified = editing_problems(settings, mapping, catalogue, http, name)
     if problems:
         raise refuse(problems)
     save_mapping(app.mapping_path(), mapping)
@@ -168,8 +170,9 @@ def map_validate(app: App) -> None:
     name = str(path) if path.exists() else f"the default mapping (no {path})"
     mapping = app.mapping()
     settings = app.settings(required=False)
-    catalogue, why = try_catalogue(settings, app.http)
-    problems, unverified = editing_problems(settings, mapping, catalogue, app.http)
+    http = app.waiting_http(settings)
+    catalogue, why = try_catalogue(settings, http)
+    problems, unverified = editing_problems(settings, mapping, catalogue, http)
     if problems:
         raise refuse([f"{name}: {line}" for line in problems])
     extras = f", {len(mapping.extra)} extra attributes" if mapping.extra else ""

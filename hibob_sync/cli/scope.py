@@ -53,11 +53,11 @@ def scope_show(app: App) -> None:
 
 def _field(app: App, typed: str) -> str:
     """A HiBob field ID for what was typed (an ID or a name), checked against the catalogue."""
-    from hibob_sync.sync.mapping_editor import refuse, resolve_answer, try_catalogue
+    from hibob_sync.sync.mapping_editor import exact_field, refuse, try_catalogue
 
     if typed.strip() == ROOT_ID:
         return ROOT_ID
-    catalogue, why = try_catalogue(app.settings(), app.http)
+    catalogue, why = try_catalogue(app.settings(), app.waiting_http(app.settings()))
     if catalogue is None:
         echo_err(
             f"not verified against HiBob's field catalogue ({why})",
@@ -67,10 +67,14 @@ def _field(app: App, typed: str) -> str:
         return typed.strip()
     if "," in typed:
         raise refuse([f"scope: one field at a time, got {typed!r}"])
-    chosen, problems = resolve_answer(typed, catalogue)
-    if not chosen:
-        raise refuse([f"scope: {line.strip()}" for line in problems])
-    return chosen[0]
+    chosen, problems = exact_field(typed, catalogue)
+    if chosen is None:
+        raise ConfigError(
+            "\n".join(f"scope: {line.strip()}" for line in problems),
+            hint="`hibob-sync scope fields TEXT` lists HiBob's fields; a rule takes an ID or "
+            "a field's exact name",
+        )
+    return chosen
 
 
 def _save(app: App, scope: Scope) -> None:
@@ -144,7 +148,7 @@ def scope_values(app: App, field_name: str) -> None:
     from hibob_sync.sync.people import field_values
 
     field_id = _field(app, field_name)
-    counts: Counter[str] = field_values(app.settings(), field_id, app.http)
+    counts: Counter[str] = field_values(app.settings(), field_id, app.waiting_http(app.settings()))
     for value, count in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])):
         click.echo(f"{count:>6}  {shown(value)}")
     if not counts:
@@ -158,7 +162,7 @@ def scope_fields(app: App, text: str) -> None:
     """HiBob's fields (those whose ID, name or category holds TEXT): what a rule can read."""
     from hibob_sync.sync.mapping_editor import fetch_catalogue, label, match_fields
 
-    catalogue = fetch_catalogue(app.settings(), app.http)
+    catalogue = fetch_catalogue(app.settings(), app.waiting_http(app.settings()))
     for entry in match_fields(text, catalogue) if text.strip() else catalogue:
         click.echo(label(entry))
     click.echo("root.id (the HiBob employee ID) works too.")

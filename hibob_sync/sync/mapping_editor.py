@@ -157,6 +157,25 @@ def resolve_answer(
     return (chosen or None), ([] if chosen else ["type a HiBob field ID or name"])
 
 
+def exact_field(typed: str, catalogue: Sequence[CatalogueField]) -> tuple[str | None, list[str]]:
+    """A scope rule's field: an exact ID (or a sub-field of one) or an exact name, never the
+    closest part-match, since a rule saved on the wrong field silently changes who is synced.
+    Else None and a did-you-mean, as the config check says it (78)."""
+    wanted = typed.strip()
+    if not unknown_sources([wanted], catalogue):
+        return wanted, []
+    by_name = [f for f in catalogue if f.name.casefold() == wanted.casefold()]
+    if len(by_name) == 1:
+        return by_name[0].id, []
+    if by_name:
+        lines = [f"{shown(wanted)!r} names several fields; type one ID:"]
+        return None, lines + [f"  {label(entry)}" for entry in by_name[:15]]
+    hint = did_you_mean(wanted, catalogue)
+    if not hint and match_fields(wanted, catalogue):
+        hint = f"; `hibob-sync scope fields {shown(wanted)}` lists the fields that contain it"
+    return None, [f"HiBob has no field {shown(wanted)}{hint}"]
+
+
 def label(field: CatalogueField) -> str:
     """`Job title (work.title, category Work)`."""
     return shown(f"{field.name} ({field.id}, category {field.category_name})")
