@@ -143,3 +143,70 @@ def test_a_duplicate_email_named_by_id_is_set_aside_as_run_only_sets_it(
     assert "the same email is used by 2 active employees" in text and second in text
     run = sync_env.run("--only", first)
     assert run.exit_code == 1 and "the same email is used by 2 active employees" in run.stderr
+
+
+def test_a_rehire_takes_over_the_old_records_user_not_a_hand_made_one(
+    sync_env: SyncEnv,
+) -> None:
+    sync_env.run()
+    old = active_users(sync_env)[0]
+    user = sync_env.users_by_external_id()[old]
+    company = sync_env.sandbox.company
+    company.terminate(old)
+    sync_env.run()  # the leaver's user is deactivated
+    rehire = company.add({"root.email": user["userName"]})  # back, with a new HiBob record
+    code, text, document = explain(sync_env, rehire)
+    assert code == 0 and document["decision"]["outcome"] == "adopt", text
+    reason = document["decision"]["reasons"][0]
+    assert reason == (
+        f"the HiThrive user of HiBob employee {old} (an earlier record with this email, no "
+        f"longer active in HiBob) is taken over and made active again: its externalId set to "
+        f"{rehire}"
+    )
+    assert "added by hand" not in text
+
+    sync_env.scim.seed(
+        [
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "hand.made@acme.example",
+                "active": True,
+            }
+        ]
+    )
+    company.add({"root.email": "hand.made@acme.example"})
+    _, text, document = explain(sync_env, "hand.made@acme.example")
+    assert document["decision"]["reasons"][0].startswith(
+        "the HiThrive user (added by hand) is adopted: its externalId set"
+    ), text
+
+
+def test_the_manager_hithrive_holds_is_named_by_email_with_one_lookup(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    users = sync_env.users_by_external_id()
+    employee_id, old_boss, new_boss = active_users(sync_env)[:3]
+    company = sync_env.sandbox.company
+    company.update(employee_id, {"work.reportsTo": old_boss})
+    assert sync_env.run("--only", employee_id).exit_code == 0
+    company.update(employee_id, {"work.reportsTo": new_boss})  # HR moves them to a new team
+    old_email, new_email = users[old_boss]["userName"], users[new_boss]["userName"]
+
+    code, text, document = explain(sync_env, employee_id)
+    assert code == 0 and "unknown SCIM id" not in text, text
+    assert document["hithrive"]["values"]["manager_email"] == old_email
+    assert document["decision"]["changes"]["manager_email"] == {
+        "before": old_email,
+        "after": new_email,
+    }
+    assert f"  manager_email   {old_email} -> {new_email}" in text
+
+    sync_env.scim.reset_counts()
+    explain(sync_env, employee_id)
+    assert sync_env.scim.count("GET", "/Users") == 2 * 2  # the person's lookup, the manager's
+
+    gone = users[old_boss]["id"]
+    sync_env.scim.delete(gone)  # the manager's user deleted by hand in HiThrive
+    _, text, document = explain(sync_env, employee_id)
+    plainly = f"(a user with SCIM id {gone}: the server has no such user)"
+    assert document["hithrive"]["values"]["manager_email"] == plainly, text
+    assert f"  manager_email   {plainly} -> {new_email}" in text

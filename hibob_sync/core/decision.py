@@ -68,8 +68,22 @@ _DOES = {
 }
 
 
+def _adopting(action: Action) -> str:
+    """Whose user an adopt takes: one added by hand, or an earlier HiBob record's (a rehire
+    under a new ID, matched by email) — the planner's action tells them apart."""
+    before = action.user.external_id if action.user is not None else None
+    woken = " and made active again" if action.active else ""
+    if before and before != action.employee_id:
+        return (
+            f"the HiThrive user of HiBob employee {before} (an earlier record with this email, "
+            f"no longer active in HiBob) is taken over{woken}: its externalId set to "
+            f"{action.employee_id}"
+        )
+    return f"{_DOES['adopt']}{woken}"
+
+
 def _acting(action: Action, facts: Facts, plan: Plan, settings: Settings) -> Decision:
-    reasons = [_DOES[action.kind]]
+    reasons = [_adopting(action) if action.kind == "adopt" else _DOES[action.kind]]
     if action.kind == "create" and action.active is False:
         reasons.append("a future hire: created inactive, activated when HiBob turns them Active")
     if action.kind == "deactivate":

@@ -3,12 +3,14 @@
 Reads only: one filtered HiBob search (plus one for the other records with their address
 when named by ID, fetch.search_people, and one for their manager when the manager has no
 HiThrive user yet, so the reports-to link is judged as the nightly run judges it), a
-filtered SCIM lookup, and the state store opened read-only. The decision comes from the
+filtered SCIM lookup (and one by SCIM id for the manager HiThrive holds, when that user was
+not read: people.manager_users), and the state store opened read-only. The decision comes from the
 nightly pipeline run on this person's data (core.who, core.plan), then core.decision.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +33,7 @@ from hibob_sync.state import StateStore, remembered
 from hibob_sync.sync import validation as valid
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.fetch import fetch_hibob, search_named
-from hibob_sync.sync.people import lookup_users, person_terms
+from hibob_sync.sync.people import lookup_users, manager_users, person_terms
 from hibob_sync.sync.waits import budgeted
 
 
@@ -211,6 +213,7 @@ def explain(
             owned=managed,
             adopt=settings.adopt,
         )
+        bosses = manager_users(scim, users)  # shown by email; never planned for
     rules.settle(plan, users, profiles, employees, mapping)
     employee, profile = _person(employees, profiles, only, mapping)
     user = _user(plan.actions, users, employee, profile, only)
@@ -232,16 +235,45 @@ def explain(
             f"control characters are removed from {', '.join(profile.cleaned)} when written "
             "(fix the text in HiBob)"
         )
-    email_of = {u.id: u.user_name.strip().lower() for u in users}
+    email_of = {u.id: u.user_name.strip().lower() for u in (*users, *(bosses or ()))}
+    current = current_values(user, mapping.fields, email_of) if user else {}
+    _name_managers(current, decision, email_of, read=bosses is not None)
     return Explanation(
         who,
         employee,
         _mapped(employee, profile, mapping) if employee else {},
         user,
-        current_values(user, mapping.fields, email_of) if user else {},
+        current,
         verdict,
         decision,
     )
+
+
+_UNKNOWN = re.compile(r"\(unknown SCIM id (.+)\)")
+
+
+def _name_managers(
+    current: dict[str, Value], decision: Decision, email_of: dict[str, str], *, read: bool
+) -> None:
+    """The manager HiThrive holds, by email (manager_users read it), on both the HiThrive side
+    and the change; where that user could not be found, said plainly, never a bare id."""
+
+    def named(value: Value) -> Value:
+        found = _UNKNOWN.fullmatch(value) if isinstance(value, str) else None
+        if found is None:
+            return value
+        manager_id = found.group(1)
+        if manager_id in email_of:
+            return email_of[manager_id]
+        why = "the server has no such user" if read else "the server refused to look it up"
+        return f"(a user with SCIM id {manager_id}: {why})"
+
+    if "manager_email" in current:
+        current["manager_email"] = named(current["manager_email"])
+    action = decision.action
+    if action is not None and "manager_email" in action.changes:
+        before, after = action.changes["manager_email"]
+        action.changes["manager_email"] = (named(before), after)
 
 
 def _user(

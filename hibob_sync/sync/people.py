@@ -62,6 +62,24 @@ def person_terms(
     return people
 
 
+def manager_users(scim: ScimClient, users: Sequence[ScimUser]) -> list[ScimUser] | None:
+    """The users these users report to in HiThrive, where not read already: one filtered
+    lookup by SCIM id, so the manager HiThrive holds is named by email, not by a bare id.
+    None where the server refused that filter (the caller says the manager was not read)."""
+    have = {u.id for u in users}
+    wanted = sorted(
+        {
+            m
+            for u in users
+            if isinstance(m := u.values.get("manager_id"), str) and m and m not in have
+        }
+    )
+    if not wanted:
+        return []
+    found = scim.search_users([("id", m) for m in wanted])
+    return None if found is None else [u for u in found if u.id in wanted]
+
+
 def lookup_users(scim: ScimClient, people: Sequence[Terms]) -> list[ScimUser]:
     """Every user the people's filters find, each once (see module docstring)."""
     users: dict[str, ScimUser] = {}
