@@ -424,3 +424,26 @@ def test_a_multi_valued_field_into_a_single_string_needs_a_rule(
     says = "extra.userType: work.department holds several values, and the attribute holds one"
     assert (says in result.output) is refused, result.output
     assert (result.exit_code == 78) is refused
+
+
+def test_explain_shows_the_extra_attributes_and_agrees_with_the_run(sync_env: SyncEnv) -> None:
+    """explain reads and plans the extra attributes as `run` does: in sync after the run, and
+    a moved site is one timezone change, not every extra attribute from empty each time."""
+    write_mapping(sync_env, MAPPING_YAML + EXTRA)
+    assert sync_env.run().exit_code in (0, 1)
+    employee_id = _active_employee(sync_env)
+    site = site_of(sync_env, employee_id)
+    result = sync_env.cli("explain", employee_id, "--json")
+    document = json.loads(result.stdout)
+    assert document["decision"]["outcome"] == "unchanged", result.output
+    zone = ZONE_OF.get(site, "UTC")
+    assert document["hithrive"]["values"]["timezone"] == zone
+    assert document["hibob"]["values"]["timezone"] == zone
+    country = 'addresses[type eq "work"].country'
+    assert document["hithrive"]["values"][country] == ("GB" if site == "London" else site)
+
+    new = "Berlin" if site != "Berlin" else "London"
+    sync_env.sandbox.company.update(employee_id, {"work.site": new})
+    text = sync_env.cli("explain", employee_id).stdout
+    assert f"  timezone{' ' * 26}{zone} -> {ZONE_OF[new]}" in text, text
+    assert "Tonight:   update" in text and "userType" not in text.split("Tonight:")[1]

@@ -91,6 +91,7 @@ class Explanation:
     def text(self) -> str:
         """One screen: HiBob, HiThrive, tonight, why (every value escaped: safe_text)."""
         lines = [f"Who:       {shown(self.who)}"]
+        width = max([15, *(len(name) for name in (*self.values, *self.current))])
         employee = self.employee
         if employee is None:
             lines.append("HiBob:     no employee (or not visible to the service user)")
@@ -99,7 +100,7 @@ class Explanation:
                 f"HiBob:     employee {shown(employee.id)}, "
                 f"{shown(employee.lifecycle_status or '?')} / {shown(employee.status or '?')}"
             )
-            lines += _fields(self.values)
+            lines += _fields(self.values, width)
         user = self.user
         if user is None:
             lines.append("HiThrive:  no user")
@@ -109,7 +110,7 @@ class Explanation:
                 f"({'active' if user.active else 'inactive'}, "
                 f"externalId {shown(user.external_id or '(none)')})"
             )
-            lines += _fields(self.current)
+            lines += _fields(self.current, width)
         if self.verdict is not None:
             lines.append(
                 f"Scope:     {'in' if self.verdict.in_scope else 'OUT'}: {shown(self.verdict.rule)}"
@@ -117,7 +118,7 @@ class Explanation:
         lines.append(f"Tonight:   {self.decision.outcome}")
         action = self.decision.action
         for name, (before, after) in action.changes.items() if action else ():
-            lines.append(f"  {name:<15} {_show(before)} -> {_show(after)}")
+            lines.append(f"  {name:<{width}} {_show(before)} -> {_show(after)}")
         lines += [f"Why:       {shown(reason)}" for reason in self.decision.reasons]
         lines += [f"Safeguard: counts toward {item}" for item in self.decision.safeguards]
         return "\n".join(lines)
@@ -133,8 +134,9 @@ def _show(value: Value) -> str:
     return shown(", ".join(value) if isinstance(value, tuple) else value)
 
 
-def _fields(values: dict[str, Value]) -> list[str]:
-    return [f"  {name:<15} {_show(value)}" for name, value in values.items()]
+def _fields(values: dict[str, Value], width: int) -> list[str]:
+    """One line a field, the values in one column however long an extra attribute's name."""
+    return [f"  {name:<{width}} {_show(value)}" for name, value in values.items()]
 
 
 def _mapped(
@@ -143,11 +145,11 @@ def _mapped(
     """HiBob's values as they would be written; as HiBob holds them (text, shown escaped)
     where the record was set aside or a value held control characters."""
     values: dict[str, Value] = {}
-    for name in mapping:
+    for name, sources in mapping.entries():  # the eight fields, then the extra attributes
         if profile is not None and name not in profile.cleaned:
             values[name] = profile.values.get(name)
             continue
-        given = (employee.values.get(source) for source in mapping.sources[name])
+        given = (employee.values.get(source) for source in sources)
         value = next((v for v in given if v is not None), None)
         values[name] = None if value is None else str(value)
     return values
@@ -182,7 +184,11 @@ def explain(
     now = datetime.fromtimestamp((clock or (http.clock if http else None) or _now)(), timezone.utc)
     rules = Who(settings.scope, settings.protect, only)
     _, http = budgeted(settings.max_wait.total_seconds(), http)  # sync.max_wait, as `run`
-    with hibob_client(settings, login, http) as hibob, scim_client(settings, token, http) as scim:
+    extra = tuple(mapping.extra)  # read the extra attributes as `run` does, to compare them
+    with (
+        hibob_client(settings, login, http) as hibob,
+        scim_client(settings, token, http, extra) as scim,
+    ):
         fetched = fetch_hibob(hibob, mapping, settings.scope.fields, only)
         valid.after_hibob(mapping, fetched, sample=False)  # the one validation, as run
         check_fields(settings.scope, fetched.catalogue)
@@ -206,7 +212,7 @@ def explain(
         plan = make_plan(
             profiles,
             users,
-            mapping.fields,
+            mapping.targets,  # the extra attributes too, as `run` plans them
             settings.leavers,
             settings.future_hires,
             same=same,
@@ -236,7 +242,7 @@ def explain(
             "(fix the text in HiBob)"
         )
     email_of = {u.id: u.user_name.strip().lower() for u in (*users, *(bosses or ()))}
-    current = current_values(user, mapping.fields, email_of) if user else {}
+    current = current_values(user, mapping.targets, email_of) if user else {}
     _name_managers(current, decision, email_of, read=bosses is not None)
     return Explanation(
         who,
