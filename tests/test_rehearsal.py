@@ -117,3 +117,15 @@ def test_roster_changes_need_the_admin_token() -> None:
         done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert sandbox.company.hidden == frozenset(sandbox.company.ids())
+
+
+def test_roster_list_into_head_ends_quietly() -> None:
+    """`roster list | head -3`: the reader closing the pipe early is no traceback."""
+    with HibobSandbox(generate_company(120, seed=1), admin_token="right") as sandbox:
+        env = {**os.environ, URL_ENV: sandbox.url, ADMIN_TOKEN_ENV: "right"}
+        line = f"'{sys.executable}' -m hibob_sync.sandbox roster list | head -3"
+        done = subprocess.run(
+            ["sh", "-c", line], env=env, capture_output=True, text=True, timeout=HANG_GUARD
+        )
+        assert len(done.stdout.splitlines()) == 3
+        assert done.stderr == "", done.stderr

@@ -102,16 +102,24 @@ def main(argv: Sequence[str]) -> int:
     except (urllib.error.URLError, OSError) as exc:
         print(f"sandbox: cannot reach {url} ({exc}); is it running?", file=sys.stderr)
         return 1
-    if body is None:
-        for row in document["employees"]:
-            out = "" if row["in_answer"] else "  (left out of the answers)"
-            print(
-                f"{row['id']}  {row['email'] or '(no email)':<40} {row['lifecycle']:<15} "
-                f"{row['status']}{out}"
-            )
-    else:
-        print(document["message"])
+    try:
+        _print(document, listing=body is None)
+    except BrokenPipeError:  # `roster list | head`: the reader had enough, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
     return 0
+
+
+def _print(document: dict[str, Any], *, listing: bool) -> None:
+    if not listing:
+        print(document["message"])
+        return
+    for row in document["employees"]:
+        out = "" if row["in_answer"] else "  (left out of the answers)"
+        print(
+            f"{row['id']}  {row['email'] or '(no email)':<40} {row['lifecycle']:<15} "
+            f"{row['status']}{out}",
+            flush=True,
+        )
 
 
 def _error(exc: urllib.error.HTTPError) -> str:
