@@ -210,3 +210,18 @@ def test_the_manager_hithrive_holds_is_named_by_email_with_one_lookup(sync_env: 
     plainly = f"(a user with SCIM id {gone}: the server has no such user)"
     assert document["hithrive"]["values"]["manager_email"] == plainly, text
     assert f"  manager_email   {plainly} -> {new_email}" in text
+
+
+def test_a_new_hire_with_no_value_in_the_scope_field_is_told_so(sync_env: SyncEnv) -> None:
+    """The usual surprise: HR has not filled the site in yet, so the include rule fails."""
+    sync_env.write_config(extra=scoped(include="work.site: [London, Berlin]"))
+    hire = sync_env.sandbox.company.add({"root.email": "no.site@acme.example", "work.site": None})
+    code, text, document = explain(sync_env, hire)
+    assert code == 0 and document["decision"]["outcome"] == "out of scope", text
+    assert document["scope"]["rule"] == (
+        "the rule include work.site: [London, Berlin] does not hold "
+        "(they have no value in work.site)"
+    )
+    sync_env.sandbox.company.update(hire, {"work.site": "London"})
+    _, text, document = explain(sync_env, hire)
+    assert document["decision"]["outcome"] == "create", text

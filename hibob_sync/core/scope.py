@@ -72,7 +72,11 @@ def judge(employee: HibobEmployee, scope: Scope) -> Verdict:
         return EVERYONE
     for field_id, values in scope.include.items():
         if not holds(employee, field_id, values):
-            return Verdict(False, f"the rule {_rule('include', field_id, values)} does not hold")
+            empty = field_id != ROOT_ID and not _texts(employee.values.get(field_id))
+            why = f" (they have no value in {field_id})" if empty else ""  # a new hire, often
+            return Verdict(
+                False, f"the rule {_rule('include', field_id, values)} does not hold{why}"
+            )
     for field_id, values in scope.exclude.items():
         if holds(employee, field_id, values):
             return Verdict(False, f"the rule {_rule('exclude', field_id, values)} holds")
