@@ -101,9 +101,8 @@ def test_only_names_nobody_knows_exit_1_and_write_nothing(sync_env: SyncEnv) -> 
     sync_env.scim.reset_counts()
     result = sync_env.run("--only", "nobody@nowhere.example")
     assert result.exit_code == 1, result.output
-    assert (
-        "nobody@nowhere.example" in result.stderr and "neither HiBob nor HiThrive" in result.stderr
-    )
+    assert "nobody@nowhere.example: neither HiBob nor HiThrive knows them" in result.stderr
+    assert "(HiBob )" not in result.stderr  # no empty ID for an address nobody knows
     assert scim_writes(sync_env) == []
     # The nightly run's problems are its own: the partial one does not make them "new".
     assert sync_env.run().exit_code == 0
@@ -208,6 +207,8 @@ def test_only_the_old_record_of_a_rehire_never_deactivates_the_rehires_user(
     assert scim_writes(sync_env) == []
     planned = json.loads(sync_env.cli("plan", "--only", rehire, "--json").stdout)
     assert [(a["kind"], a["employee_id"]) for a in planned["actions"]] == [("adopt", rehire)]
+    text = sync_env.cli("plan", "--only", rehire).stdout  # the old record's ID, not (none)
+    assert f"      externalId: {old} -> {rehire}" in text, text
     assert sync_env.run("--only", rehire).exit_code == 0
     after = sync_env.users_by_external_id()
     assert after[rehire]["id"] == user["id"] and after[rehire]["active"] is True

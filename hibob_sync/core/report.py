@@ -66,8 +66,10 @@ def plan_text(plan: Plan) -> str:
                     lines.append(f"      {name}: {_show(after)}")
                 else:
                     lines.append(f"      {name}: {_show(before)} -> {_show(after)}")
-            if action.external_id and kind == "adopt":
-                lines.append(f"      externalId: (none) -> {shown(action.external_id)}")
+            if action.external_id and kind == "adopt":  # by hand (none), or a rehire's old ID
+                held = action.user.external_id if action.user is not None else None
+                before = shown(held) if held else "(none)"
+                lines.append(f"      externalId: {before} -> {shown(action.external_id)}")
     for action, pending in zip(plan.held, plan.pending, strict=False):
         lines.append(
             f"{SYMBOL['deactivate']} {'deactivate':<10} {shown(action.email)} "
@@ -110,7 +112,9 @@ def _failure_lines(title: str, items: Sequence[Failure], *, count: bool = True) 
     lines = [f"{title} ({len(items)}):" if count else f"{title}:"]
     for item in items[:SHOWN]:
         who = shown(item.email) if item.email else "(no valid email)"
-        lines.append(f"  {who} (HiBob {shown(item.employee_id or '')}): {shown(item.reason)}")
+        if item.employee_id:  # none for an address `--only` named that nobody knows
+            who += f" (HiBob {shown(item.employee_id)})"
+        lines.append(f"  {who}: {shown(item.reason)}")
     if len(items) > SHOWN:
         reasons = Counter(item.reason for item in items[SHOWN:])
         lines.append(f"  ... and {len(items) - SHOWN} more (`run --json` lists them all):")
