@@ -225,3 +225,17 @@ def test_a_new_hire_with_no_value_in_the_scope_field_is_told_so(sync_env: SyncEn
     sync_env.sandbox.company.update(hire, {"work.site": "London"})
     _, text, document = explain(sync_env, hire)
     assert document["decision"]["outcome"] == "create", text
+
+
+def test_a_leaver_already_deactivated_is_not_called_in_sync(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    leaver = active_users(sync_env)[0]
+    sync_env.sandbox.company.terminate(leaver)
+    code, text, _ = explain(sync_env, leaver)
+    assert "Tonight:   deactivate" in text
+    sync_env.run()
+    code, text, document = explain(sync_env, leaver)
+    assert code == 0 and document["decision"]["outcome"] == "unchanged", text
+    assert document["decision"]["reasons"] == [
+        "a leaver: HiBob has them inactive and the HiThrive user is inactive already"
+    ]

@@ -47,6 +47,8 @@ class Facts:
     in_hibob: bool
     verdict: Verdict | None  # scope (None: HiBob does not return them)
     user: ScimUser | None
+    hibob_active: bool | None = None  # HiBob's access status, as the planner read it
+    future_hire: bool = False
 
 
 def _safeguards(action: Action, plan: Plan, settings: Settings) -> list[str]:
@@ -130,16 +132,28 @@ def decide(
         return decision
     if not facts.in_hibob:
         return _not_in_hibob(facts, remembered, settings, now)
-    reasons = (
-        ["in sync: nothing to change"]
-        if facts.user is not None
-        else [
-            "no HiThrive user, and none is created: HiBob has them inactive "
-            "(or a future hire under sync.future_hires: skip)"
-        ]
-    )
+    reasons = [_unchanged(facts, settings)]
     reasons += [f"warning: {w.reason}" for w in plan.warnings]
     return Decision("unchanged", None, reasons)
+
+
+def _unchanged(facts: Facts, settings: Settings) -> str:
+    """Why nothing happens to someone HiBob returns: in sync, or a leaver already handled."""
+    user = facts.user
+    if user is None:
+        return (
+            "no HiThrive user, and none is created: HiBob has them inactive "
+            "(or a future hire under sync.future_hires: skip)"
+        )
+    if facts.future_hire:
+        state = "active" if user.active else "inactive until HiBob turns them Active"
+        return f"in sync: nothing to change (a future hire; the user is {state})"
+    if facts.hibob_active is False:
+        if not user.active:
+            return "a leaver: HiBob has them inactive and the HiThrive user is inactive already"
+        if settings.leavers != "deactivate":
+            return "a leaver: HiBob has them inactive; sync.leavers: ignore leaves the user active"
+    return "in sync: nothing to change"
 
 
 def _not_in_hibob(

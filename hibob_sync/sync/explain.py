@@ -232,6 +232,8 @@ def explain(
         employee is not None,
         verdict,
         user,
+        profile.active if profile else None,
+        profile.future_hire if profile else False,
     )
     decision = decide(
         facts, plan, Profiles(), rules.held, Remembered(problems, missing, managed), settings, now
