@@ -87,3 +87,20 @@ def test_a_mistyped_field_id_is_refused_never_taken_as_the_closest(sync_env: Syn
         by_name.exit_code == 0
         and by_name.stdout == sync_env.cli("scope", "values", "work.site").stdout
     )
+
+
+def test_a_value_nobody_holds_is_saved_with_a_warning_and_the_closest(
+    sync_env: SyncEnv,
+) -> None:
+    company = sync_env.sandbox.company
+    site = str(company.display(company.ids()[0], "work.site"))
+    typo = site[:-1] + site[-1] * 2  # "Berlinn"
+    result = sync_env.cli("scope", "exclude", "work.site", "Contractors", typo)
+    assert result.exit_code == 0, result.output
+    assert f"    work.site: [Contractors, {typo}]" in sync_env.config.read_text(encoding="utf-8")
+    assert "no employee holds 'Contractors' in work.site today (" in result.stderr
+    assert f"no employee holds '{typo}' in work.site today; did you mean '{site}'?" in (
+        result.stderr
+    )
+    quiet = sync_env.cli("scope", "include", "work.site", site.upper())  # case does not matter
+    assert quiet.exit_code == 0 and "no employee holds" not in quiet.stderr, quiet.output

@@ -93,7 +93,35 @@ def _set(app: App, kind: str, typed: str, values: tuple[str, ...]) -> None:
     cleaned = tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
     if not cleaned:
         raise click.BadParameter("expected at least one value", param_hint="VALUE")
-    _save(app, with_rule(app.settings().scope, kind, _field(app, typed), cleaned))
+    field_id = _field(app, typed)
+    _save(app, with_rule(app.settings().scope, kind, field_id, cleaned))
+    _warn_unheld(app, field_id, cleaned)
+
+
+def _warn_unheld(app: App, field_id: str, values: tuple[str, ...]) -> None:
+    """Saved either way (a rule may wait for its first contractor); a value nobody holds
+    today is said, with the closest one HiBob holds: a typo must not pass silently."""
+    from hibob_sync.core.scope import unheld
+    from hibob_sync.errors import HibobSyncError
+    from hibob_sync.sync.people import field_values
+
+    if field_id == ROOT_ID:
+        return
+    try:
+        counts = field_values(app.settings(), field_id, app.waiting_http(app.settings()))
+    except HibobSyncError as exc:
+        echo_err(
+            f"values not checked against HiBob ({exc.message})", "WARNING", stamped=app.log_file
+        )
+        return
+    for value, close in unheld(values, counts):
+        hint = f"; did you mean {shown(close)!r}?" if close else ""
+        echo_err(
+            f"no employee holds {shown(value)!r} in {field_id} today{hint} "
+            f"(`hibob-sync scope values {field_id}` lists what HiBob holds)",
+            "WARNING",
+            stamped=app.log_file,
+        )
 
 
 @scope_group.command("include")

@@ -10,6 +10,7 @@ never mistaken for vanished ones. A verdict's text names the rule and the rule's
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -159,3 +160,16 @@ def check_fields(
             hint="add the categories to the service user's permission group, then run "
             "`hibob-sync check`",
         )
+
+
+def unheld(values: Sequence[str], held: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(value, the closest held one or None) for each rule value nobody holds today: a typo
+    in an exclude rule would silently leave everyone in (`scope include/exclude` warn)."""
+    by_fold = {h.casefold(): h for h in held}
+    missing: list[tuple[str, str | None]] = []
+    for value in values:
+        if value.casefold() in by_fold:
+            continue
+        close = difflib.get_close_matches(value.casefold(), list(by_fold), n=1, cutoff=0.75)
+        missing.append((value, by_fold[close[0]] if close else None))
+    return missing
