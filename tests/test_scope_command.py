@@ -104,3 +104,13 @@ def test_a_value_nobody_holds_is_saved_with_a_warning_and_the_closest(
     )
     quiet = sync_env.cli("scope", "include", "work.site", site.upper())  # case does not matter
     assert quiet.exit_code == 0 and "no employee holds" not in quiet.stderr, quiet.output
+
+
+def test_fields_says_when_nothing_matches_and_offers_the_closest(sync_env: SyncEnv) -> None:
+    result = sync_env.cli("scope", "fields", "sitte")
+    assert result.exit_code == 0, result.output
+    assert "No HiBob field's ID, name or category holds 'sitte'; did you mean work.site" in (
+        result.stdout
+    )
+    listed = sync_env.cli("scope", "fields", "site").stdout
+    assert "Site (work.site, category Work)" in listed and "No HiBob field" not in listed

@@ -53,7 +53,7 @@ def scope_show(app: App) -> None:
 
 def _field(app: App, typed: str) -> str:
     """A HiBob field ID for what was typed (an ID or a name), checked against the catalogue."""
-    from hibob_sync.sync.mapping_editor import exact_field, refuse, try_catalogue
+    from hibob_sync.sync.mapping_editor import exact_field, try_catalogue
 
     if typed.strip() == ROOT_ID:
         return ROOT_ID
@@ -66,15 +66,19 @@ def _field(app: App, typed: str) -> str:
         )
         return typed.strip()
     if "," in typed:
-        raise refuse([f"scope: one field at a time, got {typed!r}"])
+        raise ConfigError(f"scope: one field at a time, got {shown(typed)!r}", hint=_FIELD_HINT)
     chosen, problems = exact_field(typed, catalogue)
     if chosen is None:
         raise ConfigError(
-            "\n".join(f"scope: {line.strip()}" for line in problems),
-            hint="`hibob-sync scope fields TEXT` lists HiBob's fields; a rule takes an ID or "
-            "a field's exact name",
+            "\n".join(f"scope: {line.strip()}" for line in problems), hint=_FIELD_HINT
         )
     return chosen
+
+
+_FIELD_HINT = (
+    "`hibob-sync scope fields TEXT` lists HiBob's fields; a rule takes an ID or a field's "
+    "exact name"
+)
 
 
 def _save(app: App, scope: Scope) -> None:
@@ -188,9 +192,14 @@ def scope_values(app: App, field_name: str) -> None:
 @click.pass_obj
 def scope_fields(app: App, text: str) -> None:
     """HiBob's fields (those whose ID, name or category holds TEXT): what a rule can read."""
+    from hibob_sync.config.mapping_check import did_you_mean
     from hibob_sync.sync.mapping_editor import fetch_catalogue, label, match_fields
 
     catalogue = fetch_catalogue(app.settings(), app.waiting_http(app.settings()))
-    for entry in match_fields(text, catalogue) if text.strip() else catalogue:
+    found = match_fields(text, catalogue) if text.strip() else catalogue
+    for entry in found:
         click.echo(label(entry))
+    if not found:
+        close = did_you_mean(text.strip(), catalogue)
+        click.echo(f"No HiBob field's ID, name or category holds {shown(text.strip())!r}{close}")
     click.echo("root.id (the HiBob employee ID) works too.")
