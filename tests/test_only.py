@@ -212,3 +212,19 @@ def test_only_the_old_record_of_a_rehire_never_deactivates_the_rehires_user(
     assert sync_env.run("--only", rehire).exit_code == 0
     after = sync_env.users_by_external_id()
     assert after[rehire]["id"] == user["id"] and after[rehire]["active"] is True
+
+
+def test_only_names_the_rule_that_leaves_a_named_person_out(sync_env: SyncEnv) -> None:
+    from tests.test_scope import scoped
+
+    hire = sync_env.sandbox.company.add({"root.email": "far.away@acme.example"})
+    sync_env.write_config(extra=scoped(exclude=f'root.id: ["{hire}"]'))
+    result = sync_env.run("--only", "far.away@acme.example")
+    assert result.exit_code == 0, result.output  # a warning, never a failure
+    assert (
+        f"far.away@acme.example (HiBob {hire}): out of scope: the rule exclude root.id: "
+        f"[{hire}] holds" in result.stderr
+    )
+    assert scim_writes(sync_env) == []
+    nightly = sync_env.run()
+    assert "far.away@acme.example" not in nightly.stderr  # the nightly counts them only

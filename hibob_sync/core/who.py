@@ -67,6 +67,10 @@ class Who:
             self.unknown, gone = unmatched(self.only, named, email_of, users)
             plan.rejected += self.unknown
             plan.warnings += gone
+            plan.warnings += [  # named, yet left alone: say which rule, not only a count
+                Failure(i, email_of.get(i), f"out of scope: {self.out[i].rule}")
+                for i in sorted(named & set(self.out))
+            ]
         aside = [f.employee_id for f in plan.rejected if (f.email or "") in self.protect]
         self.held = hold_protected(plan, self.protect)
         for action in self.held:
