@@ -447,3 +447,18 @@ def test_explain_shows_the_extra_attributes_and_agrees_with_the_run(sync_env: Sy
     text = sync_env.cli("explain", employee_id).stdout
     assert f"  timezone{' ' * 26}{zone} -> {ZONE_OF[new]}" in text, text
     assert "Tonight:   update" in text and "userType" not in text.split("Tonight:")[1]
+
+
+def test_the_map_editor_keeps_value_rules_when_a_source_changes(sync_env: SyncEnv) -> None:
+    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  timezone: {ZONES}\n")
+    answers = [""] * 8 + ["-timezon", "timezone", "work.department", "", "y"]
+    result = sync_env.cli("map", input="\n".join(answers) + "\n", terminal=True)
+    assert result.exit_code == 0, result.output
+    # The listing shows the rules; a typo in a removal is said, not silently ignored.
+    assert "  timezone <- work.site  (London -> Europe/London; Berlin -> Europe/Berlin;" in (
+        result.stdout
+    )
+    assert "no extra attribute 'timezon' to remove (mapped: timezone)" in result.stdout
+    shown = sync_env.cli("map", "show").stdout
+    assert "  timezone <- work.department  (London -> Europe/London" in shown, shown
+    assert "default UTC" in shown

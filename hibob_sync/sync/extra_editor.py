@@ -16,10 +16,12 @@ from hibob_sync.config.settings import Settings
 from hibob_sync.errors import ConfigError, HibobSyncError
 from hibob_sync.hibob.client import CatalogueField
 from hibob_sync.http import HttpSettings
+from hibob_sync.safe_text import shown
 from hibob_sync.scim.attributes import CORE_USER, AttributePath, extra_path
 from hibob_sync.scim.discovery import ServerFeatures
 from hibob_sync.sync.clients import scim_client
 from hibob_sync.sync.extra_targets import extra_problems
+from hibob_sync.sync.mapping_editor import rule_text
 
 Ask = Callable[[str, str], str]
 Say = Callable[[str], None]
@@ -79,7 +81,7 @@ def ask_extras(
     if mapping.extra:
         say("\nExtra attributes:")
         for key, sources in mapping.extra.items():
-            say(f"  {key} <- {', '.join(sources)}")
+            say(f"  {shown(key)} <- {', '.join(sources)}{rule_text(mapping, key)}")
     while True:
         answer = ask(
             "Add an extra SCIM attribute ('?' lists them, '-NAME' removes one, Enter: done)", ""
@@ -93,7 +95,11 @@ def ask_extras(
                 say("  (the SCIM server cannot be read: type a path; `check` verifies it)")
             continue
         if answer.startswith("-"):
-            mapping = mapping.without_extra(answer[1:].strip())
+            name = answer[1:].strip()
+            if name not in mapping.extra:
+                mapped = ", ".join(mapping.extra) or "none"
+                say(f"  no extra attribute {shown(name)!r} to remove (mapped: {shown(mapped)})")
+            mapping = mapping.without_extra(name)
             continue
         try:
             extra_path(answer)
@@ -114,7 +120,8 @@ def ask_extras(
             if not chosen:
                 continue
             try:
-                trial = mapping.with_extra(answer, chosen)
+                # A new source keeps the value rules (edited in mapping.yaml), as `map extra`.
+                trial = mapping.with_extra(answer, chosen, mapping.rule(answer.strip()))
             except ConfigError as exc:
                 say(f"  {exc.message}")
                 break

@@ -26,7 +26,8 @@ Ask = Callable[[str, str], str]  # (question, default) -> the answer typed
 Say = Callable[[str], None]
 
 
-def _rule_text(mapping: FieldMapping, name: str) -> str:
+def rule_text(mapping: FieldMapping, name: str) -> str:
+    """`  (R&D -> Engineering; default UTC)`: an entry's value rules, as `map show` says them."""
     rule = mapping.rule(name)
     parts = [f"{k} -> {v}" for k, v in rule.values.items()]
     if rule.default is not None:
@@ -40,12 +41,12 @@ def mapping_text(mapping: FieldMapping) -> str:
     lines = []
     for name in (*HITHRIVE_FIELDS, *(f for f in NAME_FIELDS if f in mapping.sources)):
         sources = mapping.sources.get(name)
-        text = ", ".join(sources) + _rule_text(mapping, name) if sources else "(not mapped)"
+        text = ", ".join(sources) + rule_text(mapping, name) if sources else "(not mapped)"
         lines.append(f"{name:<14} {text}")
     if mapping.extra:
         lines.append("extra attributes:")
         for key, sources in mapping.extra.items():
-            lines.append(f"  {shown(key)} <- {', '.join(sources)}{_rule_text(mapping, key)}")
+            lines.append(f"  {shown(key)} <- {', '.join(sources)}{rule_text(mapping, key)}")
     return "\n".join(lines)
 
 
