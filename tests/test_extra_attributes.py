@@ -462,3 +462,18 @@ def test_the_map_editor_keeps_value_rules_when_a_source_changes(sync_env: SyncEn
     shown = sync_env.cli("map", "show").stdout
     assert "  timezone <- work.department  (London -> Europe/London" in shown, shown
     assert "default UTC" in shown
+
+
+def test_map_extra_without_sources_names_a_typo_instead_of_saying_done(
+    sync_env: SyncEnv,
+) -> None:
+    write_mapping(sync_env, MAPPING_YAML + f"extra:\n  timezone: {ZONES}\n")
+    before = (sync_env.folder / "mapping.yaml").read_bytes()
+    typo = sync_env.cli("map", "extra", "timezon")
+    assert typo.exit_code == 0, typo.output
+    assert "timezon is not an extra attribute of" in typo.stdout
+    assert "(mapped: timezone); nothing changed" in typo.stdout
+    assert (sync_env.folder / "mapping.yaml").read_bytes() == before
+    done = sync_env.cli("map", "extra", "timezone")
+    assert done.exit_code == 0 and "timezone is no longer written" in done.stdout
+    assert "extra" not in (sync_env.folder / "mapping.yaml").read_text()

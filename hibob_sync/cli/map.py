@@ -117,7 +117,15 @@ def map_extra(app: App, attribute: str, sources: tuple[str, ...]) -> None:
     path = app.mapping_path()
     check_writable(path, "the mapping file")
     if not sources:
-        save_mapping(path, app.mapping(editing=True).without_extra(attribute.strip()))
+        mapping = app.mapping(editing=True)
+        if attribute.strip() not in mapping.extra:  # a typo must not read as done
+            mapped = ", ".join(mapping.extra) or "none"
+            click.echo(
+                f"{attribute} is not an extra attribute of {path} (mapped: {mapped}); "
+                "nothing changed"
+            )
+            return
+        save_mapping(path, mapping.without_extra(attribute.strip()))
         click.echo(f"{attribute} is no longer written  ({path})")
         return
     current = app.mapping(editing=True)
