@@ -225,6 +225,8 @@ def test_check_help_names_every_exit_it_can_end_with(sync_env: SyncEnv) -> None:
     text = " ".join(sync_env.cli("check", "--help").stdout.split())
     assert "69 when HiBob or HiThrive stayed unavailable" in text
     assert all(f"{code} for" in text for code in (77, 78)) and "65" not in text
+    explain = " ".join(sync_env.cli("explain", "--help").stdout.split())
+    assert "69 when a service stayed unavailable" in explain  # it ends 69 above too
 
 
 def test_scope_values_waits_within_sync_max_wait_not_per_request(sync_env: SyncEnv) -> None:

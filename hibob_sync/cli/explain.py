@@ -22,7 +22,8 @@ def explain(app: App, who: str, as_json: bool) -> None:
     Shows HiBob's mapped values, what HiThrive holds, tonight's decision and the rule
     behind it (scope, set aside since when, grace window, protected, unmanaged, the
     safeguard it counts toward). Reads only. Exit 0 when HiBob or HiThrive knows WHO,
-    1 when neither does.
+    1 when neither does; as `check`, 69 when a service stayed unavailable (or answered 429
+    past sync.max_wait), 77 for credentials or permissions, 78 for config or mapping.
     """
     from hibob_sync.sync.explain import explain as explain_one
 
