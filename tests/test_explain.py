@@ -102,7 +102,8 @@ def test_protected_and_unmanaged_users(sync_env: SyncEnv) -> None:
     retitle(sync_env, employee_id)
     code, text, document = explain(sync_env, email)
     assert document["decision"]["outcome"] == "protected"
-    assert "hithrive.protect" in text and "update" in text
+    assert "hithrive.protect" in text
+    assert f"hithrive.protect lists {email} (without it, tonight: update of job_title)" in text
 
     sync_env.scim.seed(
         [

@@ -108,7 +108,8 @@ def decide(
     """The outcome, checked in the order the run applies its rules (module docstring)."""
     user_name = (facts.user.user_name if facts.user else facts.email or "").strip().lower()
     if held or user_name in settings.protect:
-        would = f" (without it, tonight: {held[0].kind})" if held else ""
+        fields = f" of {', '.join(held[0].changes)}" if held and held[0].changes else ""
+        would = f" (without it, tonight: {held[0].kind}{fields})" if held else ""
         return Decision("protected", None, [f"hithrive.protect lists {user_name}{would}"])
     if not facts.in_hibob and facts.user is None:
         return Decision("unknown", None, ["neither HiBob nor HiThrive knows them"])
