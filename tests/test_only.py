@@ -228,3 +228,20 @@ def test_only_names_the_rule_that_leaves_a_named_person_out(sync_env: SyncEnv) -
     assert scim_writes(sync_env) == []
     nightly = sync_env.run()
     assert "far.away@acme.example" not in nightly.stderr  # the nightly counts them only
+
+
+def test_only_names_the_manager_hithrive_holds_by_email(sync_env: SyncEnv) -> None:
+    sync_env.run()
+    users = sync_env.users_by_external_id()
+    employee_id, old_boss, new_boss = active_users(sync_env)[:3]
+    company = sync_env.sandbox.company
+    company.update(employee_id, {"work.reportsTo": old_boss})
+    assert sync_env.run("--only", employee_id).exit_code == 0
+    company.update(employee_id, {"work.reportsTo": new_boss})
+    old_email, new_email = users[old_boss]["userName"], users[new_boss]["userName"]
+    planned = sync_env.cli("plan", "--only", employee_id)
+    assert f"      manager_email: {old_email} -> {new_email}" in planned.stdout, planned.output
+    assert "unknown SCIM id" not in planned.stdout
+    assert sync_env.run("--only", employee_id).exit_code == 0
+    after = sync_env.users_by_external_id()[employee_id][ENTERPRISE]["manager"]["value"]
+    assert after == users[new_boss]["id"]  # the write is the planned one

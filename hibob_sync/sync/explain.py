@@ -10,7 +10,6 @@ nightly pipeline run on this person's data (core.who, core.plan), then core.deci
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,7 +32,13 @@ from hibob_sync.state import StateStore, remembered
 from hibob_sync.sync import validation as valid
 from hibob_sync.sync.clients import hibob_client, scim_client
 from hibob_sync.sync.fetch import fetch_hibob, search_named
-from hibob_sync.sync.people import lookup_users, manager_users, person_terms
+from hibob_sync.sync.people import (
+    lookup_users,
+    manager_named,
+    manager_users,
+    person_terms,
+    rename_managers,
+)
 from hibob_sync.sync.waits import budgeted
 
 
@@ -245,7 +250,12 @@ def explain(
         )
     email_of = {u.id: u.user_name.strip().lower() for u in (*users, *(bosses or ()))}
     current = current_values(user, mapping.targets, email_of) if user else {}
-    _name_managers(current, decision, email_of, read=bosses is not None)
+    if "manager_email" in current:
+        current["manager_email"] = manager_named(
+            current["manager_email"], email_of, read=bosses is not None
+        )
+    if decision.action is not None:
+        rename_managers([decision.action], email_of, read=bosses is not None)
     return Explanation(
         who,
         employee,
@@ -255,33 +265,6 @@ def explain(
         verdict,
         decision,
     )
-
-
-_UNKNOWN = re.compile(r"\(unknown SCIM id (.+)\)")
-
-
-def _name_managers(
-    current: dict[str, Value], decision: Decision, email_of: dict[str, str], *, read: bool
-) -> None:
-    """The manager HiThrive holds, by email (manager_users read it), on both the HiThrive side
-    and the change; where that user could not be found, said plainly, never a bare id."""
-
-    def named(value: Value) -> Value:
-        found = _UNKNOWN.fullmatch(value) if isinstance(value, str) else None
-        if found is None:
-            return value
-        manager_id = found.group(1)
-        if manager_id in email_of:
-            return email_of[manager_id]
-        why = "the server has no such user" if read else "the server refused to look it up"
-        return f"(a user with SCIM id {manager_id}: {why})"
-
-    if "manager_email" in current:
-        current["manager_email"] = named(current["manager_email"])
-    action = decision.action
-    if action is not None and "manager_email" in action.changes:
-        before, after = action.changes["manager_email"]
-        action.changes["manager_email"] = (named(before), after)
 
 
 def _user(

@@ -9,15 +9,17 @@ a server that offers no filter at all (said in the log).
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
+from hibob_sync.core.plan import Action
 from hibob_sync.core.profiles import Profiles
 from hibob_sync.hibob.answers import HibobEmployee
 from hibob_sync.http import HttpSettings
-from hibob_sync.model import ScimUser, normalise_email
+from hibob_sync.model import ScimUser, Value, normalise_email
 from hibob_sync.scim.client import ScimClient
 from hibob_sync.sync.clients import hibob_client
 
@@ -62,22 +64,62 @@ def person_terms(
     return people
 
 
-def manager_users(scim: ScimClient, users: Sequence[ScimUser]) -> list[ScimUser] | None:
-    """The users these users report to in HiThrive, where not read already: one filtered
-    lookup by SCIM id, so the manager HiThrive holds is named by email, not by a bare id.
-    None where the server refused that filter (the caller says the manager was not read)."""
+def manager_users(
+    scim: ScimClient, users: Sequence[ScimUser], wanted: Iterable[str] | None = None
+) -> list[ScimUser] | None:
+    """The users these users report to in HiThrive (or the ``wanted`` SCIM ids), where not
+    read already: one filtered lookup by SCIM id, so the manager HiThrive holds is named by
+    email, not by a bare id. None where the server refused that filter."""
     have = {u.id for u in users}
-    wanted = sorted(
-        {
-            m
-            for u in users
-            if isinstance(m := u.values.get("manager_id"), str) and m and m not in have
-        }
-    )
-    if not wanted:
+    if wanted is None:
+        wanted = (m for u in users if isinstance(m := u.values.get("manager_id"), str))
+    ids = sorted({m for m in wanted if m and m not in have})
+    if not ids:
         return []
-    found = scim.search_users([("id", m) for m in wanted])
-    return None if found is None else [u for u in found if u.id in wanted]
+    found = scim.search_users([("id", m) for m in ids])
+    return None if found is None else [u for u in found if u.id in ids]
+
+
+_UNKNOWN = re.compile(r"\(unknown SCIM id (.+)\)")  # what core.plan shows for a user not read
+
+
+def manager_named(value: Value, email_of: Mapping[str, str], *, read: bool) -> Value:
+    """A manager HiThrive holds, by email where manager_users read that user; else said
+    plainly (gone, or not looked up), never a bare SCIM id."""
+    found = _UNKNOWN.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return value
+    manager_id = found.group(1)
+    if manager_id in email_of:
+        return email_of[manager_id]
+    why = "the server has no such user" if read else "the server refused to look it up"
+    return f"(a user with SCIM id {manager_id}: {why})"
+
+
+def rename_managers(actions: Iterable[Action], email_of: Mapping[str, str], *, read: bool) -> None:
+    """The `before` of each reports-to change by the manager's email; the after, and so
+    every write, stays as planned."""
+    for action in actions:
+        if "manager_email" in action.changes:
+            before, after = action.changes["manager_email"]
+            action.changes["manager_email"] = (manager_named(before, email_of, read=read), after)
+
+
+def name_managers(scim: ScimClient, actions: Sequence[Action], users: Sequence[ScimUser]) -> None:
+    """A partial read's plan (`--only`): the managers its reports-to changes replace, looked
+    up (one filtered lookup, only when one was not read) and named by email."""
+    unread = [
+        found.group(1)
+        for action in actions
+        if "manager_email" in action.changes
+        and isinstance(before := action.changes["manager_email"][0], str)
+        and (found := _UNKNOWN.fullmatch(before))
+    ]
+    if not unread:
+        return
+    bosses = manager_users(scim, users, unread)
+    email_of = {u.id: u.user_name.strip().lower() for u in (*users, *(bosses or ()))}
+    rename_managers(actions, email_of, read=bosses is not None)
 
 
 def lookup_users(scim: ScimClient, people: Sequence[Terms]) -> list[ScimUser]:

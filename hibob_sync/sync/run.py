@@ -49,7 +49,7 @@ from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url
 from hibob_sync.sync.crash import guarded
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
-from hibob_sync.sync.people import lookup_users, person_terms
+from hibob_sync.sync.people import lookup_users, name_managers, person_terms
 from hibob_sync.sync.waits import RunWaits, settled
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
@@ -155,6 +155,8 @@ class _Run:
                 owned=owned,
                 adopt=self.settings.adopt,
             )
+            if only is not None:  # the manager a partial read did not see, by email
+                name_managers(scim, plan.actions, users)
             self.who.settle(plan, users, profiles, fetched.employees, self.mapping)
             countdowns = hold_vanished(
                 plan,
