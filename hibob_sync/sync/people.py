@@ -106,8 +106,9 @@ def rename_managers(actions: Iterable[Action], email_of: Mapping[str, str], *, r
 
 
 def name_managers(scim: ScimClient, actions: Sequence[Action], users: Sequence[ScimUser]) -> None:
-    """A partial read's plan (`--only`): the managers its reports-to changes replace, looked
-    up (one filtered lookup, only when one was not read) and named by email."""
+    """The managers a plan's reports-to changes replace, named by email where the users read
+    lack them (`--only` reads a few; a full listing lacks only a deleted one): one filtered
+    lookup, and none when every one was read."""
     unread = [
         found.group(1)
         for action in actions
@@ -120,6 +121,17 @@ def name_managers(scim: ScimClient, actions: Sequence[Action], users: Sequence[S
     bosses = manager_users(scim, users, unread)
     email_of = {u.id: u.user_name.strip().lower() for u in (*users, *(bosses or ()))}
     rename_managers(actions, email_of, read=bosses is not None)
+
+
+def read_people(
+    scim: ScimClient,
+    employees: Sequence[HibobEmployee],
+    profiles: Profiles,
+    mapping: FieldMapping,
+    names: Iterable[str] = (),
+) -> list[ScimUser]:
+    """`--only`'s users: one filtered lookup per person (person_terms, lookup_users)."""
+    return lookup_users(scim, person_terms(employees, profiles, mapping, names))
 
 
 def lookup_users(scim: ScimClient, people: Sequence[Terms]) -> list[ScimUser]:

@@ -49,7 +49,7 @@ from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url
 from hibob_sync.sync.crash import guarded
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
-from hibob_sync.sync.people import lookup_users, name_managers, person_terms
+from hibob_sync.sync.people import name_managers, read_people
 from hibob_sync.sync.waits import RunWaits, settled
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
@@ -140,8 +140,7 @@ class _Run:
             if only is None:
                 users = scim.list_users()
             else:
-                terms = person_terms(fetched.employees, profiles, self.mapping, only.names)
-                users = lookup_users(scim, terms)
+                users = read_people(scim, fetched.employees, profiles, self.mapping, only.names)
             log.info("SCIM: %d users", len(users))
             same = semantics(features, scim.placement)
             owned = self.store.managed_users() if known else {}  # ownership.py
@@ -155,8 +154,7 @@ class _Run:
                 owned=owned,
                 adopt=self.settings.adopt,
             )
-            if only is not None:  # the manager a partial read did not see, by email
-                name_managers(scim, plan.actions, users)
+            name_managers(scim, plan.actions, users)  # a manager not read: by email (people.py)
             self.who.settle(plan, users, profiles, fetched.employees, self.mapping)
             countdowns = hold_vanished(
                 plan,
