@@ -258,9 +258,10 @@ def test_demo_without_scim2_server_says_how_to_install_it(
     assert demo_folders() == before  # no empty folder left behind
     assert result.exit_code == 78, result.output
     assert "scim2-server is not installed" in result.messages
-    assert "pip install 'hibob-sync[demo]'" in result.messages  # an install from PyPI
-    assert "pip install -e '.[demo]'" in result.messages  # a checkout
     assert "Python 3.11 or newer" in result.messages
+    if sys.version_info >= (3, 11):  # on 3.10 the extra installs nothing: see the next test
+        assert "pip install 'hibob-sync[demo]'" in result.messages  # an install from PyPI
+        assert "pip install -e '.[demo]'" in result.messages  # a checkout
     assert f"this is Python {sys.version_info[0]}.{sys.version_info[1]}" in result.messages
     assert "Traceback" not in result.output
 
