@@ -21,7 +21,12 @@ from hibob_sync.core.profiles import (
     is_active,
     is_future_hire,
 )
-from hibob_sync.core.safeguards import check_coverage, check_deactivations, check_employees
+from hibob_sync.core.safeguards import (
+    check_changes,
+    check_coverage,
+    check_deactivations,
+    check_employees,
+)
 from hibob_sync.errors import ConfigError, HibobSyncError, PermissionMissingError, SafeguardError
 from hibob_sync.hibob.client import HibobEmployee, MissingField
 from hibob_sync.model import Failure, ScimUser, Value
@@ -246,3 +251,18 @@ def test_coverage_without_missing_fields_and_employees() -> None:
     check_employees(1)
     with pytest.raises(SafeguardError):
         check_employees(0)
+
+
+def test_max_changes_is_a_share_of_every_managed_user_active_or_not() -> None:
+    # Seen in the rehearsal: a new extra attribute fills in for 9 future hires created ahead
+    # (inactive) too, and the breaker said "185 of 178 managed users". The count and the
+    # share it is compared with must cover the same users.
+    changed = [
+        Action("update", f"u{i}@example.com", str(i), changes={"timezone": (None, "UTC")})
+        for i in range(15)
+    ]
+    ahead = Plan(actions=changed, managed_active=10, managed=30)  # 20 created ahead
+    assert check_changes(ahead, Limit(50, True)) == []  # 15 of 30 is within 50%
+    found = check_changes(ahead, Limit(40, True))  # 15 of 30 is over 40% (12)
+    assert [item.safeguard for item in found] == ["sync.max_changes (timezone)"]
+    assert "15 of 30 managed users" in found[0].message

@@ -77,6 +77,7 @@ class Plan:
     rejected: list[Failure] = field(default_factory=list)
     warnings: list[Failure] = field(default_factory=list)
     managed_active: int = 0  # active SCIM users hibob-sync manages, for the safeguard
+    managed: int = 0  # every SCIM user hibob-sync manages, active or not (max_changes)
     pending: list[Pending] = field(default_factory=list)  # held back by vanished.py
     held: list[Action] = field(default_factory=list)  # their deactivations, for `apply`
     outcomes: Outcomes = field(default_factory=Outcomes)

@@ -60,6 +60,10 @@ class Ownership:
             return self.adopt == "all"
         return user.id in self.unowned or (user.id in self.managed and not user.external_id)
 
+    def managed_count(self, users: Sequence[ScimUser]) -> int:
+        """Managed users, active or not: what max_changes' percentage is of."""
+        return sum(1 for user in users if user.id in self.managed)
+
     def managed_active(self, users: Sequence[ScimUser]) -> int:
         """Active managed users: what the safeguards' percentages are of."""
         if len(self.managed) == len(users):

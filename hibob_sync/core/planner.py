@@ -56,6 +56,7 @@ class Planner:
         self.own = index_users(self.users, profiles.seen_ids, owned, adopt)
         self.plan = Plan(rejected=list(profiles.rejected))
         self.plan.managed_active = self.own.managed_active(self.users)
+        self.plan.managed = self.own.managed_count(self.users)
         self.ledger = self.plan.outcomes
         self.user_of: dict[str, ScimUser] = {}  # HiBob ID -> its user
         self.employee_of: dict[str, Profile] = {}  # SCIM id -> the profile it serves

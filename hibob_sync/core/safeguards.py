@@ -160,7 +160,9 @@ def check_changes(plan: Plan, limit: Limit) -> list[Tripped]:
             continue
         for name in action.changes:
             changed.setdefault(name, []).append(action.email)
-    allowed = max(limit.allowed(plan.managed_active), MIN_CHANGES - 1)
+    # Changes reach inactive users too (a future hire created ahead): count them all.
+    managed = max(plan.managed, plan.managed_active)
+    allowed = max(limit.allowed(managed), MIN_CHANGES - 1)
     found = []
     for name, emails in changed.items():
         if len(emails) > allowed:
@@ -168,7 +170,7 @@ def check_changes(plan: Plan, limit: Limit) -> list[Tripped]:
             found.append(
                 Tripped(
                     f"sync.max_changes ({name})",
-                    f"{name} would change for {len(emails)} of {plan.managed_active} managed "
+                    f"{name} would change for {len(emails)} of {managed} managed "
                     f"users, more than sync.max_changes ({limit}, i.e. {allowed}) allows "
                     f"(e.g. {examples}); nothing was written",
                     "a HiBob-side rename, a permission change or a mapping change can rewrite "
