@@ -66,8 +66,9 @@ def narrow_plan(plan: Plan, only: Only, named_ids: set[str], seen_ids: Iterable[
                 Failure(
                     action.employee_id,
                     action.email,
-                    f"the email is held in HiThrive by the user of employee {holder}; "
-                    "the nightly run decides (or name both with --only)",
+                    f"the email is held in HiThrive by the user whose externalId is {holder} "
+                    "(another HiBob record, or another provisioning client's user); the "
+                    "nightly run decides (or name both with --only)",
                 )
             )
         else:
