@@ -18,9 +18,21 @@ from typing import Any
 
 from hibob_sync.errors import ConfigError
 from hibob_sync.host_files import check_private_folder, refuse_link
+from hibob_sync.memory import RunChanges, RunMemory
 from hibob_sync.model import Failure
 from hibob_sync.pace import Learnt
 from hibob_sync.state_files import KEY, SCHEMA, columns, has_table, migrate, open_store
+from hibob_sync.state_memory import (
+    known_problems,
+    put_dialect,
+    put_managed,
+    put_missing,
+    put_pace,
+    read_dialect,
+    read_memory,
+    read_pace,
+    write_changes,
+)
 
 KEEP_RUNS = 1000
 
@@ -49,15 +61,22 @@ class RunRecord:
 class StateStore:
     """Opens (and creates) the SQLite file; one short connection per operation.
 
-    ``read_only`` (history, status) never creates, chmods or migrates anything.
+    ``read_only`` (history, status, plan) never creates, chmods or migrates anything.
+    ``reads`` and ``writes`` count the connections opened, for the run's -vv log.
     """
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         self.read_only = read_only
+        self.reads = 0
+        self.writes = 0
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if write:
+            self.writes += 1
+        else:
+            self.reads += 1
         try:
             with closing(open_store(self.path, read_only=self.read_only)) as conn:
                 conn.execute("PRAGMA foreign_keys = ON")
@@ -80,43 +99,23 @@ class StateStore:
                 hint="check sync.state_path and its folder's permissions",
             ) from None
 
+    def recall(self, scim_url: str, pace_since: str = "") -> RunMemory:
+        """Everything a run reads, in one connection (state_memory.py); a pace learnt
+        before ``pace_since`` (ISO time) is forgotten."""
+        with self._connect() as conn:
+            return read_memory(conn, scim_url, pace_since)
+
+    def remember(self, run: RunRecord, changes: RunChanges) -> int:
+        """Store a run and what it learnt, in one transaction."""
+        with self._connect(write=True) as conn:
+            run_id = _insert_run(conn, run)
+            write_changes(conn, changes, run.finished_at)
+        return run_id
+
     def record(self, run: RunRecord) -> int:
         """Store a run and its failures; old runs beyond KEEP_RUNS are pruned."""
-        with self._connect() as conn:
-            cursor = conn.execute(
-                "INSERT INTO runs (started_at, finished_at, exit_code, outcome, message, counts,"
-                " coverage, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.started_at,
-                    run.finished_at,
-                    run.exit_code,
-                    run.outcome,
-                    run.message,
-                    json.dumps(run.counts, sort_keys=True),
-                    json.dumps(sorted(run.coverage)) if run.coverage is not None else None,
-                    int(run.partial),
-                ),
-            )
-            run_id = int(cursor.lastrowid or 0)
-            today = run.started_at[:10]
-            conn.executemany(
-                "INSERT INTO failures (run_id, employee_id, email, reason, since)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (run_id, f.employee_id, f.email, f.reason, run.since.get(f, today))
-                    for f in run.failures
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO run_vanished (run_id, employee_id, missing_since, deactivated)"
-                " VALUES (?, ?, ?, ?)",
-                [(run_id, i, since, 0) for i, since in run.waiting.items()]
-                + [(run_id, i, since, 1) for i, since in run.vanished_deactivated.items()],
-            )
-            conn.execute(
-                "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?", (KEEP_RUNS,)
-            )
-        return run_id
+        with self._connect(write=True) as conn:
+            return _insert_run(conn, run)
 
     def last_runs(self, limit: int = 10) -> list[RunRecord]:
         """The newest runs first, with their failures."""
@@ -167,63 +166,30 @@ class StateStore:
         A run compares its own against these: only new ones make exit 1 (spec.md).
         """
         with self._connect() as conn:
-            return _known_problems(conn)
+            return known_problems(conn, _GOOD)
 
     def dialect(self, scim_url: str) -> dict[str, str]:
         """The forms a SCIM server took in earlier runs (scim_dialect.py), by attribute."""
         with self._connect() as conn:
-            if not has_table(conn, "scim_dialect"):
-                return {}  # read-only (check) on a store from before dialects
-            rows = conn.execute(
-                "SELECT attribute, form FROM scim_dialect WHERE scim_url = ?",
-                (scim_url.rstrip("/"),),
-            ).fetchall()
-        return {str(attribute): str(form) for attribute, form in rows}
+            return read_dialect(conn, scim_url)
 
     def remember_dialect(self, scim_url: str, forms: Mapping[str, str], at: str) -> None:
         """Keep what a SCIM server took, so the next run starts with it."""
-        with self._connect() as conn:
-            conn.executemany(
-                "INSERT INTO scim_dialect (scim_url, attribute, form, learned_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (scim_url, attribute)"
-                " DO UPDATE SET form = excluded.form, learned_at = excluded.learned_at"
-                " WHERE form != excluded.form",
-                [(scim_url.rstrip("/"), key, form, at) for key, form in forms.items()],
-            )
+        with self._connect(write=True) as conn:
+            put_dialect(conn, scim_url, forms, at)
 
     def pace(self, scim_url: str, since: str = "") -> Learnt | None:
         """The shape of a SCIM server's rate limit, as an earlier run learnt it (pace.py), if
         learnt at `since` (ISO time) or later: a pace kept too long would never find a quota
         the provider raised."""
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT kind, pace, quota, seconds FROM scim_pace"
-                " WHERE scim_url = ? AND learned_at >= ?",
-                (scim_url.rstrip("/"), since),
-            ).fetchone()
-        if row is None or row[0] not in ("rate", "window") or not float(row[1]) > 0:
-            return None
-        return Learnt(row[0], float(row[1]), int(row[2]), float(row[3]))
+            return read_pace(conn, scim_url, since)
 
     def remember_pace(self, scim_url: str, learnt: Learnt, at: str) -> None:
         """Keep the pace a SCIM server's rate limit allowed, so the next run starts at it;
         `at` changes only with the pace (a night that kept it learnt nothing new)."""
-        with self._connect() as conn:
-            conn.execute(
-                "INSERT INTO scim_pace (scim_url, kind, pace, quota, seconds, learned_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scim_url) DO UPDATE SET"
-                " kind = excluded.kind, pace = excluded.pace, quota = excluded.quota,"
-                " seconds = excluded.seconds, learned_at = excluded.learned_at"
-                " WHERE kind != excluded.kind OR abs(pace - excluded.pace) > 1e-6",
-                (
-                    scim_url.rstrip("/"),
-                    learnt.kind,
-                    learnt.pace,
-                    learnt.quota,
-                    learnt.seconds,
-                    at,
-                ),
-            )
+        with self._connect(write=True) as conn:
+            put_pace(conn, scim_url, learnt, at)
 
     def missing_since(self) -> dict[str, str]:
         """The running countdowns (vanished.py): HiBob employee ID -> missing since."""
@@ -233,12 +199,8 @@ class StateStore:
 
     def set_missing(self, missing: Mapping[str, str]) -> None:
         """Replace the countdowns with this run's: the ones not in it ended."""
-        with self._connect() as conn:
-            conn.execute("DELETE FROM vanished")
-            conn.executemany(
-                "INSERT INTO vanished (employee_id, missing_since) VALUES (?, ?)",
-                sorted(missing.items()),
-            )
+        with self._connect(write=True) as conn:
+            put_missing(conn, missing)
 
     def managed_users(self) -> dict[str, bool]:
         """SCIM ids hibob-sync created or adopted (ownership.py), each with whether it was
@@ -251,16 +213,12 @@ class StateStore:
 
     def set_managed_users(self, users: Mapping[str, bool]) -> None:
         """Replace the managed SCIM ids with this run's (ownership.owned_after)."""
-        with self._connect() as conn:
-            conn.execute("DELETE FROM managed_users")
-            conn.executemany(
-                "INSERT INTO managed_users (scim_id, ahead) VALUES (?, ?)",
-                sorted((scim_id, int(ahead)) for scim_id, ahead in users.items()),
-            )
+        with self._connect(write=True) as conn:
+            put_managed(conn, users)
 
     def add_note(self, run_id: int, note: str) -> None:
         """Append to a recorded run's message (e.g. that its alert email was not sent)."""
-        with self._connect() as conn:
+        with self._connect(write=True) as conn:
             conn.execute(
                 "UPDATE runs SET message = CASE WHEN message = '' THEN ? "
                 "ELSE message || '; ' || ? END WHERE id = ?",
@@ -298,22 +256,39 @@ class StateStore:
 
 
 _COLUMNS = "id, started_at, finished_at, exit_code, outcome, message, counts, coverage, partial"
+_GOOD = "exit_code IN (0, 1) AND partial = 0"
 
 
-def _known_problems(conn: sqlite3.Connection) -> dict[Failure, str]:
-    row = conn.execute(
-        "SELECT id, started_at FROM runs WHERE exit_code IN (0, 1) AND partial = 0"
-        " ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return {}
-    run_id, started = row
-    return {
-        Failure(employee_id, email, reason): str(since or started)[:10]
-        for employee_id, email, reason, since in conn.execute(
-            "SELECT employee_id, email, reason, since FROM failures WHERE run_id = ?", (run_id,)
-        )
-    }
+def _insert_run(conn: sqlite3.Connection, run: RunRecord) -> int:
+    """A run and its failures; old runs beyond KEEP_RUNS are pruned."""
+    cursor = conn.execute(
+        "INSERT INTO runs (started_at, finished_at, exit_code, outcome, message, counts,"
+        " coverage, partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run.started_at,
+            run.finished_at,
+            run.exit_code,
+            run.outcome,
+            run.message,
+            json.dumps(run.counts, sort_keys=True),
+            json.dumps(sorted(run.coverage)) if run.coverage is not None else None,
+            int(run.partial),
+        ),
+    )
+    run_id = int(cursor.lastrowid or 0)
+    today = run.started_at[:10]
+    conn.executemany(
+        "INSERT INTO failures (run_id, employee_id, email, reason, since) VALUES (?, ?, ?, ?, ?)",
+        [(run_id, f.employee_id, f.email, f.reason, run.since.get(f, today)) for f in run.failures],
+    )
+    conn.executemany(
+        "INSERT INTO run_vanished (run_id, employee_id, missing_since, deactivated)"
+        " VALUES (?, ?, ?, ?)",
+        [(run_id, i, since, 0) for i, since in run.waiting.items()]
+        + [(run_id, i, since, 1) for i, since in run.vanished_deactivated.items()],
+    )
+    conn.execute("DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?", (KEEP_RUNS,))
+    return run_id
 
 
 def _parsed(text: object, empty: Any) -> Any:
@@ -384,7 +359,7 @@ def remembered(state_path: Path) -> tuple[dict[Failure, str], dict[str, str]]:
         if not _has_partial(conn):
             return {}, {}  # a store no run of this version has opened: nothing to trust
         rows = conn.execute("SELECT employee_id, missing_since FROM vanished").fetchall()
-        return _known_problems(conn), {str(i): str(since) for i, since in rows}
+        return known_problems(conn, _GOOD), {str(i): str(since) for i, since in rows}
 
 
 def _has_partial(conn: sqlite3.Connection) -> bool:

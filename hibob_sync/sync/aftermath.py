@@ -12,6 +12,7 @@ import logging
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.summary import RunSummary
 from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.memory import RunMemory
 from hibob_sync.notify import alerts as notify
 from hibob_sync.notify.metrics import record_metrics
 from hibob_sync.state import StateStore
@@ -37,15 +38,29 @@ def write_metrics(settings: Settings, summary: RunSummary, *, partial: bool = Fa
         )
 
 
-def alert(settings: Settings, store: StateStore, run_id: int | None, summary: RunSummary) -> None:
+def alert(
+    settings: Settings,
+    store: StateStore,
+    run_id: int | None,
+    summary: RunSummary,
+    memory: RunMemory | None = None,
+) -> None:
     """Email a person when one must act; best effort, never changes the exit code.
+
+    The failed nights in a row come from the run's memory (this run first), or from the store
+    for a run that read none (it found the lock held).
 
     An alert that could not be sent is noted on the run in the history, so `history` and
     `status` show that nobody was told.
     """
     code = int(summary.exit_code)
     try:
-        failures = store.consecutive_failures(FAILED_NIGHTS) if code in FAILED_NIGHTS else 1
+        if code not in FAILED_NIGHTS:
+            failures = 1
+        elif memory is not None and run_id is not None:  # this run was recorded
+            failures = memory.streak(code, FAILED_NIGHTS)
+        else:
+            failures = store.consecutive_failures(FAILED_NIGHTS)
     except HibobSyncError as exc:  # the store is what failed: alert as if at the threshold
         log.warning("could not count the failed runs in a row: %s", exc.message)
         failures = settings.alert_after_failed_runs

@@ -7,197 +7,82 @@ state store and alerts; never prints or exits: the CLI shows the summary, or the
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime, timezone
 
 from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
 from hibob_sync.core.actions import settle
 from hibob_sync.core.only import Only
-from hibob_sync.core.ownership import owned_after
-from hibob_sync.core.plan import ACTION_KINDS, Plan, make_plan
+from hibob_sync.core.plan import Plan
 from hibob_sync.core.plan_file import PlanFile, PlanOutput, applied_message, write
 from hibob_sync.core.problems import verdict
-from hibob_sync.core.replay import replay
 from hibob_sync.core.safeguards import (
-    check_fetched,
     plan_verdict,
-    run_safeguards,
-    stop,
-    tripped,
 )
-from hibob_sync.core.scope import check_fields
 from hibob_sync.core.summary import RunSummary, with_cleaned
-from hibob_sync.core.vanished import Countdowns, answer_checked, done, hold_vanished
-from hibob_sync.core.who import Who
-from hibob_sync.errors import ExitCode, HibobSyncError, InterruptedRun, LockedError, PlanRefused
+from hibob_sync.errors import (
+    ExitCode,
+    HibobSyncError,
+    InterruptedRun,
+    LockedError,
+    PlanRefused,
+)
 from hibob_sync.host_files import check_private_folder
 from hibob_sync.http import HttpSettings
-from hibob_sync.model import ScimUser
 from hibob_sync.notify import alerts as notify
 from hibob_sync.scim.dialect import Dialect, describe
-from hibob_sync.scim.values import semantics
-from hibob_sync.scim.writes import ScimWriter
-from hibob_sync.state import RunRecord, StateStore
 from hibob_sync.sync import validation as valid
 from hibob_sync.sync.aftermath import alert, write_metrics
-from hibob_sync.sync.apply import Applied, apply_plan
-from hibob_sync.sync.clients import hibob_client, neutral_http, require_scim_url, scim_client
+from hibob_sync.sync.clients import neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.crash import guarded
-from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.lock import state_lock
-from hibob_sync.sync.people import name_managers, read_people
-from hibob_sync.sync.waits import RunWaits, settled
+from hibob_sync.sync.run_steps import Progress, RunSteps
+from hibob_sync.sync.steps import counts, plan_run, run_record
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]  # (done so far, total)
 
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
-
-
-class _Run:
-    def __init__(
-        self,
-        settings: Settings,
-        mapping: FieldMapping,
-        *,
-        dry_run: bool,
-        http: HttpSettings | None,
-        progress: Progress | None,
-        clock: Callable[[], float] | None = None,
-        plan_out: PlanOutput | None = None,
-        reviewed: PlanFile | None = None,
-        only: Only | None = None,
-    ) -> None:
-        self.who = Who(settings.scope, settings.protect, only)  # scope, protect, --only
-        self.plan_out = plan_out  # `plan -o`: write the plan file
-        self.reviewed = reviewed  # `apply`: carry out this reviewed plan, or refuse it
-        self.settings = settings
-        self.mapping = mapping
-        self.dry_run = dry_run
-        self.waits = RunWaits(settings, http)  # one budget for every 429 of the run
-        self.http = self.waits.http
-        self.progress = progress
-        # The run's clock (the Environment's): run times, `status` and grace windows move
-        # together in tests without any sleep.
-        self.clock: Callable[[], float] = clock or (http.clock if http else time.time)
-        self.summary = RunSummary(started_at=self.now(), dry_run=dry_run, partial=only is not None)
-        self.store = StateStore(settings.state_path)
-        self.coverage: set[str] | None = None
-        self.applied: Applied | None = None  # filled while applying, so a failed run has it
-        self.countdowns: Countdowns | None = None  # the grace windows this run kept
-        self.run_id: int | None = None  # set once the run is recorded
-
-    def now(self) -> str:
-        return _iso(self.clock())
+class _Run(RunSteps):
+    """The run: its steps in order, its summary, its record."""
 
     def execute(self) -> RunSummary:
+        """The README's steps, in order, each with plain data in and out."""
         scim_url = require_scim_url(self.settings)
         stale = None  # a reviewed plan's refusal that waits for the mapping's validation
         if self.reviewed is not None:
             stale = valid.reviewed_plan(self.reviewed, self.settings, self.mapping, self._when())
-        hibob_login = credentials.hibob_credentials()
-        scim_token = credentials.scim_token()
-        last_good = (
-            self.store.last_good_coverage()
-            if not self.dry_run or self.settings.state_path.exists()
-            else None
-        )
-
-        only, scope = self.who.only, self.settings.scope
-        with hibob_client(self.settings, hibob_login, self.http) as hibob:
-            fetched = fetch_hibob(hibob, self.mapping, scope.fields, only)
-        valid.after_hibob(self.mapping, fetched, sample=only is None)  # validation.py
-        check_fields(scope, fetched.catalogue, fetched.employees)
-
-        # `plan` names every safeguard and `apply` goes past reviewed ones; `run` stops here.
-        def on_answer() -> None:  # `--only` naming nobody HiBob knows is no empty company
-            if only is None or fetched.employees:
-                check_fetched(fetched, self.mapping, last_good)
-
-        found = tripped("HiBob's answer", on_answer)
-        if found and not (self.dry_run or self.reviewed):
-            raise found[0].error()
-        self.coverage = fetched.coverage
-
-        known = not self.dry_run or self.settings.state_path.exists()
-        dialect = Dialect(self.store.dialect(scim_url) if known else None)
+        hibob_login, scim_token = credentials.hibob_credentials(), credentials.scim_token()
+        memory = self.recall(scim_url)
+        fetched, found = self.fetch(hibob_login, memory)
+        dialect = Dialect(dict(memory.dialect) or None)
         with scim_client(self.settings, scim_token, self.http, tuple(self.mapping.extra)) as scim:
-            self.waits.start(scim, self.store if known else None, self.clock())
-            if dialect.needs_resources:
-                scim.keep_resources = True
-            features = scim.discover()
-            kinds = valid.after_discovery(self.mapping, features, scim.placement, fetched, stale)
-            profiles = self.who.profiles(fetched.employees, self.mapping, kinds)
-            if only is None:
-                users = scim.list_users()
-            else:
-                users = read_people(scim, fetched.employees, profiles, self.mapping, only.names)
-            log.info("SCIM: %d users", len(users))
-            same = semantics(features, scim.placement)
-            owned = self.store.managed_users() if known else {}  # ownership.py
-            plan = make_plan(
-                profiles,
-                users,
-                self.mapping.targets,
-                self.settings.leavers,
-                self.settings.future_hires,
-                same=same,
-                owned=owned,
-                adopt=self.settings.adopt,
+            profiles, users, same = self.profiles(scim, dialect, memory, fetched, stale)
+            planned = plan_run(
+                self.settings,
+                self.mapping,
+                self.who,
+                memory,
+                (profiles, users, fetched),
+                same,
+                self._when(),
             )
-            name_managers(scim, plan.actions, users)  # a manager not read: by email (people.py)
-            self.who.settle(plan, users, profiles, fetched.employees, self.mapping)
-            countdowns = hold_vanished(
-                plan,
-                profiles.seen_ids,
-                self.store.missing_since() if known else {},
-                datetime.fromtimestamp(self.clock(), timezone.utc),
-                self.settings.vanished_grace,
-            )
-            self.summary.plan = plan
-            self.summary.users = users
-            self.summary.warnings = list(plan.warnings) + profiles.warnings + profiles.cleaned
-            if only is None:  # the named people are not the company's answer
-                found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
-            found += run_safeguards(plan, self.settings)
-            self.summary.tripped = found
+            plan, found = self.safeguards(planned, found, fetched, profiles, users)
             if self.dry_run:
                 settle(plan, profiles.seen_ids, [u.id for u in users])
                 self.summary.counts = with_cleaned(
                     plan.counts(), profiles.cleaned, self.who.counts()
                 )
                 return self._planned(plan)
-            done_before = 0
-            if self.reviewed is not None:  # the fresh plan, where it matches the reviewed one
-                plan, done_before = replay(self.reviewed, plan, found, users)
-                self.summary.plan = plan  # waiting deactivations approved: done now
-            elif found:
-                raise stop(found)
-            if only is None:  # past the safeguards: they count (the nightly's alone)
-                self.store.set_missing(countdowns.missing)
-            self.countdowns = countdowns
-            try:
-                applied = self._apply(ScimWriter(scim, dialect), plan, users)
-            finally:  # what the server took is worth keeping even from a run that stopped
-                self.store.remember_dialect(scim_url, dialect.forms, self.now())
-                self.waits.remember(scim, self.store, self.now())
-                self.store.set_managed_users(owned_after(owned, plan, self.applied, users))
-            self.summary.concurrency = settled(scim.limiter.report())
-            self.waits.judge(scim, applied)
+            plan, done_before = self.approve(plan, found, users)
+            applied = self.apply(scim, dialect, memory, planned.countdowns, plan, users)
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
-
         self.summary.counts = with_cleaned(
-            self._counts(plan, applied), profiles.cleaned, self.who.counts()
+            counts(plan, applied), profiles.cleaned, self.who.counts()
         )
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
@@ -215,42 +100,12 @@ class _Run:
             write(self.plan_out, plan, found, self.settings, self.mapping, self._when())
         return self._finish(*plan_verdict(found))
 
-    def _when(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), timezone.utc)
-
     def _judge(self) -> RunSummary:
         """Exit 1 only for problems the last finished run did not have (problems.py)."""
-        known = self.store.known_problems() if self.settings.state_path.exists() else {}
-        found = verdict(self.summary.failures, known)
+        known = self.memory.known_problems if self.memory is not None else {}
+        found = verdict(self.summary.failures, dict(known))
         self.summary.since = found.since
         return self._finish(found.exit_code, found.message)
-
-    def _apply(self, writer: ScimWriter, plan: Plan, users: list[ScimUser]) -> Applied:
-        total = len(plan.actions)
-        done = 0
-
-        def step(count: int) -> None:
-            nonlocal done
-            done += count
-            if self.progress:
-                self.progress(done, total)
-
-        self.applied = Applied()
-        return apply_plan(
-            writer,
-            plan,
-            users,
-            concurrency=self.settings.concurrency,
-            progress=step,
-            result=self.applied,
-        )
-
-    @staticmethod
-    def _counts(plan: Plan, applied: Applied) -> dict[str, int]:
-        counts = plan.counts()
-        counts.update({kind: applied.done.get(kind, 0) for kind in ACTION_KINDS})
-        counts["failed"] = len(applied.failures)
-        return counts
 
     def _finish(self, code: int, message: str = "") -> RunSummary:
         self.summary.rate_limit = self.waits.summary()
@@ -269,32 +124,17 @@ class _Run:
         self.summary.exit_code = exc.exit_code
         self.summary.message = exc.message
         if self.applied is not None and self.summary.plan is not None:
-            self.summary.counts = self._counts(self.summary.plan, self.applied)
+            self.summary.counts = counts(self.summary.plan, self.applied)
 
     def record(self) -> None:
-        """Store the run (not dry runs; a lock refusal is stored, so held nights alert)."""
+        """Store the run and what it learnt, in one write (not dry runs; a lock refusal is
+        stored, so held nights alert)."""
         if self.dry_run:
             return
-        good = self.summary.exit_code in (ExitCode.OK, ExitCode.PARTIAL) and not self.who.only
-        self.run_id = self.store.record(
-            RunRecord(
-                started_at=self.summary.started_at,
-                finished_at=self.summary.finished_at,
-                exit_code=int(self.summary.exit_code),
-                outcome=self.summary.outcome,
-                message=self.summary.message,
-                counts=self.summary.counts,
-                coverage=sorted(self.coverage) if good and self.coverage is not None else None,
-                failures=self.summary.failures,
-                since=self.summary.since,
-                waiting=(
-                    {p.employee_id: p.missing_since for p in self.summary.plan.pending}
-                    if self.countdowns and self.summary.plan
-                    else {}
-                ),
-                vanished_deactivated=done(self.countdowns, self.applied),
-                partial=self.who.only is not None,
-            )
+        partial = self.who.only is not None
+        self.run_id = self.store.remember(
+            run_record(self.summary, self.coverage, self.countdowns, self.applied, partial),
+            self.changes,
         )
 
 
@@ -335,6 +175,8 @@ def run_sync(
     except HibobSyncError as exc:
         run.stopped_by(exc)
         raise
+    finally:  # one read and one write, plus a note on the run when its alert failed
+        log.debug("state store: %d read, %d write", run.store.reads, run.store.writes)
 
 
 def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSummary:
@@ -366,7 +208,7 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
         run.record()
         write_metrics(settings, summary, partial=run.who.only is not None)
         if not run.who.only:
-            alert(settings, run.store, run.run_id, summary)  # exit 1: new problems only
+            alert(settings, run.store, run.run_id, summary, run.memory)  # exit 1: new problems only
         # The run finished: exit 1 (some employees named in the summary) is still a
         # completed run, and the healthcheck exists to notice runs that did not happen.
         event: notify.PingEvent = "success"
@@ -388,7 +230,7 @@ def _stopped(
     _record_quietly(run, settings)
     notify.ping(ping[0], "fail", ping[1], f"exit {int(exc.exit_code)}")
     if not ((run.reviewed and exc.exit_code == ExitCode.SAFEGUARD) or run.who.only):
-        alert(settings, run.store, run.run_id, run.summary)  # nobody at the terminal
+        alert(settings, run.store, run.run_id, run.summary, run.memory)  # nobody at the terminal
 
 
 def _record_quietly(run: _Run, settings: Settings) -> None:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from hibob_sync.config.settings import Settings
 from hibob_sync.errors import RateLimitedError
 from hibob_sync.http import HttpSettings
 from hibob_sync.limiter import LimiterReport
+from hibob_sync.pace import Learnt
 from hibob_sync.retry_policy import WaitBudget
 from hibob_sync.scim.client import ScimClient
-from hibob_sync.state import StateStore
 from hibob_sync.sync.apply import Applied
 
 log = logging.getLogger(__name__)
@@ -46,19 +46,13 @@ class RunWaits:
         self.budget, self.http = budgeted(settings.max_wait.total_seconds(), http)
         self.limit: str | None = None  # the SCIM server's rate limit, as learnt (pace.py)
 
-    def start(self, scim: ScimClient, store: StateStore | None, now: float) -> None:
-        """Begin at the pace an earlier run learnt for this server in the last week (None:
-        no state to read)."""
-        if store is not None:
-            since = datetime.fromtimestamp(now, timezone.utc) - REMEMBER_PACE
-            scim.limiter.start_from(store.pace(scim.base_url, since.isoformat(timespec="seconds")))
-
-    def remember(self, scim: ScimClient, store: StateStore, at: str) -> None:
-        """Keep what the server's limit allowed, so the next run starts at that pace."""
+    def learnt(self, scim: ScimClient) -> Learnt | None:
+        """What the server's limit allowed, so the next run starts at that pace (recorded
+        with the run), and named in the summary."""
         learnt = scim.limiter.report().learnt
         if learnt is not None:
             self.limit = learnt.describe()
-            store.remember_pace(scim.base_url, learnt, at)
+        return learnt
 
     def judge(self, scim: ScimClient, applied: Applied) -> None:
         """69 when the server refused every write past the budget: not one employee's case."""
