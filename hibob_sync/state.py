@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,8 @@ class StateStore:
         """Everything a run reads, in one connection (state_memory.py); a pace learnt
         before ``pace_since`` (ISO time) is forgotten."""
         with self._connect() as conn:
-            return read_memory(conn, scim_url, pace_since)
+            memory = read_memory(conn, scim_url, pace_since)
+            return replace(memory, last_good_coverage=last_good_coverage(conn))
 
     def remember(self, run: RunRecord, changes: RunChanges) -> int:
         """Store a run and what it learnt, in one transaction."""
@@ -154,11 +155,8 @@ class StateStore:
     def last_good_coverage(self) -> set[str] | None:
         """The mapping sources seen by the newest run that wrote (exit 0 or 1)."""
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT coverage FROM runs WHERE coverage IS NOT NULL AND exit_code IN (0, 1)"
-                " AND partial = 0 ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-        return set(json.loads(row[0])) if row else None
+            coverage = last_good_coverage(conn)
+        return None if coverage is None else set(coverage)
 
     def known_problems(self) -> dict[Failure, str]:
         """The employees the last finished run (exit 0 or 1) set aside, with since when.
@@ -257,6 +255,19 @@ class StateStore:
 
 _COLUMNS = "id, started_at, finished_at, exit_code, outcome, message, counts, coverage, partial"
 _GOOD = "exit_code IN (0, 1) AND partial = 0"
+
+
+def last_good_coverage(conn: sqlite3.Connection) -> frozenset[str] | None:
+    """The mapping sources seen by the newest nightly run that wrote (exit 0 or 1); read
+    strictly: a damaged value stops the run, whose check it would otherwise weaken."""
+    if not has_table(conn, "runs"):
+        return None  # read only, and no run has written the store yet
+    good = _GOOD if "partial" in columns(conn, "runs") else "exit_code IN (0, 1)"
+    row = conn.execute(
+        f"SELECT coverage FROM runs WHERE coverage IS NOT NULL AND {good}"  # noqa: S608
+        " ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return frozenset(json.loads(row[0])) if row else None
 
 
 def _insert_run(conn: sqlite3.Connection, run: RunRecord) -> int:

@@ -7,7 +7,6 @@ the tables and columns it needs first.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping
 
@@ -21,15 +20,12 @@ NIGHTLY_CODES = 50  # runs read back for the alert's "failed nights in a row"
 
 def read_memory(conn: sqlite3.Connection, scim_url: str, pace_since: str) -> RunMemory:
     """The state store as this run finds it: the dialect and pace kept for ``scim_url`` (a
-    pace learnt before ``pace_since`` is forgotten), coverage, problems, countdowns, ids."""
+    pace learnt before ``pace_since`` is forgotten), problems, countdowns, ids (state.py
+    adds the coverage)."""
     if not has_table(conn, "runs"):
         return RunMemory()  # read only, and no run has written the store yet
     nightly = "partial = 0" if "partial" in columns(conn, "runs") else "1"
     good = f"exit_code IN (0, 1) AND {nightly}"
-    coverage = conn.execute(
-        f"SELECT coverage FROM runs WHERE coverage IS NOT NULL AND {good}"  # noqa: S608
-        " ORDER BY id DESC LIMIT 1"
-    ).fetchone()
     finish = conn.execute(
         f"SELECT finished_at FROM runs WHERE {good} ORDER BY id DESC LIMIT 1"  # noqa: S608
     ).fetchone()
@@ -40,7 +36,6 @@ def read_memory(conn: sqlite3.Connection, scim_url: str, pace_since: str) -> Run
     return RunMemory(
         dialect=read_dialect(conn, scim_url),
         pace=read_pace(conn, scim_url, pace_since),
-        last_good_coverage=frozenset(json.loads(coverage[0])) if coverage else None,
         known_problems=known_problems(conn, good),
         missing_since={
             str(i): str(since)
