@@ -35,11 +35,12 @@ from hibob_sync.notify import alerts as notify
 from hibob_sync.scim.dialect import Dialect, describe
 from hibob_sync.sync import validation as valid
 from hibob_sync.sync.aftermath import alert, write_metrics
+from hibob_sync.sync.apply import Applied
 from hibob_sync.sync.clients import neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.crash import guarded
 from hibob_sync.sync.lock import state_lock
 from hibob_sync.sync.run_steps import Progress, RunSteps
-from hibob_sync.sync.steps import counts, plan_run, run_record
+from hibob_sync.sync.steps import Seen, counts, plan_run, run_record
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
 
@@ -50,7 +51,8 @@ class _Run(RunSteps):
     """The run: its steps in order, its summary, its record."""
 
     def execute(self) -> RunSummary:
-        """The README's steps, in order, each with plain data in and out."""
+        """fetch -> profiles -> plan -> safeguards -> apply, as the README names them; the
+        state store read once before (recall), the record written once after (record)."""
         scim_url = require_scim_url(self.settings)
         stale = None  # a reviewed plan's refusal that waits for the mapping's validation
         if self.reviewed is not None:
@@ -60,40 +62,36 @@ class _Run(RunSteps):
         fetched, found = self.fetch(hibob_login, memory)
         dialect = Dialect(dict(memory.dialect) or None)
         with scim_client(self.settings, scim_token, self.http, tuple(self.mapping.extra)) as scim:
-            profiles, users, same = self.profiles(scim, dialect, memory, fetched, stale)
-            planned = plan_run(
-                self.settings,
-                self.mapping,
-                self.who,
-                memory,
-                (profiles, users, fetched),
-                same,
-                self._when(),
-            )
-            plan, found = self.safeguards(planned, found, fetched, profiles, users)
+            seen = self.profiles(scim, dialect, memory, fetched, stale)
+            planned = plan_run(self.settings, self.mapping, self.who, memory, seen, self._when())
+            plan, found = self.safeguards(planned, found, seen)
             if self.dry_run:
-                settle(plan, profiles.seen_ids, [u.id for u in users])
-                self.summary.counts = with_cleaned(
-                    plan.counts(), profiles.cleaned, self.who.counts()
-                )
-                return self._planned(plan)
-            plan, done_before = self.approve(plan, found, users)
-            applied = self.apply(scim, dialect, memory, planned.countdowns, plan, users)
+                return self._planned(plan, seen)
+            plan, done_before = self.approve(plan, found, seen.users)
+            applied = self.apply(scim, dialect, memory, planned.countdowns, plan, seen.users)
+        return self._applied(plan, applied, seen, dialect, done_before)
+
+    def _applied(
+        self, plan: Plan, applied: Applied, seen: Seen, dialect: Dialect, done_before: int
+    ) -> RunSummary:
+        """The summary of a run that applied its plan: counts, failures, the exit code."""
         self.summary.dialect = describe(dialect.forms)
         self.summary.recoveries = dialect.recoveries
-        self.summary.counts = with_cleaned(
-            counts(plan, applied), profiles.cleaned, self.who.counts()
-        )
+        cleaned, who = seen.profiles.cleaned, self.who.counts()
+        self.summary.counts = with_cleaned(counts(plan, applied), cleaned, who)
         self.summary.failures = plan.rejected + applied.failures
         self.summary.warnings += applied.warnings
-        settle(plan, profiles.seen_ids, [u.id for u in users], applied.failures)
+        settle(plan, seen.profiles.seen_ids, [u.id for u in seen.users], applied.failures)
         self._judge()
         if self.reviewed is not None:
             self.summary.message = applied_message(self.reviewed, done_before, self.summary.message)
         return self.summary
 
-    def _planned(self, plan: Plan) -> RunSummary:
+    def _planned(self, plan: Plan, seen: Seen) -> RunSummary:
         """`plan`: the plan file if asked for; exit 65 when `run` would stop, else 0."""
+        settle(plan, seen.profiles.seen_ids, [u.id for u in seen.users])
+        cleaned, who = seen.profiles.cleaned, self.who.counts()
+        self.summary.counts = with_cleaned(plan.counts(), cleaned, who)
         self.summary.failures, found = list(plan.rejected), self.summary.tripped
         self._judge()  # names old problems with their date, as `run` would
         if self.plan_out is not None:  # refused (65) for a plan no review can approve

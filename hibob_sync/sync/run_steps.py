@@ -13,12 +13,10 @@ from datetime import datetime, timezone
 from hibob_sync import credentials
 from hibob_sync.config.mapping import FieldMapping
 from hibob_sync.config.settings import Settings
-from hibob_sync.core.actions import Same
 from hibob_sync.core.only import Only
 from hibob_sync.core.ownership import owned_after
 from hibob_sync.core.plan import Plan
 from hibob_sync.core.plan_file import PlanFile, PlanOutput
-from hibob_sync.core.profiles import Profiles
 from hibob_sync.core.replay import replay
 from hibob_sync.core.safeguards import (
     Tripped,
@@ -48,7 +46,7 @@ from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client
 from hibob_sync.sync.fetch import fetch_hibob
 from hibob_sync.sync.people import lookup_users, person_terms
-from hibob_sync.sync.steps import Planned
+from hibob_sync.sync.steps import Planned, Seen
 from hibob_sync.sync.waits import REMEMBER_PACE, RunWaits, settled
 
 log = logging.getLogger(__name__)
@@ -138,7 +136,7 @@ class RunSteps:
         memory: RunMemory,
         fetched: HibobData,
         stale: SafeguardError | None,
-    ) -> tuple[Profiles, list[ScimUser], Same]:
+    ) -> Seen:
         """The profiles HiBob's answer makes, and the SCIM users to compare them with."""
         scim.limiter.start_from(memory.pace)  # the pace an earlier run learnt this week
         if dialect.needs_resources:
@@ -153,23 +151,19 @@ class RunSteps:
             terms = person_terms(fetched.employees, profiles, self.mapping, only.names)
             users = lookup_users(scim, terms)
         log.info("SCIM: %d users", len(users))
-        return profiles, users, semantics(features, scim.placement)
+        return Seen(fetched, profiles, users, semantics(features, scim.placement))
 
     def safeguards(
-        self,
-        planned: Planned,
-        found: list[Tripped],
-        fetched: HibobData,
-        profiles: Profiles,
-        users: list[ScimUser],
+        self, planned: Planned, found: list[Tripped], seen: Seen
     ) -> tuple[Plan, list[Tripped]]:
         """Every safeguard the plan trips, named in the summary."""
+        profiles = seen.profiles
         plan = planned.plan
         self.summary.plan = plan
-        self.summary.users = users
+        self.summary.users = seen.users
         self.summary.warnings = list(plan.warnings) + profiles.warnings + profiles.cleaned
         if self.who.only is None:  # the named people are not the company's answer
-            found = answer_checked(found, len(fetched.employees), plan, profiles.seen_ids)
+            found = answer_checked(found, len(seen.fetched.employees), plan, profiles.seen_ids)
         found += run_safeguards(plan, self.settings)
         self.summary.tripped = found
         self.countdowns = planned.countdowns

@@ -28,6 +28,16 @@ from hibob_sync.sync.apply import Applied
 
 
 @dataclass(frozen=True)
+class Seen:
+    """What the profiles step saw: HiBob's answer as profiles, and the SCIM users."""
+
+    fetched: HibobData
+    profiles: Profiles
+    users: list[ScimUser]
+    same: Same  # compares a field's values by meaning, as this server keeps them
+
+
+@dataclass(frozen=True)
 class Planned:
     """The plan step's answer: the plan, and the grace windows it kept."""
 
@@ -40,19 +50,18 @@ def plan_run(
     mapping: FieldMapping,
     who: Who,
     memory: RunMemory,
-    seen: tuple[Profiles, list[ScimUser], HibobData],
-    same: Same,
+    seen: Seen,
     when: datetime,
 ) -> Planned:
     """Compare the profiles with the SCIM users; hold back who vanished (vanished.py)."""
-    profiles, users, fetched = seen
+    profiles, users, fetched = seen.profiles, seen.users, seen.fetched
     plan = make_plan(
         profiles,
         users,
         mapping.targets,
         settings.leavers,
         settings.future_hires,
-        same=same,
+        same=seen.same,
         owned=dict(memory.managed_users),
         adopt=settings.adopt,
     )
