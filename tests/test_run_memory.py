@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.sync_fixtures import SyncEnv
 
 OLD_SCHEMA = """
@@ -29,6 +31,7 @@ def test_a_run_reads_the_store_once_and_writes_it_once(sync_env: SyncEnv) -> Non
     with sqlite3.connect(sync_env.state) as conn:
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone() == (2,)
         assert conn.execute("SELECT COUNT(*) FROM managed_users").fetchone()[0] > 0
+    conn.close()
 
 
 def test_plan_without_a_store_opens_none(sync_env: SyncEnv) -> None:
@@ -63,3 +66,16 @@ def _snapshot(path: Path) -> tuple[bytes, int, list[str]]:
         path.stat().st_mode & 0o777,
         sorted(p.name for p in path.parent.iterdir()),
     )
+
+
+def test_a_failed_night_reads_once_and_writes_once(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert sync_env.run().exit_code == 1
+    monkeypatch.setenv("HITHRIVE_SCIM_TOKEN", "not-the-token")  # refused after the read
+    result = sync_env.cli("-vv", "run")
+    assert result.exit_code == 77, result.stderr
+    assert "state store: 1 read, 1 write" in result.messages
+    with sqlite3.connect(sync_env.state) as conn:
+        assert conn.execute("SELECT exit_code FROM runs ORDER BY id").fetchall() == [(1,), (77,)]
+    conn.close()

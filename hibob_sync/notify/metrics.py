@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hibob_sync.core.plan import ACTION_KINDS
 from hibob_sync.errors import HibobSyncError
+from hibob_sync.memory import RunMemory
 from hibob_sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -121,17 +122,21 @@ def record_metrics(
     exit_code: int,
     counts: Mapping[str, int],
     partial: bool = False,
+    memory: RunMemory | None = None,
 ) -> None:
     """Write the textfile for a run just recorded; best effort, never changes the exit code.
 
-    A partial run (`run --only`) is never the last good run: that time comes from the store.
+    A partial run (`run --only`) is never the last good run: that time comes from the run's
+    memory of the store (memory.py), or from the store for a run that read none.
 
     A metrics file that cannot be written is logged; the alert on its growing age is what
     tells the monitoring side.
     """
     finished = _epoch(finished_at) or 0.0
     last_success = finished if exit_code in GOOD and not partial else None
-    if last_success is None:
+    if last_success is None and memory is not None:
+        last_success = _epoch(memory.last_good_finish) if memory.last_good_finish else None
+    elif last_success is None:
         try:
             good = StateStore(state_path, read_only=True).last_good_finish()
             last_success = _epoch(good) if good else None

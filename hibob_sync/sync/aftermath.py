@@ -24,7 +24,13 @@ log = logging.getLogger(__name__)
 FAILED_NIGHTS = (ExitCode.UNAVAILABLE, ExitCode.INTERNAL, ExitCode.LOCKED)
 
 
-def write_metrics(settings: Settings, summary: RunSummary, *, partial: bool = False) -> None:
+def write_metrics(
+    settings: Settings,
+    summary: RunSummary,
+    *,
+    partial: bool = False,
+    memory: RunMemory | None = None,
+) -> None:
     """The Prometheus textfile, after every run that was recorded (notify.metrics_file)."""
     if settings.metrics_file is not None:
         record_metrics(
@@ -35,6 +41,7 @@ def write_metrics(settings: Settings, summary: RunSummary, *, partial: bool = Fa
             exit_code=int(summary.exit_code),
             counts=summary.counts,
             partial=partial,
+            memory=memory,
         )
 
 

@@ -204,7 +204,7 @@ def _run_once(run: _Run, settings: Settings, ping_http: HttpSettings) -> RunSumm
             _record_quietly(run, settings)
             raise
         run.record()
-        write_metrics(settings, summary, partial=run.who.only is not None)
+        write_metrics(settings, summary, partial=run.who.only is not None, memory=run.memory)
         if not run.who.only:
             alert(settings, run.store, run.run_id, summary, run.memory)  # exit 1: new problems only
         # The run finished: exit 1 (some employees named in the summary) is still a
@@ -237,4 +237,4 @@ def _record_quietly(run: _Run, settings: Settings) -> None:
         run.record()
     except HibobSyncError as exc:
         log.warning("could not record the run: %s", exc.message)
-    write_metrics(settings, run.summary, partial=run.who.only is not None)
+    write_metrics(settings, run.summary, partial=run.who.only is not None, memory=run.memory)
