@@ -40,7 +40,7 @@ from hibob_sync.sync.clients import neutral_http, require_scim_url, scim_client
 from hibob_sync.sync.crash import guarded
 from hibob_sync.sync.lock import state_lock
 from hibob_sync.sync.run_steps import Progress, RunSteps
-from hibob_sync.sync.steps import Seen, counts, plan_run, run_record
+from hibob_sync.sync.steps import Seen, counts, run_record
 
 __all__ = ["Progress", "RunSummary", "run_sync"]
 
@@ -63,7 +63,7 @@ class _Run(RunSteps):
         dialect = Dialect(dict(memory.dialect) or None)
         with scim_client(self.settings, scim_token, self.http, tuple(self.mapping.extra)) as scim:
             seen = self.profiles(scim, dialect, memory, fetched, stale)
-            planned = plan_run(self.settings, self.mapping, self.who, memory, seen, self._when())
+            planned = self.plan(scim, memory, seen)
             plan, found = self.safeguards(planned, found, seen)
             if self.dry_run:
                 return self._planned(plan, seen)

@@ -45,8 +45,8 @@ from hibob_sync.sync import validation as valid
 from hibob_sync.sync.apply import Applied, apply_plan
 from hibob_sync.sync.clients import hibob_client
 from hibob_sync.sync.fetch import fetch_hibob
-from hibob_sync.sync.people import lookup_users, person_terms
-from hibob_sync.sync.steps import Planned, Seen
+from hibob_sync.sync.people import name_managers, read_people
+from hibob_sync.sync.steps import Planned, Seen, draft, narrowed
 from hibob_sync.sync.waits import REMEMBER_PACE, RunWaits, settled
 
 log = logging.getLogger(__name__)
@@ -148,10 +148,15 @@ class RunSteps:
         if only is None:
             users = scim.list_users()
         else:
-            terms = person_terms(fetched.employees, profiles, self.mapping, only.names)
-            users = lookup_users(scim, terms)
+            users = read_people(scim, fetched.employees, profiles, self.mapping, only.names)
         log.info("SCIM: %d users", len(users))
         return Seen(fetched, profiles, users, semantics(features, scim.placement))
+
+    def plan(self, scim: ScimClient, memory: RunMemory, seen: Seen) -> Planned:
+        """The plan (steps.py), the managers it replaces named by email where not read."""
+        plan = draft(self.settings, self.mapping, memory, seen)
+        name_managers(scim, plan.actions, seen.users)  # people.py
+        return narrowed(self.settings, self.mapping, self.who, memory, seen, plan, self._when())
 
     def safeguards(
         self, planned: Planned, found: list[Tripped], seen: Seen

@@ -1,8 +1,7 @@
 """The run's steps that need no server: the plan with its grace windows, what apply did in
 the summary's counts, and the run's record with what it learnt (memory.py), all plain data.
 
-run.py calls them in the README's order: fetch -> profiles -> plan -> safeguards -> apply ->
-record.
+run_steps.py's plan step calls draft and narrowed; run.py counts and records.
 """
 
 from __future__ import annotations
@@ -45,19 +44,11 @@ class Planned:
     countdowns: Countdowns
 
 
-def plan_run(
-    settings: Settings,
-    mapping: FieldMapping,
-    who: Who,
-    memory: RunMemory,
-    seen: Seen,
-    when: datetime,
-) -> Planned:
-    """Compare the profiles with the SCIM users; hold back who vanished (vanished.py)."""
-    profiles, users, fetched = seen.profiles, seen.users, seen.fetched
-    plan = make_plan(
-        profiles,
-        users,
+def draft(settings: Settings, mapping: FieldMapping, memory: RunMemory, seen: Seen) -> Plan:
+    """Compare the profiles with the SCIM users: every write the run could make."""
+    return make_plan(
+        seen.profiles,
+        seen.users,
         mapping.targets,
         settings.leavers,
         settings.future_hires,
@@ -65,7 +56,20 @@ def plan_run(
         owned=dict(memory.managed_users),
         adopt=settings.adopt,
     )
-    who.settle(plan, users, profiles, fetched.employees, mapping)
+
+
+def narrowed(
+    settings: Settings,
+    mapping: FieldMapping,
+    who: Who,
+    memory: RunMemory,
+    seen: Seen,
+    plan: Plan,
+    when: datetime,
+) -> Planned:
+    """The plan as it will run: scope, `--only` and protect, who vanished held back."""
+    profiles = seen.profiles
+    who.settle(plan, seen.users, profiles, seen.fetched.employees, mapping)
     countdowns = hold_vanished(
         plan, profiles.seen_ids, dict(memory.missing_since), when, settings.vanished_grace
     )
