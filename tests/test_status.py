@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -161,6 +162,23 @@ def test_unreadable_state_or_config_is_unknown(folder: Path, clock: FakeClock) -
     result = status(folder, clock)
     assert result.exit_code == 3
     assert "unknown key sync.state_pat" in result.stdout
+
+
+def test_a_damaged_history_row_is_unknown_not_a_crash(folder: Path, clock: FakeClock) -> None:
+    # A row written by hand (or a damaged store): the check cannot be made, so UNKNOWN (3)
+    # with one line on stdout, never the defect exit (70) a monitoring system cannot read.
+    record(folder, clock, 1, 0)
+    with sqlite3.connect(folder / "state" / "state.db") as conn:
+        conn.execute("UPDATE runs SET exit_code = 'zero'")  # SQLite keeps the text
+    conn.close()
+    result = status(folder, clock)
+    assert result.exit_code == 3, result.output
+    assert result.stdout.startswith("HIBOB-SYNC UNKNOWN - the check failed: "), result.output
+    assert "'zero'" in result.stdout
+    assert result.stdout.count("\n") == 1 and "Traceback" not in result.output
+    as_json = status(folder, clock, "--json")
+    assert as_json.exit_code == 3, as_json.output
+    assert json.loads(as_json.stdout)["status"] == "UNKNOWN"
 
 
 def test_after_real_runs(sync_env: SyncEnv) -> None:

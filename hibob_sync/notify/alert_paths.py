@@ -21,7 +21,7 @@ from hibob_sync.config.settings import EmailSettings, Settings
 from hibob_sync.credentials import SMTP_PASSWORD, lookup
 from hibob_sync.errors import ConfigError, NotifyError
 from hibob_sync.http import speaks_no_tls
-from hibob_sync.notify.alerts import send_email, smtp_session
+from hibob_sync.notify.smtp import send_email, smtp_session
 
 _TIMEOUT = 10.0
 

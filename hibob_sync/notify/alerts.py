@@ -3,41 +3,30 @@
 Everything here is best effort. A broken mail server or an unreachable ping URL is logged
 as a warning and never changes the run's exit code. Alerts carry counts and an error
 message only, never employee data, and no secret ever reaches a message or a log line.
+The SMTP transport lives in smtp.py and the pings in ping.py; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
 import re
-import smtplib
 import socket
-import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Literal
-from urllib.parse import urlsplit
 
-from hibob_sync import bounded
-from hibob_sync.config.settings import EmailSettings, Settings
+from hibob_sync.config.settings import Settings
 from hibob_sync.credentials import SMTP_PASSWORD, lookup
-from hibob_sync.errors import ExitCode, HibobSyncError, NotifyError
-from hibob_sync.http import HttpSettings, make_session, send
+from hibob_sync.errors import ExitCode, HibobSyncError
+from hibob_sync.notify.ping import PingEvent as PingEvent
+from hibob_sync.notify.ping import ping as ping
+from hibob_sync.notify.smtp import PASSWORD_HINT as PASSWORD_HINT
+from hibob_sync.notify.smtp import send_email as send_email
+from hibob_sync.notify.smtp import smtp_session as smtp_session
 
 log = logging.getLogger(__name__)
-
-PingEvent = Literal["start", "success", "fail"]
-_PING_SUFFIX: dict[str, str] = {"start": "/start", "success": "", "fail": "/fail"}
-_PING_BODY_LIMIT = 1000
-
-PASSWORD_HINT = (
-    f"set {SMTP_PASSWORD.env}, or store it in the keyring "
-    f"(`keyring set hibob-sync {SMTP_PASSWORD.key}`)"
-)
 
 
 @dataclass(frozen=True)
@@ -238,103 +227,6 @@ def render(alert: Alert, *, host: str | None = None, now: datetime | None = None
     return message
 
 
-def send_email(
-    settings: EmailSettings,
-    message: EmailMessage,
-    password: str | None,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-) -> None:
-    """Send one email as configured; every failure is a NotifyError saying what to fix.
-
-    ``ssl_context`` defaults to one that verifies certificates against the system CAs;
-    tests pass their own to trust a throwaway CA. From/To are filled in when missing.
-    """
-    if "From" not in message:
-        message["From"] = settings.sender
-    if "To" not in message:
-        message["To"] = ", ".join(settings.to)
-    with smtp_session(settings, password, ssl_context=ssl_context) as client:
-        client.send_message(message, from_addr=settings.sender, to_addrs=list(settings.to))
-
-
-@contextlib.contextmanager
-def smtp_session(
-    settings: EmailSettings, password: str | None, *, ssl_context: ssl.SSLContext | None = None
-) -> Iterator[smtplib.SMTP]:
-    """A connected, TLS-wrapped and logged-in SMTP session as configured (`check` sends
-    nothing through it); every failure inside is a NotifyError saying what to fix."""
-    where = f"{settings.smtp_host}:{settings.smtp_port}"
-    if settings.username and password is None:
-        raise NotifyError(
-            f"the SMTP server {where} needs a password for {settings.username}",
-            hint=PASSWORD_HINT,
-        )
-    if settings.username and password is not None and not (settings.username + password).isascii():
-        # smtplib would fail mid-AUTH with an error that quotes the password.
-        raise NotifyError(
-            f"the SMTP username or password for {where} has characters SMTP AUTH cannot send",
-            hint="use an ASCII-only username and password",
-        )
-    context = ssl_context or ssl.create_default_context()
-    try:
-        client: smtplib.SMTP
-        if settings.security == "ssl":
-            client = smtplib.SMTP_SSL(
-                settings.smtp_host, settings.smtp_port, timeout=settings.timeout, context=context
-            )
-        else:
-            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
-        with client:
-            if settings.security == "starttls":
-                client.starttls(context=context)
-            if settings.username and password is not None:
-                client.login(settings.username, password)
-            yield client
-    # Auth errors are re-raised "from None": nothing from the AUTH exchange travels on.
-    except smtplib.SMTPAuthenticationError as exc:
-        raise NotifyError(
-            f"the SMTP server {where} rejected the login for {settings.username} "
-            f"(SMTP {exc.smtp_code})",
-            hint=f"check notify.email.username and the password; {PASSWORD_HINT}",
-        ) from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise NotifyError(
-            f"the SMTP server {where} lacks what the settings need ({str(exc).rstrip('.')})",
-            hint="change notify.email.security or ask the mail admin",
-        ) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise NotifyError(
-            f"the SMTP server {where} refused all {len(exc.recipients)} recipients",
-            hint="check notify.email.to; the server may need a login to relay",
-        ) from exc
-    except smtplib.SMTPResponseException as exc:
-        error = exc.smtp_error
-        reply = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
-        raise NotifyError(
-            f"the SMTP server {where} answered {exc.smtp_code} {reply}".rstrip(),
-            hint="check notify.email.from, .username and .security",
-        ) from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise NotifyError(
-            f"the TLS certificate of the SMTP server {where} could not be verified "
-            f"({exc.verify_message})",
-            hint="check notify.email.smtp_host matches the server's certificate",
-        ) from exc
-    except ssl.SSLError as exc:
-        raise NotifyError(
-            f"TLS with the SMTP server {where} failed ({exc.reason or type(exc).__name__})",
-            hint="notify.email.security is `ssl` for port 465, `starttls` for 587",
-        ) from exc
-    except smtplib.SMTPException as exc:
-        raise NotifyError(f"sending email through {where} failed ({exc})") from exc
-    except OSError as exc:
-        raise NotifyError(
-            f"could not reach the SMTP server {where} ({exc.strerror or type(exc).__name__})",
-            hint="check notify.email.smtp_host and smtp_port, and that the server is running",
-        ) from exc
-
-
 def notify(settings: Settings, alert: Alert, problems: list[str] | None = None) -> bool:
     """Email an alert if email is configured; True when sent. Never raises for mail trouble.
 
@@ -355,46 +247,3 @@ def notify(settings: Settings, alert: Alert, problems: list[str] | None = None) 
         return False
     log.info("alert email sent to %s", ", ".join(email.to))
     return True
-
-
-def ping(url: str | None, event: PingEvent, http: HttpSettings, message: str = "") -> None:
-    """Tell an outside monitor (healthchecks.io style) a run started, succeeded or failed.
-
-    The monitor notices a cron job that stopped running at all, which no alert email can.
-    Best effort: short timeouts, two attempts, a warning on failure. The URL is never
-    logged, since anyone holding it can ping.
-    """
-    if not url:
-        return
-    quick = dataclasses.replace(
-        http,
-        connect_timeout=min(http.connect_timeout, 5.0),
-        read_timeout=min(http.read_timeout, 10.0),
-        total_timeout=min(http.whole_timeout, 15.0),
-        max_attempts=2,
-        max_total_wait=5.0,
-        max_retry_after=5.0,
-        backoff_max=2.0,
-    )
-    target = url.rstrip("/") + _PING_SUFFIX[event]
-    body = message[:_PING_BODY_LIMIT]
-    method = "POST" if body else "GET"
-    host = urlsplit(url).hostname or "the healthcheck host"
-    try:
-        with make_session(quick) as session:
-            response, _ = send(
-                session,
-                quick,
-                "healthcheck",
-                method,
-                target,
-                expect_json=False,
-                setting="notify.healthcheck_url",
-                limit=bounded.SMALL,
-                data=body.encode("utf-8") if body else None,
-            )
-    except HibobSyncError as exc:
-        log.warning("healthcheck %s ping to %s failed: %s", event, host, exc.message)
-        return
-    if not 200 <= response.status_code < 300:  # a redirect is not followed, so not a ping
-        log.warning("healthcheck %s ping to %s answered HTTP %d", event, host, response.status_code)

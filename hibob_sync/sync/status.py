@@ -174,9 +174,22 @@ def check(state_path: Callable[[], Path], max_age: str, clock: Callable[[], floa
     """The whole check: every problem with the check itself is an UNKNOWN verdict, not a crash.
 
     A plugin must answer 0-3 whatever happens (a bad --max-age, a broken config, an
-    unreadable store), or the monitoring system reports its own error instead of ours.
+    unreadable store, a damaged history row, a defect here), or the monitoring system
+    reports its own error (exit 70 would read as UNKNOWN at best, as a broken plugin at worst).
     """
     now = datetime.fromtimestamp(clock(), timezone.utc)
+    try:
+        status = _check(state_path, max_age, now)
+        status.text(), status.json()  # a run that cannot be shown is as unreadable
+    except Exception as exc:  # noqa: BLE001 - any failure of the check is UNKNOWN
+        detail = shown(str(exc)[:200]) or "no detail"
+        return Status(
+            Verdict.UNKNOWN, f"the check failed: {type(exc).__name__}: {detail}", now, None
+        )
+    return status
+
+
+def _check(state_path: Callable[[], Path], max_age: str, now: datetime) -> Status:
     try:
         limit = parse_duration(max_age)
         if not limit:
